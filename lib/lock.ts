@@ -10,6 +10,7 @@
 import type { Kube } from "./kube.ts";
 import { apiStatus, describeApiError, dryRunParam, isConflict, isNotFound, MERGE_PATCH } from "./kube.ts";
 import type { Logger } from "./log.ts";
+import { sleep } from "./sleep.ts";
 import {
   acquirePatch,
   type Concurrency,
@@ -570,19 +571,6 @@ function decodePause(obj: unknown): PauseState {
     source: "lease",
     ...(since && Number.isFinite(since.getTime()) ? { since } : {}),
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 interface WatchHandlers {
