@@ -1,4 +1,20 @@
-/** The verdict every reboot gate returns. Reasons are few and fixed: they become a metric label. */
+/**
+ * The common shape of every reboot gate: either clear, or blocked with a reason (a stable, machine-readable
+ * word for metrics, Events and the Node condition) and a message for humans that names what blocks.
+ */
+
 export type BlockReason = "window" | "alert" | "pod" | "pdb" | "lock" | "paused" | "sentinel-error";
 
 export type GateResult = { clear: true } | { clear: false; reason: BlockReason; message: string };
+
+export const CLEAR: GateResult = Object.freeze({ clear: true });
+
+export function blocked(reason: BlockReason, message: string): GateResult {
+  return { clear: false, reason, message };
+}
+
+/** Up to `max` names, then "and N more", so a message stays one readable line. */
+export function listNames(names: readonly string[], max = 10): string {
+  const shown = names.slice(0, max).join(", ");
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
