@@ -1,0 +1,167 @@
+/**
+ * `kreboot status`: who holds the slots, which nodes need a reboot and why each one waits. Everything comes
+ * from the API server (the slot Leases and each node's RebootRequired condition written by its daemon), so it
+ * works from a laptop with nothing but a kubeconfig.
+ */
+import type { Kube } from "../kube.ts";
+import { describeApiError, isNotFound } from "../kube.ts";
+import type { PauseState } from "../lock.ts";
+import { decodeSlot, kuredAnnotationPause, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
+
+export const REBOOT_CONDITION = "RebootRequired";
+
+export interface SlotStatus {
+  slot: string;
+  index: number;
+  holder: string;
+  phase?: string;
+  since?: string;
+  problems?: string[];
+}
+
+export interface NodeStatus {
+  node: string;
+  rebootRequired: boolean;
+  /** The condition's reason, e.g. RebootBlocked or Rebooting. */
+  reason?: string;
+  /** Why it waits, as its daemon wrote it (window, alert names, pod, PDB, no slot, paused). */
+  message?: string;
+  since?: string;
+  unschedulable: boolean;
+}
+
+export interface StatusReport {
+  namespace: string;
+  dsName: string;
+  paused: PauseState;
+  slots: SlotStatus[];
+  nodes: NodeStatus[];
+  /** Nodes whose daemon never wrote a condition: kreboot may not run there. */
+  unknownNodes: string[];
+}
+
+export class StatusUnavailable extends Error {}
+
+export async function collectStatus(
+  kube: Kube,
+  opts: { namespace: string; dsName: string; lockAnnotation: string },
+): Promise<StatusReport> {
+  let leases;
+  try {
+    leases = await kube.coord.listNamespacedLease({
+      namespace: opts.namespace,
+      labelSelector: `${LOCK_LABEL}=${opts.dsName}`,
+    });
+  } catch (e) {
+    throw new StatusUnavailable(
+      `cannot read kreboot's Leases in namespace ${opts.namespace}: ${describeApiError(e)}. ` +
+        `Check the kubeconfig and that kreboot runs with --ds-namespace=${opts.namespace} --ds-name=${opts.dsName}.`,
+    );
+  }
+  let paused: PauseState = { paused: false };
+  const slots: SlotStatus[] = [];
+  for (const lease of leases.items) {
+    const name = lease.metadata?.name ?? "";
+    if (name === pauseLeaseName(opts.dsName)) {
+      const by = lease.spec?.holderIdentity;
+      if (by) {
+        paused = {
+          paused: true,
+          by,
+          reason: lease.metadata?.annotations?.["kreboot.dev/pause-reason"] ?? "(no reason given)",
+          source: "lease",
+          ...(lease.spec?.acquireTime ? { since: new Date(lease.spec.acquireTime) } : {}),
+        };
+      }
+      continue;
+    }
+    const index = slotIndex(opts.dsName, name);
+    if (index === undefined) continue;
+    const rec = decodeSlot(lease);
+    const s: SlotStatus = { slot: name, index, holder: rec.holder };
+    if (rec.phase) s.phase = rec.phase;
+    if (rec.acquireTime && rec.holder) s.since = rec.acquireTime.toISOString();
+    if (rec.problems.length) s.problems = rec.problems;
+    slots.push(s);
+  }
+  slots.sort((a, b) => a.index - b.index);
+  if (!paused.paused) {
+    try {
+      const ds = await kube.apps.readNamespacedDaemonSet({ name: opts.dsName, namespace: opts.namespace });
+      const by = kuredAnnotationPause(ds.metadata?.annotations?.[opts.lockAnnotation]);
+      if (by) {
+        paused = {
+          paused: true,
+          by,
+          reason: `kured lock annotation ${opts.lockAnnotation}`,
+          source: "kured-annotation",
+        };
+      }
+    } catch (e) {
+      if (!isNotFound(e)) throw new StatusUnavailable(`cannot read DaemonSet: ${describeApiError(e)}`);
+    }
+  }
+  const nodes: NodeStatus[] = [];
+  const unknownNodes: string[] = [];
+  for (const node of (await kube.core.listNode({})).items) {
+    const name = node.metadata?.name ?? "";
+    const cond = node.status?.conditions?.find((c) => c.type === REBOOT_CONDITION);
+    if (!cond) {
+      unknownNodes.push(name);
+      continue;
+    }
+    const n: NodeStatus = {
+      node: name,
+      rebootRequired: cond.status === "True",
+      unschedulable: node.spec?.unschedulable === true,
+    };
+    if (cond.reason) n.reason = cond.reason;
+    if (cond.message) n.message = cond.message;
+    if (cond.lastTransitionTime) n.since = new Date(cond.lastTransitionTime).toISOString();
+    nodes.push(n);
+  }
+  nodes.sort((a, b) => a.node.localeCompare(b.node));
+  return { namespace: opts.namespace, dsName: opts.dsName, paused, slots, nodes, unknownNodes };
+}
+
+/** Columns padded to their widest cell, like kubectl's tables. */
+export function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("   ")
+  );
+}
+
+/** A plain-text rendering for humans. */
+export function formatStatus(r: StatusReport): string {
+  const lines: string[] = [];
+  lines.push(
+    r.paused.paused
+      ? `Reboots PAUSED by ${r.paused.by}: ${r.paused.reason}${
+        r.paused.since ? ` (since ${r.paused.since.toISOString()})` : ""
+      }`
+      : "Reboots are not paused.",
+    "",
+  );
+  if (r.slots.length === 0) lines.push("No slot Leases yet: no node has taken a slot.");
+  else {
+    lines.push(...table([
+      ["SLOT", "HOLDER", "PHASE", "SINCE"],
+      ...r.slots.map((s) => [s.slot, s.holder || "-", s.phase ?? "-", s.since ?? "-"]),
+    ]));
+  }
+  lines.push("");
+  const waiting = r.nodes.filter((n) => n.rebootRequired);
+  if (waiting.length === 0) lines.push("No node needs a reboot.");
+  else {
+    lines.push(...table([
+      ["NODE", "STATE", "SINCE", "WHY"],
+      ...waiting.map((n) => [n.node, n.reason ?? "-", n.since ?? "-", n.message ?? "-"]),
+    ]));
+  }
+  if (r.unknownNodes.length) {
+    lines.push("", `No kreboot status on: ${r.unknownNodes.join(", ")} (is the DaemonSet running there?)`);
+  }
+  return lines.join("\n");
+}
