@@ -1,0 +1,48 @@
+/**
+ * The blocking-pod gate (`--blocking-pod-selector`, repeatable), as kured does it (kured.md §3.10): for each
+ * label selector in turn (several selectors = OR), list the pods on this node whose phase is not Succeeded,
+ * Failed or Unknown — Running and Pending ones block. The first selector with a match blocks; an API error
+ * blocks too (fail safe). Per-node, at most 10 pods are listed per selector.
+ */
+import type { Kube } from "../kube.ts";
+import { describeApiError } from "../kube.ts";
+import { blocked, CLEAR, type GateResult } from "./gate.ts";
+
+const LIST_LIMIT = 10;
+const NOT_BLOCKING_PHASES = new Set(["Succeeded", "Failed", "Unknown"]);
+
+export async function checkBlockingPods(
+  kube: Pick<Kube, "core">,
+  node: string,
+  selectors: readonly string[],
+): Promise<GateResult> {
+  const fieldSelector =
+    `spec.nodeName=${node},status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown`;
+  for (const labelSelector of selectors) {
+    let list;
+    try {
+      list = await kube.core.listPodForAllNamespaces({ labelSelector, fieldSelector, limit: LIST_LIMIT });
+    } catch (e) {
+      return blocked(
+        "pod",
+        `cannot list pods matching ${
+          JSON.stringify(labelSelector)
+        } on node ${node}, so reboots are blocked to be safe: ${describeApiError(e)}`,
+      );
+    }
+    // The field selector already excludes finished pods; checking again keeps a lenient server honest.
+    const pods = list.items.filter((p) => !NOT_BLOCKING_PHASES.has(p.status?.phase ?? ""));
+    if (pods.length === 0) continue;
+    const names = pods.map((p) =>
+      `${p.metadata?.namespace ?? "?"}/${p.metadata?.name ?? "?"} (${p.status?.phase ?? "no phase"})`
+    );
+    const more = list.metadata?._continue ? " and more" : "";
+    return blocked(
+      "pod",
+      `blocked by pod${names.length === 1 && !more ? "" : "s"} matching ${JSON.stringify(labelSelector)}: ${
+        names.join(", ")
+      }${more}`,
+    );
+  }
+  return CLEAR;
+}
