@@ -57,10 +57,7 @@ export function parseGoDuration(s: string): number {
     rest = rest.slice(unit.length);
     const unitNs = BigInt(perUnit);
     let ns = BigInt(intPart || "0") * unitNs;
-    if (fracPart !== "") {
-      // Go truncates the fraction's contribution towards zero.
-      ns += (BigInt(fracPart) * unitNs) / 10n ** BigInt(fracPart.length);
-    }
+    if (fracPart !== "") ns += fractionNs(fracPart, perUnit);
     totalNs += ns;
     if (totalNs > MAX_NS + (negative ? 1n : 0n)) throw new InvalidValue(EXPECTED, "out of range");
   }
@@ -96,4 +93,22 @@ function decimal(n: bigint, unit: bigint): string {
   if (frac === 0n) return `${whole}`;
   const digits = String(unit).length - 1;
   return `${whole}.${String(frac).padStart(digits, "0").replace(/0+$/, "")}`;
+}
+
+/**
+ * The fraction's contribution exactly as Go computes it: digits are accumulated while they fit in an
+ * int64, then scaled in float64 and truncated, so that results match Go to the nanosecond.
+ */
+function fractionNs(digits: string, perUnit: number): bigint {
+  const limit = 9223372036854775807n;
+  let f = 0n;
+  let scale = 1;
+  for (const d of digits) {
+    if (f > limit / 10n) break;
+    const y = f * 10n + BigInt(d);
+    if (y > limit + 1n) break; // Go compares with 1<<63 here
+    f = y;
+    scale *= 10;
+  }
+  return BigInt(Math.trunc(Number(f) * (perUnit / scale)));
 }
