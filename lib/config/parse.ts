@@ -7,7 +7,8 @@
  * Precedence per flag: command line > KREBOOT_<FLAG> > KURED_<FLAG> > default. (kured lets the environment
  * win; kreboot does not, so that an explicit argument always means what it says.) A list flag given on the
  * command line takes only the command-line values. From the environment, a `stringSlice` value is split
- * on commas and a `stringArray` value (`--blocking-pod-selector`) is one element.
+ * on commas and a `stringArray` value (`--blocking-pod-selector`) is one element. An empty variable is
+ * ignored, so KREBOOT_X="" falls through to KURED_X and then to the default.
  */
 
 import { redact } from "../log.ts";
@@ -50,7 +51,9 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     if (raw !== undefined) {
       if (flag.list === "slice") raw = raw.flatMap((v) => v.split(","));
     } else {
-      const name = flag.env.find((e) => env[e] !== undefined);
+      // An empty variable counts as unset (as viper's default does): manifests often render `value: ""`
+      // for "not configured", and that must not mean "no reboot days" or fail a boolean parse.
+      const name = flag.env.find((e) => env[e] !== undefined && env[e] !== "");
       const value = name === undefined ? undefined : env[name];
       if (name !== undefined && value !== undefined) {
         source = { kind: "env", name };

@@ -51,7 +51,12 @@ const KURED: Row[] = [
     a: ["http://prometheus:9090", "http://prometheus:9090"],
     b: ["https://p.example.com", "https://p.example.com"],
   },
-  { name: "alert-filter-regexp", def: null, a: ["^RebootRequired$", "^RebootRequired$"], b: ["", ""] },
+  {
+    name: "alert-filter-regexp",
+    def: null,
+    a: ["^RebootRequired$", "^RebootRequired$"],
+    b: ["Reboot|Drain", "Reboot|Drain"],
+  },
   { name: "alert-filter-match-only", def: false, a: ["true", true], b: ["0", false] },
   { name: "alert-firing-only", def: false, a: ["t", true], b: ["F", false] },
   {
@@ -86,7 +91,7 @@ const KURED: Row[] = [
     a: ["https://hooks.slack.com/services/T/B/X", "https://hooks.slack.com/services/T/B/X"],
     b: [`"https://hooks.slack.com/services/A/B/C"`, "https://hooks.slack.com/services/A/B/C"],
   },
-  { name: "slack-username", def: "kured", a: ["bot", "bot"], b: ["", ""] },
+  { name: "slack-username", def: "kured", a: ["bot", "bot"], b: ["kured-bot", "kured-bot"] },
   { name: "slack-channel", def: "", a: ["#ops", "#ops"], b: ["general", "general"] },
   {
     name: "notify-url",
@@ -260,7 +265,17 @@ Deno.test("--reboot-days and node label lists are comma-split and repeatable", (
   assert.deepEqual(c.preRebootNodeLabels, { a: "1", b: "2", c: "3" });
   assert.deepEqual(parseConfig([], { KURED_REBOOT_DAYS: "sa,su" }).config.rebootDays, ["sa", "su"]);
   assert.deepEqual(parseConfig(["--reboot-days="], {}).config.rebootDays, [], "empty = no day, as in kured");
-  assert.deepEqual(parseConfig([], { KURED_REBOOT_DAYS: "" }).config.rebootDays, []);
+  assert.deepEqual(
+    parseConfig([], { KURED_REBOOT_DAYS: "" }).config.rebootDays.length,
+    7,
+    "empty variable = unset",
+  );
+});
+
+Deno.test("an empty environment variable counts as unset", () => {
+  assert.equal(parseConfig([], { KURED_FORCE_REBOOT: "" }).config.forceReboot, false);
+  assert.equal(parseConfig([], { KREBOOT_PERIOD: "", KURED_PERIOD: "5m" }).config.period, 300_000);
+  assert.equal(parseConfig([], { KREBOOT_NSENTER: "" }).config.nsenter, true);
 });
 
 Deno.test("deprecated slack flags work and warn once each", () => {
