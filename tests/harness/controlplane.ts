@@ -1,0 +1,363 @@
+/**
+ * A real control plane for e2e tests: etcd and kube-apiserver (built by tools/controlplane/build.sh) on free
+ * loopback ports in a temp directory, with RBAC on, a static admin token, a service-account signing key and
+ * optional audit logging. Start it with `await using cp = await startControlPlane()`; disposal stops both
+ * processes and removes the directory.
+ */
+import { fileURLToPath } from "node:url";
+import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube.ts";
+import { writeKubeconfig } from "./kubeconfig.ts";
+import { Proc, reapOrphans, tail } from "./proc.ts";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+const VERSIONS_FILE = `${REPO_ROOT}/tools/controlplane/versions.env`;
+const RUN_PREFIX = "kreboot-e2e-";
+
+export interface ControlPlaneVersions {
+  k8s: string;
+  etcd: string;
+}
+
+/** The versions build.sh builds, from tools/controlplane/versions.env. */
+export function controlPlaneVersions(): ControlPlaneVersions {
+  const env = Object.fromEntries(
+    Deno.readTextFileSync(VERSIONS_FILE).split("\n")
+      .map((l) => l.match(/^([A-Z0-9_]+)=(\S+)$/))
+      .filter((m): m is RegExpMatchArray => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
+  const k8s = env["K8S_VERSION"];
+  const etcd = env["ETCD_VERSION"];
+  if (!k8s || !etcd) throw new Error(`${VERSIONS_FILE} must define K8S_VERSION and ETCD_VERSION`);
+  return { k8s, etcd };
+}
+
+/** Where build.sh puts the binaries; the same rule as in build.sh. */
+export function controlPlaneBinDir(): string {
+  const override = Deno.env.get("KREBOOT_CONTROLPLANE_DIR");
+  if (override) return override;
+  const { k8s, etcd } = controlPlaneVersions();
+  const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache`;
+  return `${cache}/kreboot/controlplane/${k8s}-etcd${etcd}`;
+}
+
+function requireBinaries(dir: string): void {
+  const missing = ["etcd", "kube-apiserver", "kubectl"].filter((b) => {
+    try {
+      return !Deno.statSync(`${dir}/${b}`).isFile;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    throw new Error(
+      `control plane binaries missing in ${dir}: ${missing.join(", ")}. ` +
+        "Build them with `deno task controlplane` (needs Go >= 1.26, takes ~15 min cold), " +
+        "or run only the unit tests with `deno task test:unit`.",
+    );
+  }
+}
+
+/** A port that was free a moment ago (the kernel picks it; the race with other processes is accepted). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  diagnose: () => string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = "";
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      if (e instanceof FatalProbeError) throw new Error(`${what}: ${e.message}\n${diagnose()}`);
+      lastError = e instanceof Error ? e.message : String(e);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `${what}: not ready after ${timeoutMs} ms${
+      lastError ? ` (last error: ${lastError})` : ""
+    }\n${diagnose()}`,
+  );
+}
+
+class FatalProbeError extends Error {}
+
+/** A fresh ECDSA P-256 key pair as PEM: PKCS#8 private key (signing) and SPKI public key (verification). */
+async function serviceAccountKeyPair(): Promise<{ privatePem: string; publicPem: string }> {
+  const { privateKey, publicKey } = await crypto.subtle.generateKey(
+    { name: "ECDSA", namedCurve: "P-256" },
+    true,
+    ["sign", "verify"],
+  );
+  const pem = (label: string, der: ArrayBuffer) => {
+    const b64 = btoa(String.fromCharCode(...new Uint8Array(der))).replace(/(.{64})/g, "$1\n").trimEnd();
+    return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+  };
+  return {
+    privatePem: pem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", privateKey)),
+    // The apiserver's public-key reader takes no PKCS#8 private keys, so the public half gets its own file.
+    publicPem: pem("PUBLIC KEY", await crypto.subtle.exportKey("spki", publicKey)),
+  };
+}
+
+export interface ControlPlaneOptions {
+  /** Write an audit log (policy: every request at level Metadata, JSON lines) to `auditLogPath`. */
+  audit?: boolean;
+  /** Time allowed for etcd and then the apiserver to become ready; default 60 s. */
+  startTimeoutMs?: number;
+  /** Extra kube-apiserver flags, appended last (later flags win). */
+  apiserverArgs?: string[];
+  /** Keep the temp directory after stop (also with KREBOOT_E2E_KEEP=1), for post-mortems. */
+  keepDir?: boolean;
+}
+
+export class ControlPlane implements AsyncDisposable {
+  /** The run directory; everything of this control plane lives below it. */
+  readonly dir: string;
+  readonly binDir: string;
+  readonly version: string;
+  readonly url: string;
+  readonly port: number;
+  readonly adminToken: string;
+  /** PEM of the apiserver's self-signed serving certificate and its CA. */
+  caPem = "";
+  /** Kubeconfig with the admin token (group system:masters). */
+  readonly adminKubeconfig: string;
+  /** Admin client on `adminKubeconfig`. */
+  kube!: Kube;
+  readonly auditLogPath: string | undefined;
+  /** Milliseconds from spawning kube-apiserver to /readyz = 200, for the last (re)start. */
+  startupMs = 0;
+  #etcd: Proc | undefined;
+  #apiserver: Proc | undefined;
+  #apiserverArgs: string[] = [];
+  #etcdPort: number;
+  #opts: ControlPlaneOptions;
+  #stopped = false;
+
+  private constructor(dir: string, binDir: string, opts: ControlPlaneOptions) {
+    this.dir = dir;
+    this.binDir = binDir;
+    this.version = controlPlaneVersions().k8s;
+    this.port = freePort();
+    this.#etcdPort = freePort();
+    this.url = `https://127.0.0.1:${this.port}`;
+    this.adminToken = crypto.randomUUID();
+    this.adminKubeconfig = `${dir}/admin.kubeconfig`;
+    this.auditLogPath = opts.audit ? `${dir}/audit.log` : undefined;
+    this.#opts = opts;
+  }
+
+  static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    const binDir = controlPlaneBinDir();
+    requireBinaries(binDir);
+    const tmpRoot = Deno.env.get("TMPDIR") ?? "/tmp";
+    reapOrphans(tmpRoot, RUN_PREFIX);
+    const dir = await Deno.makeTempDir({ dir: tmpRoot, prefix: `${RUN_PREFIX}${Deno.pid}-` });
+    const cp = new ControlPlane(dir, binDir, opts);
+    try {
+      await cp.#init();
+      return cp;
+    } catch (e) {
+      await cp.stop({ keepDir: true });
+      if (e instanceof Error) e.message += `\n(control plane files kept in ${dir})`;
+      throw e;
+    }
+  }
+
+  get pidDir(): string {
+    return `${this.dir}/pids`;
+  }
+
+  /** The etcd and kube-apiserver processes (undefined while stopped). */
+  get processes(): { etcd: Proc | undefined; apiserver: Proc | undefined } {
+    return { etcd: this.#etcd, apiserver: this.#apiserver };
+  }
+
+  async #init(): Promise<void> {
+    const d = this.dir;
+    await Deno.mkdir(`${d}/pids`);
+    await Deno.mkdir(`${d}/pki`, { mode: 0o700 });
+    await Deno.mkdir(`${d}/logs`);
+    const sa = await serviceAccountKeyPair();
+    await Deno.writeTextFile(`${d}/pki/sa.key`, sa.privatePem, { mode: 0o600 });
+    await Deno.writeTextFile(`${d}/pki/sa.pub`, sa.publicPem);
+    await Deno.writeTextFile(`${d}/tokens.csv`, `${this.adminToken},admin,admin,"system:masters"\n`, {
+      mode: 0o600,
+    });
+    if (this.auditLogPath) {
+      const policy = {
+        apiVersion: "audit.k8s.io/v1",
+        kind: "Policy",
+        omitStages: ["RequestReceived"],
+        rules: [{ level: "Metadata" }],
+      };
+      await Deno.writeTextFile(`${d}/audit-policy.json`, JSON.stringify(policy));
+    }
+    await this.#startEtcd();
+    this.#apiserverArgs = [
+      `--etcd-servers=http://127.0.0.1:${this.#etcdPort}`,
+      "--bind-address=127.0.0.1",
+      // Without it the apiserver looks for a default route to pick an address, which fails offline.
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${this.port}`,
+      `--cert-dir=${d}/pki`,
+      "--authorization-mode=Node,RBAC",
+      `--token-auth-file=${d}/tokens.csv`,
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${d}/pki/sa.pub`,
+      `--service-account-signing-key-file=${d}/pki/sa.key`,
+      "--service-cluster-ip-range=10.0.0.0/24",
+      "--allow-privileged=true",
+      // The lease reconciler would keep failing to write loopback addresses into the kubernetes Endpoints.
+      "--endpoint-reconciler-type=none",
+      "--profiling=false",
+      ...(this.auditLogPath
+        ? [
+          `--audit-policy-file=${d}/audit-policy.json`,
+          `--audit-log-path=${this.auditLogPath}`,
+          "--audit-log-format=json",
+          // Each event is written before the response goes out, so a test can read it right after a call.
+          "--audit-log-mode=blocking",
+        ]
+        : []),
+      ...(this.#opts.apiserverArgs ?? []),
+    ];
+    await this.#startApiserver();
+    await writeKubeconfig(this.adminKubeconfig, {
+      server: this.url,
+      caPem: this.caPem,
+      token: this.adminToken,
+      name: "admin",
+    });
+    this.kube = makeKube(loadKubeConfig(this.adminKubeconfig), false);
+  }
+
+  async #startEtcd(): Promise<void> {
+    const d = this.dir;
+    const peer = freePort();
+    const client = `http://127.0.0.1:${this.#etcdPort}`;
+    const proc = Proc.spawn({
+      argv: [
+        `${this.binDir}/etcd`,
+        "--name=e0",
+        `--data-dir=${d}/etcd`,
+        `--listen-client-urls=${client}`,
+        `--advertise-client-urls=${client}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-cluster=e0=http://127.0.0.1:${peer}`,
+        "--initial-cluster-state=new",
+        "--unsafe-no-fsync=true",
+        "--auto-compaction-retention=1",
+        "--quota-backend-bytes=2147483648",
+        "--log-level=warn",
+      ],
+      logFile: `${d}/logs/etcd.log`,
+      pidDir: this.pidDir,
+    });
+    this.#etcd = proc;
+    await waitFor("etcd", this.#opts.startTimeoutMs ?? 60_000, async () => {
+      if (proc.exited) throw new FatalProbeError(`exited with code ${proc.exited.code}`);
+      const res = await fetch(`${client}/health`);
+      const body = await res.text();
+      return res.ok && body.includes('"health":"true"') ? true : undefined;
+    }, () => `--- tail of ${proc.logFile} ---\n${tail(proc.logFile)}`);
+  }
+
+  async #startApiserver(): Promise<void> {
+    const t0 = performance.now();
+    const proc = Proc.spawn({
+      argv: [`${this.binDir}/kube-apiserver`, ...this.#apiserverArgs],
+      logFile: `${this.dir}/logs/kube-apiserver.log`,
+      pidDir: this.pidDir,
+    });
+    this.#apiserver = proc;
+    let lastReadyz = "";
+    await waitFor("kube-apiserver", this.#opts.startTimeoutMs ?? 60_000, async () => {
+      if (proc.exited) throw new FatalProbeError(`exited with code ${proc.exited.code}`);
+      if (!this.caPem) {
+        // The apiserver writes its self-signed certificate (leaf + CA) into --cert-dir while starting; it is
+        // reused on restart, so the CA in every kubeconfig stays valid.
+        const pem = await Deno.readTextFile(`${this.dir}/pki/apiserver.crt`);
+        if (!pem.trimEnd().endsWith("-----END CERTIFICATE-----")) return undefined;
+        this.caPem = pem;
+      }
+      using client = Deno.createHttpClient({ caCerts: [this.caPem] });
+      const res = await fetch(`${this.url}/readyz?verbose`, {
+        client,
+        headers: { authorization: `Bearer ${this.adminToken}` },
+      });
+      lastReadyz = await res.text();
+      return res.ok ? true : undefined;
+    }, () =>
+      `${lastReadyz ? `--- last /readyz?verbose ---\n${lastReadyz.trim()}\n` : ""}` +
+      `--- tail of ${proc.logFile} ---\n${tail(proc.logFile)}`);
+    this.startupMs = Math.round(performance.now() - t0);
+  }
+
+  /**
+   * Stops kube-apiserver and starts it again on the same port with the same etcd, certificate and tokens
+   * (for chaos tests: clients see connection errors, then the same cluster state).
+   */
+  async restartApiserver(opts: { downMs?: number } = {}): Promise<void> {
+    await this.#apiserver?.stop();
+    this.#apiserver = undefined;
+    if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+    await this.#startApiserver();
+  }
+
+  /** Resident memory of etcd and kube-apiserver now and at their peak (bytes). */
+  memory(): { etcd: { rss: number; peak: number }; apiserver: { rss: number; peak: number } } {
+    const zero = { rss: 0, peak: 0 };
+    return {
+      etcd: this.#etcd?.memory() ?? zero,
+      apiserver: this.#apiserver?.memory() ?? zero,
+    };
+  }
+
+  /** Runs the built kubectl with the admin kubeconfig. */
+  async kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out = await new Deno.Command(`${this.binDir}/kubectl`, {
+      args: [`--kubeconfig=${this.adminKubeconfig}`, ...args],
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+
+  /** Stops kube-apiserver, then etcd, and removes the run directory (unless kept). Idempotent. */
+  async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#apiserver?.stop();
+    await this.#etcd?.stop();
+    const keep = opts.keepDir || this.#opts.keepDir || Deno.env.get("KREBOOT_E2E_KEEP") === "1";
+    if (keep) {
+      console.error(`control plane files kept in ${this.dir}`);
+    } else {
+      await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** Starts etcd and kube-apiserver and returns once /readyz is OK; see `ControlPlane`. */
+export function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  return ControlPlane.start(opts);
+}
