@@ -111,6 +111,22 @@ async function serviceAccountKeyPair(): Promise<{ privatePem: string; publicPem:
   };
 }
 
+/** The fields of an audit event (level Metadata) that RBAC-usage tests look at. */
+export interface AuditEvent {
+  verb: string;
+  requestURI: string;
+  user: { username: string; groups?: string[] };
+  objectRef?: {
+    resource?: string;
+    subresource?: string;
+    namespace?: string;
+    name?: string;
+    apiGroup?: string;
+  };
+  responseStatus?: { code?: number };
+  stage: string;
+}
+
 export interface ControlPlaneOptions {
   /** Write an audit log (policy: every request at level Metadata, JSON lines) to `auditLogPath`. */
   audit?: boolean;
@@ -316,6 +332,21 @@ export class ControlPlane implements AsyncDisposable {
     this.#apiserver = undefined;
     if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
     await this.#startApiserver();
+  }
+
+  /**
+   * The audit events written so far (needs `audit: true`), optionally only those of one user, e.g.
+   * `system:serviceaccount:kube-system:kreboot`. The log is written in blocking mode, so a call's event is
+   * there once the call returned.
+   */
+  async auditEvents(username?: string): Promise<AuditEvent[]> {
+    if (!this.auditLogPath) throw new Error("auditEvents: start the control plane with { audit: true }");
+    const text = await Deno.readTextFile(this.auditLogPath).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return "";
+      throw e;
+    });
+    const events = text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as AuditEvent);
+    return username === undefined ? events : events.filter((e) => e.user.username === username);
   }
 
   /** Resident memory of etcd and kube-apiserver now and at their peak (bytes). */

@@ -37,6 +37,18 @@ interface Waiter {
   fail: (e: Error) => void;
 }
 
+function parseJsonObject(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+      ? v as Record<string, unknown>
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface DaemonContext {
   kube: Kube;
   /** Per-node files go to `<dir>/<node>/`. */
@@ -188,6 +200,26 @@ export class Daemon implements AsyncDisposable {
       }, timeoutMs);
       this.#waiters.add(waiter);
     });
+  }
+
+  /**
+   * Like `waitForLine` for JSON log lines (`--log-format=json`): resolves with the first parsed object the
+   * predicate accepts. Lines that are not JSON objects are skipped.
+   */
+  async waitForJson(
+    predicate: (entry: Record<string, unknown>) => boolean,
+    timeoutMs = 30_000,
+    opts: { since?: number } = {},
+  ): Promise<Record<string, unknown>> {
+    const line = await this.waitForLine(
+      (l) => {
+        const entry = parseJsonObject(l);
+        return entry !== undefined && predicate(entry);
+      },
+      timeoutMs,
+      opts,
+    );
+    return parseJsonObject(line.text) ?? {};
   }
 
   /** Resolves once `reboots >= n`. */

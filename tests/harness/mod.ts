@@ -21,7 +21,14 @@ import * as nodes from "./nodes.ts";
 import * as pods from "./pods.ts";
 import * as rbac from "./rbac.ts";
 
-export { ControlPlane, controlPlaneBinDir, type ControlPlaneOptions, REPO_ROOT } from "./controlplane.ts";
+export {
+  type AuditEvent,
+  ControlPlane,
+  controlPlaneBinDir,
+  type ControlPlaneOptions,
+  controlPlaneVersions,
+  REPO_ROOT,
+} from "./controlplane.ts";
 export { Daemon, type DaemonLine, type DaemonOptions, type LineMatcher } from "./daemon.ts";
 export type { NodeOptions } from "./nodes.ts";
 export type { Kubelet, KubeletOptions, PodOptions, PodOwner, PodPhase } from "./pods.ts";
