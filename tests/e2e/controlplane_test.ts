@@ -263,6 +263,14 @@ Deno.test("harness leaves no processes behind", async () => {
     assert.ok(etcd && apiserver);
     pids = [etcd.pid, apiserver.pid, d.proc.pid];
     assert.ok(pids.every(alive));
+
+    // A daemon that dies on its own fails pending waits at once, with its log, instead of timing out.
+    const waiting = d.waitForLine(/never printed/, 20_000);
+    const t0 = Date.now();
+    d.kill("SIGKILL");
+    await assert.rejects(waiting, /exited with code 137 \(signal SIGKILL\)[\s\S]*tail of/);
+    assert.ok(Date.now() - t0 < 5_000);
+    await assert.rejects(d.waitForLine(/never printed/, 20_000), /already exited/);
   }
   assert.deepEqual(pids.filter(alive), [], "etcd, kube-apiserver and the daemon are gone after disposal");
 });
