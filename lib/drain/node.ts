@@ -1,0 +1,118 @@
+/**
+ * Changes to the Node object around a reboot: cordon and uncordon (`spec.unschedulable`), the
+ * PreferNoSchedule taint of `--prefer-no-schedule-taint` (kured.md §3.11) and the `--pre/post-reboot-node-labels`
+ * (§3.12). Every write honours dry-run. Taints are a list that a merge patch replaces whole, so those patches
+ * carry the resourceVersion they were computed from and are recomputed on 409 rather than clobbering a taint
+ * someone else added meanwhile.
+ */
+import type * as k8s from "@kubernetes/client-node";
+import { describeApiError, dryRunParam, isConflict, type Kube, MERGE_PATCH } from "../kube.ts";
+
+type NodeKube = Pick<Kube, "core" | "dryRun">;
+
+const CONFLICT_RETRIES = 10;
+
+/**
+ * Cordons the node unless it already is. Returns whether it was already unschedulable, which the caller must
+ * keep (kreboot persists it on its Lease) so that it never uncordons a node an administrator cordoned.
+ */
+export async function cordon(kube: NodeKube, node: string): Promise<{ wasUnschedulable: boolean }> {
+  const current = await kube.core.readNode({ name: node });
+  if (current.spec?.unschedulable === true) return { wasUnschedulable: true };
+  await kube.core.patchNode(
+    { name: node, body: { spec: { unschedulable: true } }, ...dryRunParam(kube) },
+    MERGE_PATCH,
+  );
+  return { wasUnschedulable: false };
+}
+
+/** Makes the node schedulable again, but only if kreboot cordoned it (`wasUnschedulable` false). */
+export async function uncordon(
+  kube: NodeKube,
+  node: string,
+  wasUnschedulable: boolean,
+): Promise<{ uncordoned: boolean }> {
+  if (wasUnschedulable) return { uncordoned: false };
+  await kube.core.patchNode(
+    { name: node, body: { spec: { unschedulable: null } }, ...dryRunParam(kube) },
+    MERGE_PATCH,
+  );
+  return { uncordoned: true };
+}
+
+/** Adds (`present` true) or removes the PreferNoSchedule taint `key`; a no-op when already so. */
+export async function setPreferNoScheduleTaint(
+  kube: NodeKube,
+  node: string,
+  key: string,
+  present: boolean,
+): Promise<{ changed: boolean }> {
+  if (key === "") return { changed: false };
+  for (let attempt = 1;; attempt++) {
+    const current = await kube.core.readNode({ name: node });
+    const taints: k8s.V1Taint[] = current.spec?.taints ?? [];
+    const has = taints.some((t) => isOurTaint(t, key));
+    if (has === present) return { changed: false };
+    const next = present
+      ? [...taints, { key, effect: "PreferNoSchedule" }]
+      : taints.filter((t) => !isOurTaint(t, key));
+    try {
+      await kube.core.patchNode({
+        name: node,
+        body: {
+          metadata: { resourceVersion: current.metadata?.resourceVersion },
+          spec: { taints: next.map(plainTaint) },
+        },
+        ...dryRunParam(kube),
+      }, MERGE_PATCH);
+      return { changed: true };
+    } catch (e) {
+      if (!isConflict(e) || attempt >= CONFLICT_RETRIES) {
+        throw new Error(
+          `cannot ${present ? "add" : "remove"} taint ${key}:PreferNoSchedule on node ${node}: ${
+            describeApiError(e)
+          }`,
+        );
+      }
+      // Someone changed the node between our read and our patch: read again and recompute.
+    }
+  }
+}
+
+function isOurTaint(t: k8s.V1Taint, key: string): boolean {
+  return t.key === key && t.effect === "PreferNoSchedule";
+}
+
+/** A taint as JSON for a patch (the model's Date `timeAdded` would not serialize as the API expects). */
+function plainTaint(t: k8s.V1Taint): Record<string, unknown> {
+  const out: Record<string, unknown> = { key: t.key, effect: t.effect };
+  if (t.value !== undefined) out.value = t.value;
+  if (t.timeAdded !== undefined) {
+    const added: unknown = t.timeAdded;
+    out.timeAdded = added instanceof Date ? added.toISOString().replace(/\.\d+Z$/, "Z") : added;
+  }
+  return out;
+}
+
+/** Sets the labels (kured: pre-reboot labels before the drain, post-reboot ones after the uncordon). */
+export async function setNodeLabels(
+  kube: NodeKube,
+  node: string,
+  labels: Readonly<Record<string, string>>,
+): Promise<void> {
+  if (Object.keys(labels).length === 0) return;
+  await kube.core.patchNode(
+    { name: node, body: { metadata: { labels } }, ...dryRunParam(kube) },
+    MERGE_PATCH,
+  );
+}
+
+/** Removes the label keys (those absent stay absent). */
+export async function removeNodeLabels(kube: NodeKube, node: string, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const labels = Object.fromEntries(keys.map((k) => [k, null]));
+  await kube.core.patchNode(
+    { name: node, body: { metadata: { labels } }, ...dryRunParam(kube) },
+    MERGE_PATCH,
+  );
+}
