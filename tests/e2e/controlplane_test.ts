@@ -220,6 +220,32 @@ Deno.test("control plane smoke", async (t) => {
     assert.ok(d.lines.some((l) => l.text.includes('"msg":"shutting down"')));
   });
 
+  await t.step("a simulated reboot rides out an apiserver outage", async () => {
+    await cluster.createNode("chaos-node", { bootID: "chaos-0" });
+    const kubeconfig = await cluster.serviceAccountKubeconfig("kube-system", "kreboot");
+    const d = await cluster.startDaemon("chaos-node", {
+      kubeconfig,
+      command: [Deno.execPath(), "run", "-A", STANDIN_DAEMON],
+    });
+    await d.waitForJson((e) => e["msg"] === "started", 30_000);
+    const restart = cluster.restartApiserver({ downMs: 1_500 });
+    await until(
+      "apiserver stopped",
+      30_000,
+      () => Promise.resolve(cluster.cp.processes.apiserver === undefined),
+    );
+    // The stand-in needs no API to run the reboot command; the harness's node updates hit the outage.
+    await d.setRebootRequired(true);
+    await restart;
+    await d.waitForReboots(1, 30_000);
+    const bootID = await cluster.getBootID("chaos-node");
+    assert.notEqual(bootID, "chaos-0");
+    const restarted = await d.waitForJson((e) => e["msg"] === "started" && e["bootID"] === bootID, 30_000);
+    assert.equal(restarted["bootID"], bootID);
+    assert.ok(await cluster.isNodeReady("chaos-node"));
+    await d.stop();
+  });
+
   await t.step("restartApiserver keeps state, certificate and credentials", async () => {
     const before = (await kube.core.listNode()).items.length;
     await cluster.restartApiserver();

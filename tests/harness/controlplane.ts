@@ -328,6 +328,7 @@ export class ControlPlane implements AsyncDisposable {
    * (for chaos tests: clients see connection errors, then the same cluster state).
    */
   async restartApiserver(opts: { downMs?: number } = {}): Promise<void> {
+    if (this.#stopped) throw new Error("restartApiserver: the control plane was stopped");
     await this.#apiserver?.stop();
     this.#apiserver = undefined;
     if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));

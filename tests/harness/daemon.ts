@@ -4,7 +4,7 @@
  * simulates the reboot: SIGKILL the daemon, node NotReady, new bootID, sentinel and marker gone, node Ready,
  * daemon started again with the same argv (as the DaemonSet's pod would be).
  */
-import type { Kube } from "../../lib/kube.ts";
+import { apiStatus, type Kube } from "../../lib/kube.ts";
 import { REPO_ROOT } from "./controlplane.ts";
 import { setBootID, setNodeReady } from "./nodes.ts";
 import { Proc, tail } from "./proc.ts";
@@ -46,6 +46,24 @@ function parseJsonObject(line: string): Record<string, unknown> | undefined {
       : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Retries an API call for up to 30 s while the apiserver is unreachable or answers 5xx/429 (a chaos test may be
+ * restarting it in the middle of a simulated reboot); other errors fail at once.
+ */
+async function retrying<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      const status = apiStatus(e);
+      const transient = status === undefined || status >= 500 || status === 429;
+      if (!transient || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
@@ -288,12 +306,12 @@ export class Daemon implements AsyncDisposable {
     try {
       this.#proc.killGroupSync("SIGKILL");
       await this.#proc.done;
-      await setNodeReady(kube, this.node, false);
-      this.bootIDs.push(await setBootID(kube, this.node));
+      await retrying(() => setNodeReady(kube, this.node, false));
+      this.bootIDs.push(await retrying(() => setBootID(kube, this.node)));
       await Deno.remove(this.sentinel).catch(() => {});
       await Deno.remove(this.rebootedMarker);
       await new Promise((r) => setTimeout(r, this.#opts.rebootDowntimeMs ?? 300));
-      await setNodeReady(kube, this.node, true);
+      await retrying(() => setNodeReady(kube, this.node, true));
       this.reboots++;
       if (!this.#ac.signal.aborted) this.#spawn();
     } finally {
