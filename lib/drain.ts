@@ -413,7 +413,24 @@ class DrainRun {
         }
       }
     }));
-    for (const pod of del) log.info("dry run: would delete finished pod", { pod: podKey(pod) });
+    await Promise.all(del.map(async (pod) => {
+      const t = track(pod);
+      try {
+        await this.#limiter.run(() =>
+          this.#kube.core.deleteNamespacedPod({
+            namespace: t.namespace,
+            name: t.name,
+            body: this.#deleteOptions(),
+            ...dryRunParam(this.#kube),
+          })
+        );
+        log.info("dry run: would delete finished pod", { pod: t.key });
+      } catch (e) {
+        if (!isNotFound(e)) {
+          log.warn("dry run: delete would fail", { pod: t.key, error: describeApiError(e) });
+        }
+      }
+    }));
     if (this.#failure !== undefined) return this.#fail(this.#failure);
     const durationMs = Math.round(performance.now() - started);
     log.info("dry run: drain checked", { wouldEvict, wouldBlock, wouldDelete: del.length, durationMs });

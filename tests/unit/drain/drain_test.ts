@@ -1,0 +1,275 @@
+/**
+ * The drain engine against an in-memory fake of the few API calls it makes: concurrency cap, per-pod 429
+ * backoff while others proceed, the answers that end a drain, UID replacement, skip-wait, and dry-run.
+ * (The real apiserver's behaviour is covered by tests/e2e/drain_test.ts.)
+ */
+import assert from "node:assert/strict";
+import * as k8s from "@kubernetes/client-node";
+import { drain, type DrainOptions, type EvictionResult } from "../../../lib/drain.ts";
+import type { Kube } from "../../../lib/kube.ts";
+import { Logger } from "../../../lib/log.ts";
+
+type Answer = "accept" | { code: number; body?: Record<string, unknown>; headers?: Record<string, string> };
+
+function apiError(a: Exclude<Answer, "accept">) {
+  return new k8s.ApiException(a.code, "failed", JSON.stringify({ kind: "Status", code: a.code, ...a.body }), {
+    ...a.headers,
+  });
+}
+
+const TOO_MANY: Answer = {
+  code: 429,
+  body: { details: { causes: [{ reason: "DisruptionBudget", message: "The disruption budget b needs 1" }] } },
+};
+
+class FakeCluster {
+  pods = new Map<string, k8s.V1Pod>();
+  /** Per pod, the answers to its successive eviction requests; the last one repeats. */
+  answers = new Map<string, Answer[]>();
+  evictions: { key: string; at: number; dryRun: boolean }[] = [];
+  deletes: string[] = [];
+  inFlight = 0;
+  peak = 0;
+  /** Pods that become terminating stay until this many further lists have seen them. */
+  linger = 1;
+  #seen = new Map<string, number>();
+  #t0 = performance.now();
+
+  add(name: string, opts: { phase?: string; owner?: string; terminatingSinceMs?: number } = {}): void {
+    const metadata: k8s.V1ObjectMeta = { namespace: "ns", name, uid: `${name}-uid-1` };
+    if (opts.owner) {
+      metadata.ownerReferences = [{
+        apiVersion: "apps/v1",
+        kind: opts.owner,
+        name: "o",
+        uid: "o",
+        controller: true,
+      }];
+    }
+    if (opts.terminatingSinceMs !== undefined) {
+      metadata.deletionTimestamp = new Date(Date.now() - opts.terminatingSinceMs);
+    }
+    this.pods.set(`ns/${name}`, {
+      metadata,
+      spec: { nodeName: "n1", containers: [] },
+      status: { phase: opts.phase ?? "Running" },
+    });
+  }
+
+  #terminate(key: string): void {
+    const pod = this.pods.get(key);
+    if (pod?.metadata && !pod.metadata.deletionTimestamp) pod.metadata.deletionTimestamp = new Date();
+  }
+
+  readonly core = {
+    listPodForAllNamespaces: (p: { fieldSelector?: string }) => {
+      assert.equal(p.fieldSelector, "spec.nodeName=n1");
+      for (const [key, pod] of this.pods) {
+        if (!pod.metadata?.deletionTimestamp || (pod.metadata.name ?? "").startsWith("stuck")) continue;
+        const n = (this.#seen.get(key) ?? 0) + 1;
+        this.#seen.set(key, n);
+        if (n > this.linger) this.pods.delete(key);
+      }
+      return Promise.resolve({ items: [...this.pods.values()], metadata: {} });
+    },
+    createNamespacedPodEviction: async (p: { namespace: string; name: string; dryRun?: string }) => {
+      const key = `${p.namespace}/${p.name}`;
+      this.evictions.push({ key, at: performance.now() - this.#t0, dryRun: p.dryRun === "All" });
+      this.inFlight++;
+      this.peak = Math.max(this.peak, this.inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      this.inFlight--;
+      if (!this.pods.has(key)) throw apiError({ code: 404 });
+      const list = this.answers.get(key) ?? ["accept"];
+      const answer = list.length > 1 ? list.shift() as Answer : list[0] as Answer;
+      if (answer !== "accept") throw apiError(answer);
+      if (p.dryRun !== "All") this.#terminate(key);
+      return {};
+    },
+    readNamespacedPod: (p: { namespace: string; name: string }) => {
+      const pod = this.pods.get(`${p.namespace}/${p.name}`);
+      return pod ? Promise.resolve(pod) : Promise.reject(apiError({ code: 404 }));
+    },
+    deleteNamespacedPod: (p: { namespace: string; name: string; dryRun?: string }) => {
+      const key = `${p.namespace}/${p.name}`;
+      this.deletes.push(`${key}${p.dryRun === "All" ? " (dry run)" : ""}`);
+      if (!this.pods.has(key)) return Promise.reject(apiError({ code: 404 }));
+      if (p.dryRun !== "All") this.pods.delete(key); // finished pods go at once
+      return Promise.resolve({});
+    },
+  };
+  readonly policy = {
+    listPodDisruptionBudgetForAllNamespaces: () =>
+      Promise.resolve({
+        items: [
+          { metadata: { namespace: "ns", name: "pdb-a" }, spec: { selector: {} } },
+          { metadata: { namespace: "ns", name: "pdb-b" }, spec: { selector: {} } },
+        ],
+        metadata: {},
+      }),
+  };
+
+  kube(dryRun = false): Kube {
+    // Only the calls above exist; the drain uses no others.
+    return { core: this.core, policy: this.policy, dryRun } as unknown as Kube;
+  }
+}
+
+function opts(over: Partial<DrainOptions> = {}): DrainOptions & { lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return {
+    lines,
+    log: new Logger({ format: "json", node: "n1", sink: (l) => lines.push(JSON.parse(l)) }),
+    gracePeriodSeconds: -1,
+    timeoutMs: 0,
+    skipWaitForDeleteTimeoutSeconds: 0,
+    podSelector: "",
+    pollIntervalMs: 5,
+    minRetryMs: 60,
+    ...over,
+  };
+}
+
+Deno.test("drain: evicts all pods with at most maxInFlight requests at once, deletes finished ones", async () => {
+  const f = new FakeCluster();
+  for (let i = 0; i < 30; i++) f.add(`p${i}`, { owner: "ReplicaSet" });
+  f.add("ds", { owner: "DaemonSet" });
+  f.add("done", { phase: "Succeeded" });
+  const results: EvictionResult[] = [];
+  const r = await drain(f.kube(), "n1", opts({ maxInFlight: 4, onEviction: (x) => results.push(x) }));
+  assert.deepEqual(r.ok && [r.evicted, r.deleted], [30, 1]);
+  assert.equal(f.peak, 4);
+  assert.deepEqual([...f.pods.keys()], ["ns/ds"]);
+  assert.deepEqual(f.deletes, ["ns/done"]);
+  assert.equal(results.filter((x) => x === "evicted").length, 30);
+  assert.equal(results.filter((x) => x === "deleted").length, 1);
+});
+
+Deno.test("drain: a 429 delays only that pod by at least the floor; Retry-After above it is honoured", async () => {
+  const f = new FakeCluster();
+  f.add("blocked", { owner: "ReplicaSet" });
+  f.add("free", { owner: "ReplicaSet" });
+  f.answers.set("ns/blocked", [TOO_MANY, { ...TOO_MANY, headers: { "retry-after": "0.2" } }, "accept"]);
+  const results: EvictionResult[] = [];
+  const r = await drain(f.kube(), "n1", opts({ onEviction: (x) => results.push(x) }));
+  assert.equal(r.ok, true);
+  const times = f.evictions.filter((e) => e.key === "ns/blocked").map((e) => e.at);
+  assert.equal(times.length, 3);
+  assert.ok((times[1] as number) - (times[0] as number) >= 55, `first retry after the 60 ms floor: ${times}`);
+  assert.ok(
+    (times[2] as number) - (times[1] as number) >= 195,
+    `second retry after Retry-After 0.2 s: ${times}`,
+  );
+  // The free pod was evicted once, right away, not held up by the blocked one.
+  assert.deepEqual(f.evictions.filter((e) => e.key === "ns/free").length, 1);
+  assert.ok((f.evictions.find((e) => e.key === "ns/free")?.at ?? Infinity) < 50);
+  assert.deepEqual(results.filter((x) => x === "retry-429").length, 2);
+});
+
+Deno.test("drain: a hard refusal fails the drain at once, naming the pod, and stops the other retries", async () => {
+  const f = new FakeCluster();
+  f.add("multi", { owner: "ReplicaSet" });
+  f.add("waiting", { owner: "ReplicaSet" });
+  f.answers.set("ns/waiting", [TOO_MANY]);
+  f.answers.set("ns/multi", [{
+    code: 500,
+    body: {
+      message:
+        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+    },
+  }]);
+  const results: EvictionResult[] = [];
+  const t0 = performance.now();
+  const r = await drain(f.kube(), "n1", opts({ minRetryMs: 10_000, onEviction: (x) => results.push(x) }));
+  assert.ok(performance.now() - t0 < 1_000);
+  assert.equal(r.ok, false);
+  assert.match(
+    !r.ok ? r.reason : "",
+    /pod ns\/multi .*more than one PodDisruptionBudget \(ns\/pdb-a, ns\/pdb-b\)/,
+  );
+  assert.deepEqual(!r.ok && [...r.remaining].sort(), ["ns/multi", "ns/waiting"]);
+  assert.ok(results.includes("failed"));
+});
+
+Deno.test("drain: other 403s fail; 403 NamespaceTerminating waits for a terminating pod", async () => {
+  const f = new FakeCluster();
+  f.add("forbidden", { owner: "ReplicaSet" });
+  f.answers.set("ns/forbidden", [{
+    code: 403,
+    body: { reason: "Forbidden", message: "pdb disruptions allowed is negative" },
+  }]);
+  const r = await drain(f.kube(), "n1", opts());
+  assert.match(
+    !r.ok ? r.reason : "",
+    /ns\/forbidden.*HTTP 403 Forbidden: pdb disruptions allowed is negative/,
+  );
+
+  const g = new FakeCluster();
+  g.add("ns-dying", { owner: "ReplicaSet", terminatingSinceMs: 0 });
+  g.answers.set("ns/ns-dying", [{
+    code: 403,
+    body: { details: { causes: [{ reason: "NamespaceTerminating" }] } },
+  }]);
+  const r2 = await drain(g.kube(), "n1", opts());
+  assert.equal(r2.ok, true);
+  assert.equal(
+    g.evictions.length,
+    1,
+    "a pod already terminating with its namespace is waited for, not re-evicted",
+  );
+});
+
+Deno.test("drain: a pod replaced under the same name (new UID) counts as gone", async () => {
+  const f = new FakeCluster();
+  f.add("sts-0", { owner: "StatefulSet" });
+  f.linger = 1_000; // the old pod would linger forever...
+  const p = drain(f.kube(), "n1", opts());
+  await new Promise((r) => setTimeout(r, 30));
+  // ...but the StatefulSet controller replaced it: same name, new UID, not terminating.
+  f.pods.set("ns/sts-0", {
+    metadata: { namespace: "ns", name: "sts-0", uid: "sts-0-uid-2" },
+    spec: { nodeName: "n1", containers: [] },
+    status: { phase: "Running" },
+  });
+  const r = await p;
+  assert.equal(r.ok, true);
+});
+
+Deno.test("drain: skip-wait stops waiting for a pod terminating longer than the limit", async () => {
+  const f = new FakeCluster();
+  f.add("stuck-old", { owner: "ReplicaSet", terminatingSinceMs: 120_000 });
+  f.add("stuck-new", { owner: "ReplicaSet" });
+  const p = drain(f.kube(), "n1", opts({ skipWaitForDeleteTimeoutSeconds: 60, timeoutMs: 300 }));
+  const r = await p;
+  // stuck-old is skipped up front; stuck-new never finishes terminating, so the timeout names only it.
+  assert.equal(!r.ok && r.timedOut, true);
+  assert.deepEqual(!r.ok && r.remaining, ["ns/stuck-new"]);
+  assert.equal(f.evictions.filter((e) => e.key === "ns/stuck-old").length, 0);
+});
+
+Deno.test("drain: dry-run asks once per pod with dryRun=All, waits for nothing and logs would-evict/would-block", async () => {
+  const f = new FakeCluster();
+  f.add("a", { owner: "ReplicaSet" });
+  f.add("b", { owner: "ReplicaSet" });
+  f.add("done", { phase: "Failed" });
+  f.answers.set("ns/b", [TOO_MANY]);
+  const o = opts();
+  const r = await drain(f.kube(true), "n1", o);
+  assert.deepEqual(r.ok && [r.evicted, r.deleted], [1, 1]);
+  assert.deepEqual(f.evictions.map((e) => [e.key, e.dryRun]).sort(), [["ns/a", true], ["ns/b", true]]);
+  assert.deepEqual(f.deletes, ["ns/done (dry run)"]);
+  assert.equal(f.pods.size, 3);
+  const msgs = o.lines.map((l) => `${l.msg} ${l.pod ?? ""}`.trim());
+  assert.ok(msgs.includes("dry run: would evict pod ns/a"));
+  assert.ok(msgs.includes("dry run: eviction would block for now ns/b"));
+  assert.ok(msgs.includes("dry run: would delete finished pod ns/done"));
+});
+
+Deno.test("drain: an already aborted signal ends at once without evicting", async () => {
+  const f = new FakeCluster();
+  f.add("a", { owner: "ReplicaSet" });
+  const r = await drain(f.kube(), "n1", opts({ signal: AbortSignal.abort() }));
+  assert.equal(r.ok, false);
+  assert.equal(!r.ok && r.timedOut, false);
+  assert.equal(f.evictions.length, 0);
+});
