@@ -14,6 +14,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { apiStatus, describeApiError, dryRunParam, isNotFound, type Kube } from "./kube.ts";
 import type { Logger } from "./log.ts";
 import { sleep } from "./sleep.ts";
+import { listNames } from "./gates/gate.ts";
 import { classifyEvictionError } from "./drain/answer.ts";
 import { MIN_EVICTION_RETRY_MS } from "./drain/backoff.ts";
 import { Limiter } from "./drain/limit.ts";
@@ -35,6 +36,9 @@ export { preflight, type PreflightOptions } from "./drain/preflight.ts";
 export { type PodSelection, selectPodsToDrain, type SkipReason } from "./drain/pods.ts";
 export { labelSelectorMatches } from "./drain/selector.ts";
 export { evictionRetryDelayMs, MIN_EVICTION_RETRY_MS } from "./drain/backoff.ts";
+
+/** The parts of the Kubernetes port a drain uses. */
+export type DrainKube = Pick<Kube, "core" | "policy" | "dryRun">;
 
 export type EvictionResult = "evicted" | "deleted" | "retry-429" | "failed";
 
@@ -82,12 +86,12 @@ interface Tracked {
 }
 
 /** Drains `node`. Never throws for API errors; the result says what went wrong and which pods remain. */
-export async function drain(kube: Kube, node: string, opts: DrainOptions): Promise<DrainResult> {
+export async function drain(kube: DrainKube, node: string, opts: DrainOptions): Promise<DrainResult> {
   return await new DrainRun(kube, node, opts).run();
 }
 
 class DrainRun {
-  #kube: Kube;
+  #kube: DrainKube;
   #node: string;
   #o: DrainOptions;
   #now: () => Date;
@@ -101,7 +105,7 @@ class DrainRun {
   #evicted = 0;
   #deleted = 0;
 
-  constructor(kube: Kube, node: string, opts: DrainOptions) {
+  constructor(kube: DrainKube, node: string, opts: DrainOptions) {
     this.#kube = kube;
     this.#node = node;
     this.#o = opts;
@@ -192,7 +196,7 @@ class DrainRun {
 
   #describeRemaining(): string {
     const parts = this.#remaining().map((t) => `${t.key} (${describeState(t.state)})`);
-    return parts.length === 0 ? "none" : parts.join(", ");
+    return parts.length === 0 ? "none" : listNames(parts);
   }
 
   #deleteOptions(): k8s.V1DeleteOptions {
@@ -474,7 +478,7 @@ export interface NodeRestore {
  * all that failed. Releasing the slot and scheduling the retry are the loop's job.
  */
 export async function retreat(
-  kube: Kube,
+  kube: Pick<Kube, "core" | "dryRun">,
   node: string,
   opts: NodeRestore & { preRebootLabels: Readonly<Record<string, string>> },
   log?: Logger,
@@ -494,7 +498,7 @@ export async function retreat(
  * had cordoned, unlike kured #1328) and remove the taint.
  */
 export async function restoreAfterReboot(
-  kube: Kube,
+  kube: Pick<Kube, "core" | "dryRun">,
   node: string,
   opts: NodeRestore & { postRebootLabels: Readonly<Record<string, string>> },
 ): Promise<void> {

@@ -1,0 +1,146 @@
+/** Node writes against a recording fake: what each patch carries, the 409 re-read, and the admin cordon rule. */
+import assert from "node:assert/strict";
+import * as k8s from "@kubernetes/client-node";
+import { cordon, removeNodeLabels, setPreferNoScheduleTaint, uncordon } from "../../../lib/drain/node.ts";
+import { retreat } from "../../../lib/drain.ts";
+import type { Kube } from "../../../lib/kube.ts";
+
+class FakeNodes {
+  node: k8s.V1Node;
+  patches: { body: Record<string, unknown>; dryRun: string | undefined; contentType: string | undefined }[] =
+    [];
+  /** Errors (status codes) the next patches throw, in order. */
+  failNext: number[] = [];
+  /** Called before a patch is judged, to simulate a concurrent writer. */
+  beforePatch: (() => void) | undefined;
+
+  constructor(spec: k8s.V1NodeSpec = {}) {
+    this.node = { metadata: { name: "n1", resourceVersion: "1", labels: {} }, spec };
+  }
+
+  readonly core = {
+    readNode: () => Promise.resolve(structuredClone(this.node)),
+    patchNode: (
+      p: { name: string; body: Record<string, unknown>; dryRun?: string },
+      options?: k8s.ConfigurationOptions,
+    ) => {
+      this.beforePatch?.();
+      this.beforePatch = undefined;
+      const contentType = contentTypeOf(options);
+      this.patches.push({ body: structuredClone(p.body), dryRun: p.dryRun, contentType });
+      const code = this.failNext.shift();
+      if (code !== undefined) return Promise.reject(new k8s.ApiException(code, "x", "{}", {}));
+      const meta = p.body.metadata as { resourceVersion?: string } | undefined;
+      if (
+        meta?.resourceVersion !== undefined && meta.resourceVersion !== this.node.metadata?.resourceVersion
+      ) {
+        return Promise.reject(new k8s.ApiException(409, "conflict", '{"reason":"Conflict"}', {}));
+      }
+      const spec = p.body.spec as k8s.V1NodeSpec | undefined;
+      if (spec?.taints && p.dryRun === undefined) this.node.spec = { ...this.node.spec, taints: spec.taints };
+      this.bump();
+      return Promise.resolve(this.node);
+    },
+  };
+
+  bump(): void {
+    const meta = this.node.metadata as k8s.V1ObjectMeta;
+    meta.resourceVersion = String(Number(meta.resourceVersion) + 1);
+  }
+
+  kube(dryRun = false): Pick<Kube, "core" | "dryRun"> {
+    return { core: this.core, dryRun } as unknown as Pick<Kube, "core" | "dryRun">;
+  }
+}
+
+function contentTypeOf(options: k8s.ConfigurationOptions | undefined): string | undefined {
+  // MERGE_PATCH is a middleware that sets the header; run it against a throwaway request to read it.
+  const ctx = new k8s.RequestContext("http://x", k8s.HttpMethod.PATCH);
+  for (const m of options?.middleware ?? []) void m.pre(ctx);
+  return ctx.getHeaders()["Content-Type"];
+}
+
+Deno.test("cordon: patches spec.unschedulable as a merge patch and reports the node was schedulable", async () => {
+  const f = new FakeNodes();
+  assert.deepEqual(await cordon(f.kube(), "n1"), { wasUnschedulable: false });
+  assert.deepEqual(f.patches, [{
+    body: { spec: { unschedulable: true } },
+    dryRun: undefined,
+    contentType: "application/merge-patch+json",
+  }]);
+});
+
+Deno.test("cordon: an already cordoned node is left alone and remembered as such", async () => {
+  const f = new FakeNodes({ unschedulable: true });
+  assert.deepEqual(await cordon(f.kube(), "n1"), { wasUnschedulable: true });
+  assert.equal(f.patches.length, 0);
+});
+
+Deno.test("uncordon: only when kreboot cordoned; dry-run goes with dryRun=All", async () => {
+  const f = new FakeNodes({ unschedulable: true });
+  assert.deepEqual(await uncordon(f.kube(), "n1", true), { uncordoned: false });
+  assert.equal(f.patches.length, 0);
+  assert.deepEqual(await uncordon(f.kube(true), "n1", false), { uncordoned: true });
+  assert.deepEqual(f.patches.map((p) => [p.body, p.dryRun]), [[{ spec: { unschedulable: null } }, "All"]]);
+});
+
+Deno.test("taint: the patch carries the resourceVersion and keeps other taints", async () => {
+  const f = new FakeNodes({ taints: [{ key: "other", effect: "NoSchedule", value: "v" }] });
+  assert.deepEqual(await setPreferNoScheduleTaint(f.kube(), "n1", "k", true), { changed: true });
+  assert.deepEqual(f.patches[0]?.body, {
+    metadata: { resourceVersion: "1" },
+    spec: {
+      taints: [{ key: "other", effect: "NoSchedule", value: "v" }, { key: "k", effect: "PreferNoSchedule" }],
+    },
+  });
+  assert.deepEqual(await setPreferNoScheduleTaint(f.kube(), "n1", "k", true), { changed: false });
+  assert.deepEqual(await setPreferNoScheduleTaint(f.kube(), "n1", "k", false), { changed: true });
+  assert.deepEqual(f.node.spec?.taints, [{ key: "other", effect: "NoSchedule", value: "v" }]);
+});
+
+Deno.test("taint: a taint someone added between read and patch survives (409, re-read, retry)", async () => {
+  const f = new FakeNodes({ taints: [] });
+  f.beforePatch = () => {
+    f.node.spec = { taints: [{ key: "theirs", effect: "NoExecute" }] };
+    f.bump();
+  };
+  assert.deepEqual(await setPreferNoScheduleTaint(f.kube(), "n1", "k", true), { changed: true });
+  assert.equal(f.patches.length, 2);
+  assert.deepEqual(f.node.spec?.taints, [{ key: "theirs", effect: "NoExecute" }, {
+    key: "k",
+    effect: "PreferNoSchedule",
+  }]);
+});
+
+Deno.test("taint: a key with another effect is not ours; empty key is a no-op; errors name the node", async () => {
+  const f = new FakeNodes({ taints: [{ key: "k", effect: "NoSchedule" }] });
+  assert.deepEqual(await setPreferNoScheduleTaint(f.kube(), "n1", "k", false), { changed: false });
+  assert.deepEqual(await setPreferNoScheduleTaint(f.kube(), "n1", "", true), { changed: false });
+  f.failNext = [403];
+  await assert.rejects(
+    setPreferNoScheduleTaint(f.kube(), "n1", "k", true),
+    /cannot add taint k:PreferNoSchedule on node n1: HTTP 403/,
+  );
+});
+
+Deno.test("labels: removal patches null values", async () => {
+  const f = new FakeNodes();
+  await removeNodeLabels(f.kube(), "n1", ["a", "b"]);
+  await removeNodeLabels(f.kube(), "n1", []);
+  assert.deepEqual(f.patches.map((p) => p.body), [{ metadata: { labels: { a: null, b: null } } }]);
+});
+
+Deno.test("retreat: tries every step and reports all failures together", async () => {
+  const f = new FakeNodes({ taints: [{ key: "k", effect: "PreferNoSchedule" }] });
+  f.failNext = [500]; // the uncordon fails, the rest goes on
+  await assert.rejects(
+    retreat(f.kube(), "n1", { wasUnschedulable: false, taint: "k", preRebootLabels: { pre: "x" } }),
+    /retreat on node n1 incomplete.*uncordon: HTTP 500/,
+  );
+  assert.deepEqual(f.patches.map((p) => Object.keys(p.body.spec ?? p.body.metadata ?? {})), [
+    ["unschedulable"],
+    ["taints"],
+    ["labels"],
+  ]);
+  assert.deepEqual(f.node.spec?.taints, []);
+});
