@@ -5,7 +5,7 @@
  */
 import { type Logger, redact } from "../../log.ts";
 import { sendMail } from "./smtp.ts";
-import { type NotifyTarget, parseNotifyUrl, secretsOf } from "./url.ts";
+import { displayUrl, type NotifyTarget, parseNotifyUrl, secretsOf } from "./url.ts";
 
 export interface Notification {
   title: string;
@@ -152,7 +152,7 @@ export class Notifier {
   constructor(opts: NotifierOptions) {
     this.#o = opts;
     this.target = opts.url === "" ? undefined : parseNotifyUrl(opts.url);
-    this.#shownUrl = redact(opts.url);
+    this.#shownUrl = displayUrl(opts.url);
     this.#secrets = this.target ? secretsOf(this.target) : [];
   }
 

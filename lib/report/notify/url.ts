@@ -5,6 +5,7 @@
  * then, not a silent failure at the first reboot.
  */
 import { slackHookToNotifyUrl } from "../../config/notify_url.ts";
+import { redact } from "../../log.ts";
 import { base64Utf8 } from "./smtp.ts";
 
 export class NotifyUrlError extends Error {
@@ -334,4 +335,12 @@ export function secretsOf(t: NotifyTarget): string[] {
         ? [t.password, base64Utf8(`\0${t.username ?? ""}\0${t.password}`), base64Utf8(t.password)]
         : [];
   }
+}
+
+/**
+ * The URL as it may appear in a log: `redact` from lib/log.ts, after blanking the values of generic-webhook
+ * header parameters (`@Name=value`), which carry API keys under names `redact` cannot know.
+ */
+export function displayUrl(raw: string): string {
+  return redact(raw.replace(/([?&]@[^=&]*=)[^&]*/g, "$1[REDACTED]"));
 }
