@@ -466,8 +466,6 @@ function describeState(state: PodState): string {
 }
 
 export interface NodeRestore {
-  /** Whether the node was unschedulable before kreboot cordoned it (then it stays cordoned). */
-  wasUnschedulable: boolean;
   /** `--prefer-no-schedule-taint`; "" = none. */
   taint: string;
 }
@@ -485,7 +483,7 @@ export async function retreat(
 ): Promise<void> {
   await allSteps(`retreat on node ${node}`, [
     ["uncordon", async () => {
-      const { uncordoned } = await uncordon(kube, node, opts.wasUnschedulable);
+      const { uncordoned } = await uncordon(kube, node);
       if (!uncordoned) log?.info("leaving node cordoned: it was cordoned before kreboot drained it");
     }],
     ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
@@ -503,7 +501,7 @@ export async function restoreAfterReboot(
   opts: NodeRestore & { postRebootLabels: Readonly<Record<string, string>> },
 ): Promise<void> {
   await allSteps(`restoring node ${node} after its reboot`, [
-    ["uncordon", () => uncordon(kube, node, opts.wasUnschedulable)],
+    ["uncordon", () => uncordon(kube, node)],
     ["set post-reboot labels", () => setNodeLabels(kube, node, opts.postRebootLabels)],
     ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
   ]);

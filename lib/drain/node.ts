@@ -13,31 +13,70 @@ type NodeKube = Pick<Kube, "core" | "dryRun">;
 const CONFLICT_RETRIES = 10;
 
 /**
- * Cordons the node unless it already is. Returns whether it was already unschedulable, which the caller must
- * keep (kreboot persists it on its Lease) so that it never uncordons a node an administrator cordoned.
+ * Annotation kreboot puts on a node in the same patch that cordons it, and removes in the same patch that
+ * uncordons it. It is the one record of "kreboot cordoned this node": it survives a crash between the cordon
+ * and any other write, and garbage in the Lease cannot make kreboot uncordon a node an administrator cordoned.
+ */
+export const CORDONED_BY_KREBOOT = "kreboot.dev/cordoned";
+
+/**
+ * Cordons the node unless it already is. Returns whether it was unschedulable before kreboot touched it
+ * (cordoned by someone else); a node kreboot itself cordoned earlier (a restart mid-cycle) counts as not.
  */
 export async function cordon(kube: NodeKube, node: string): Promise<{ wasUnschedulable: boolean }> {
-  const current = await kube.core.readNode({ name: node });
-  if (current.spec?.unschedulable === true) return { wasUnschedulable: true };
-  await kube.core.patchNode(
-    { name: node, body: { spec: { unschedulable: true } }, ...dryRunParam(kube) },
-    MERGE_PATCH,
-  );
-  return { wasUnschedulable: false };
+  for (let attempt = 1;; attempt++) {
+    const current = await kube.core.readNode({ name: node });
+    if (current.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined) {
+      return { wasUnschedulable: false };
+    }
+    if (current.spec?.unschedulable === true) return { wasUnschedulable: true };
+    try {
+      await kube.core.patchNode({
+        name: node,
+        body: {
+          metadata: {
+            resourceVersion: current.metadata?.resourceVersion,
+            annotations: { [CORDONED_BY_KREBOOT]: "true" },
+          },
+          spec: { unschedulable: true },
+        },
+        ...dryRunParam(kube),
+      }, MERGE_PATCH);
+      return { wasUnschedulable: false };
+    } catch (e) {
+      if (!isConflict(e) || attempt >= CONFLICT_RETRIES) {
+        throw new Error(`cannot cordon node ${node}: ${describeApiError(e)}`);
+      }
+    }
+  }
 }
 
-/** Makes the node schedulable again, but only if kreboot cordoned it (`wasUnschedulable` false). */
-export async function uncordon(
-  kube: NodeKube,
-  node: string,
-  wasUnschedulable: boolean,
-): Promise<{ uncordoned: boolean }> {
-  if (wasUnschedulable) return { uncordoned: false };
-  await kube.core.patchNode(
-    { name: node, body: { spec: { unschedulable: null } }, ...dryRunParam(kube) },
-    MERGE_PATCH,
-  );
-  return { uncordoned: true };
+/**
+ * Makes the node schedulable again if and only if kreboot cordoned it (its annotation is there). A node that was
+ * cordoned before kreboot came stays cordoned. The annotation, not the Lease's record, decides: it is written
+ * in the same patch as the cordon, so it cannot disagree with it.
+ */
+export async function uncordon(kube: NodeKube, node: string): Promise<{ uncordoned: boolean }> {
+  for (let attempt = 1;; attempt++) {
+    const current = await kube.core.readNode({ name: node });
+    const ours = current.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined;
+    if (!ours) return { uncordoned: false };
+    const body = {
+      metadata: {
+        resourceVersion: current.metadata?.resourceVersion,
+        annotations: { [CORDONED_BY_KREBOOT]: null },
+      },
+      spec: { unschedulable: null },
+    };
+    try {
+      await kube.core.patchNode({ name: node, body, ...dryRunParam(kube) }, MERGE_PATCH);
+      return { uncordoned: true };
+    } catch (e) {
+      if (!isConflict(e) || attempt >= CONFLICT_RETRIES) {
+        throw new Error(`cannot uncordon node ${node}: ${describeApiError(e)}`);
+      }
+    }
+  }
 }
 
 /** Adds (`present` true) or removes the PreferNoSchedule taint `key`; a no-op when already so. */

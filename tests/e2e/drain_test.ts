@@ -215,7 +215,6 @@ Deno.test({
         );
 
         await restoreAfterReboot(kube, node, {
-          wasUnschedulable: false,
           taint: "",
           postRebootLabels: { "kreboot.test/post": "done" },
         });
@@ -340,7 +339,7 @@ Deno.test({
         assert.deepEqual(!result.ok && result.remaining, ["tmo/stuck-0"]);
         assert.match(!result.ok ? result.reason : "", /timed out.*tmo\/stuck-0.*disruption budget stuck/);
 
-        await retreat(kube, node, { wasUnschedulable, taint, preRebootLabels });
+        await retreat(kube, node, { taint, preRebootLabels });
         const after = await readNode(admin, node);
         assert.notEqual(after.spec?.unschedulable, true);
         assert.deepEqual(after.spec?.taints?.map((x) => `${x.key}:${x.effect}`), [
@@ -364,10 +363,10 @@ Deno.test({
         const { log, lines } = collectingLogger(node);
         const result = await drain(kube, node, drainOpts(log, { timeoutMs: 1_000 }));
         assert.equal(!result.ok && result.timedOut, true);
-        await retreat(kube, node, { wasUnschedulable, taint: "", preRebootLabels: {} }, log);
+        await retreat(kube, node, { taint: "", preRebootLabels: {} }, log);
         assert.equal((await readNode(admin, node)).spec?.unschedulable, true);
         assert.ok(lines.some((l) => String(l.msg).startsWith("leaving node cordoned")));
-        await restoreAfterReboot(kube, node, { wasUnschedulable, taint: "", postRebootLabels: {} });
+        await restoreAfterReboot(kube, node, { taint: "", postRebootLabels: {} });
         assert.equal((await readNode(admin, node)).spec?.unschedulable, true);
       },
     );
@@ -424,7 +423,6 @@ Deno.test({
       const result = await drain(dry, node, drainOpts(log));
       assert.deepEqual(result.ok && [result.evicted, result.deleted], [2, 1]);
       await retreat(dry, node, {
-        wasUnschedulable: false,
         taint: "kreboot.test/reboot",
         preRebootLabels: { a: "b" },
       });

@@ -5,7 +5,7 @@
  * daemon started again with the same argv (as the DaemonSet's pod would be).
  */
 import { apiStatus, type Kube } from "../../lib/kube.ts";
-import { REPO_ROOT } from "./controlplane.ts";
+import { freePort, REPO_ROOT } from "./controlplane.ts";
 import { setBootID, setNodeReady } from "./nodes.ts";
 import { Proc, tail } from "./proc.ts";
 
@@ -18,6 +18,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Replaces `deno run -A <repo>/main.ts`; the harness flags and `args` are still appended. */
   command?: string[];
+  /** Create the sentinel before the first process starts (a node that needs a reboot from the outset). */
+  rebootRequired?: boolean;
   /** How long the simulated node stays NotReady during a reboot; default 300 ms. */
   rebootDowntimeMs?: number;
 }
@@ -81,6 +83,8 @@ export class Daemon implements AsyncDisposable {
   readonly rebootedMarker: string;
   readonly logFile: string;
   readonly argv: readonly string[];
+  /** Where this daemon serves /metrics and /healthz. */
+  readonly metricsPort = freePort();
   /** Every output line of every incarnation, in order. */
   readonly lines: DaemonLine[] = [];
   /** Simulated reboots so far. */
@@ -93,6 +97,9 @@ export class Daemon implements AsyncDisposable {
   #waiters = new Set<Waiter>();
   #rebootWaiters = new Set<() => void>();
   #rebooting = false;
+  #restarting = false;
+  /** Crashes simulated with `crash()` so far. */
+  crashes = 0;
   #stopped = false;
   #failure: Error | undefined;
   #watcher: Promise<void> | undefined;
@@ -114,6 +121,9 @@ export class Daemon implements AsyncDisposable {
       `--reboot-command=touch ${this.rebootedMarker}`,
       "--nsenter=false",
       "--log-format=json",
+      // Many daemons share this host: each gets its own metrics port (a later --metrics-port in args wins).
+      `--metrics-host=127.0.0.1`,
+      `--metrics-port=${this.metricsPort}`,
       ...(opts.args ?? []),
     ];
   }
@@ -121,6 +131,7 @@ export class Daemon implements AsyncDisposable {
   /** Starts the process and the reboot watcher. */
   async start(): Promise<this> {
     await Deno.mkdir(this.nodeDir, { recursive: true });
+    if (this.#opts.rebootRequired) await this.setRebootRequired(true);
     this.#spawn();
     this.#watcher = this.#watchReboots();
     return this;
@@ -147,7 +158,7 @@ export class Daemon implements AsyncDisposable {
     const proc = this.#proc;
     proc.done.then((status) => {
       // An exit the harness did not cause fails every pending wait with the log tail, instead of a timeout.
-      if (this.#rebooting || this.#stopped || proc !== this.#proc) return;
+      if (this.#rebooting || this.#restarting || this.#stopped || proc !== this.#proc) return;
       const err = new Error(
         `daemon on ${this.node} exited with code ${status.code}` +
           `${status.signal ? ` (signal ${status.signal})` : ""}\n--- tail of ${this.logFile} ---\n${
@@ -267,6 +278,25 @@ export class Daemon implements AsyncDisposable {
   /** Sends a signal to the daemon's process group (the harness will not restart it unless it reboots). */
   kill(signal: Deno.Signal): void {
     this.#proc.killGroupSync(signal);
+  }
+
+  /**
+   * `kill -9` of the daemon (no reboot), then a new process after `restartAfterMs`, as the kubelet restarts a
+   * crashed container. A simulated reboot already under way is left to finish.
+   */
+  async crash(restartAfterMs = 0): Promise<void> {
+    if (this.#rebooting || this.#stopped) return;
+    this.#restarting = true;
+    try {
+      const proc = this.#proc;
+      proc.killGroupSync("SIGKILL");
+      await proc.done;
+      this.crashes++;
+      if (restartAfterMs > 0) await new Promise((r) => setTimeout(r, restartAfterMs));
+      if (!this.#ac.signal.aborted && !this.#rebooting && proc === this.#proc) this.#spawn();
+    } finally {
+      this.#restarting = false;
+    }
   }
 
   /** Stops the reboot watcher and the process (SIGTERM, SIGKILL after `graceMs`); returns the exit status. */

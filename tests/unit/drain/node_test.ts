@@ -1,7 +1,13 @@
 /** Node writes against a recording fake: what each patch carries, the 409 re-read, and the admin cordon rule. */
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { cordon, removeNodeLabels, setPreferNoScheduleTaint, uncordon } from "../../../lib/drain/node.ts";
+import {
+  cordon,
+  CORDONED_BY_KREBOOT,
+  removeNodeLabels,
+  setPreferNoScheduleTaint,
+  uncordon,
+} from "../../../lib/drain/node.ts";
 import { retreat } from "../../../lib/drain.ts";
 import type { Kube } from "../../../lib/kube.ts";
 
@@ -60,11 +66,14 @@ function contentTypeOf(options: k8s.ConfigurationOptions | undefined): string | 
   return ctx.getHeaders()["Content-Type"];
 }
 
-Deno.test("cordon: patches spec.unschedulable as a merge patch and reports the node was schedulable", async () => {
+Deno.test("cordon: one merge patch sets spec.unschedulable and kreboot's annotation, with the resourceVersion", async () => {
   const f = new FakeNodes();
   assert.deepEqual(await cordon(f.kube(), "n1"), { wasUnschedulable: false });
   assert.deepEqual(f.patches, [{
-    body: { spec: { unschedulable: true } },
+    body: {
+      metadata: { resourceVersion: "1", annotations: { [CORDONED_BY_KREBOOT]: "true" } },
+      spec: { unschedulable: true },
+    },
     dryRun: undefined,
     contentType: "application/merge-patch+json",
   }]);
@@ -76,12 +85,28 @@ Deno.test("cordon: an already cordoned node is left alone and remembered as such
   assert.equal(f.patches.length, 0);
 });
 
-Deno.test("uncordon: only when kreboot cordoned; dry-run goes with dryRun=All", async () => {
+Deno.test("cordon: a node kreboot cordoned before a restart is recognised as kreboot's", async () => {
   const f = new FakeNodes({ unschedulable: true });
-  assert.deepEqual(await uncordon(f.kube(), "n1", true), { uncordoned: false });
+  f.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+  assert.deepEqual(await cordon(f.kube(), "n1"), { wasUnschedulable: false });
   assert.equal(f.patches.length, 0);
-  assert.deepEqual(await uncordon(f.kube(true), "n1", false), { uncordoned: true });
-  assert.deepEqual(f.patches.map((p) => [p.body, p.dryRun]), [[{ spec: { unschedulable: null } }, "All"]]);
+});
+
+Deno.test("uncordon: only a node carrying kreboot's annotation; dry-run goes with dryRun=All", async () => {
+  const admin = new FakeNodes({ unschedulable: true });
+  assert.deepEqual(await uncordon(admin.kube(), "n1"), { uncordoned: false });
+  assert.equal(admin.patches.length, 0, "never uncordon a node kreboot did not cordon");
+
+  const ours = new FakeNodes({ unschedulable: true });
+  ours.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+  assert.deepEqual(await uncordon(ours.kube(true), "n1"), { uncordoned: true });
+  assert.deepEqual(ours.patches.map((p) => [p.body, p.dryRun]), [[
+    {
+      metadata: { resourceVersion: "1", annotations: { [CORDONED_BY_KREBOOT]: null } },
+      spec: { unschedulable: null },
+    },
+    "All",
+  ]]);
 });
 
 Deno.test("taint: the patch carries the resourceVersion and keeps other taints", async () => {
@@ -131,11 +156,12 @@ Deno.test("labels: removal patches null values", async () => {
 });
 
 Deno.test("retreat: tries every step and reports all failures together", async () => {
-  const f = new FakeNodes({ taints: [{ key: "k", effect: "PreferNoSchedule" }] });
+  const f = new FakeNodes({ unschedulable: true, taints: [{ key: "k", effect: "PreferNoSchedule" }] });
+  f.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
   f.failNext = [500]; // the uncordon fails, the rest goes on
   await assert.rejects(
-    retreat(f.kube(), "n1", { wasUnschedulable: false, taint: "k", preRebootLabels: { pre: "x" } }),
-    /retreat on node n1 incomplete.*uncordon: HTTP 500/,
+    retreat(f.kube(), "n1", { taint: "k", preRebootLabels: { pre: "x" } }),
+    /retreat on node n1 incomplete.*cannot uncordon node n1: HTTP 500/,
   );
   assert.deepEqual(f.patches.map((p) => Object.keys(p.body.spec ?? p.body.metadata ?? {})), [
     ["unschedulable"],
