@@ -69,6 +69,11 @@ export interface Ports {
   report(report: Report, phase: Phase): void;
   /** Called on every phase change, for metrics. */
   phaseChanged?(phase: Phase): void;
+  /**
+   * Resolves when the sentinel may have changed (a file watch), so a node whose sentinel appears does not
+   * wait for the next period. Optional: without it, the period alone paces sentinel checks.
+   */
+  sentinelChanged?(signal: AbortSignal): Promise<void>;
 }
 
 export interface LoopOptions {
@@ -265,8 +270,20 @@ export class RebootLoop {
         return;
       case "ms":
         return await sleep(d.wait.ms, signal);
-      case "period":
-        return await sleep(this.#periodMs(), signal);
+      case "period": {
+        const watch = this.#p.sentinelChanged;
+        if (!watch || d.state.phase !== "idle") return await sleep(this.#periodMs(), signal);
+        const both = new AbortController();
+        const stop = () => both.abort();
+        signal.addEventListener("abort", stop, { once: true });
+        try {
+          await Promise.race([sleep(this.#periodMs(), both.signal), watch(both.signal)]);
+        } finally {
+          both.abort();
+          signal.removeEventListener("abort", stop);
+        }
+        return;
+      }
       case "lock": {
         const r = await this.#p.lock.waitForChance(signal, this.#o.periodMs);
         if (r === "timeout") this.#o.log.info("no change in the lock for a period; checking again");

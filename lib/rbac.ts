@@ -15,7 +15,7 @@ export function clusterRules(): PolicyRule[] {
   return [
     { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch", "patch"] },
     { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
-    { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "delete"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "delete"] },
     { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
     { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
     // Events about Nodes live in "default", as the kubelet's do; one rule, cluster-wide create/patch.
