@@ -1,0 +1,277 @@
+import assert from "node:assert/strict";
+import type { Kube } from "../../../lib/kube.ts";
+import { Logger } from "../../../lib/log.ts";
+import type { Phase, Report } from "../../../lib/machine.ts";
+import { IN_PROGRESS, MOST_RECENT } from "../../../lib/report/annotations.ts";
+import { Metrics } from "../../../lib/report/metrics.ts";
+import { Reporter, type ReporterConfig } from "../../../lib/report/reporter.ts";
+import { fakeKube } from "./fake_kube.ts";
+
+const CONFIG: ReporterConfig = {
+  nodeId: "n1",
+  dryRun: false,
+  annotateNodes: true,
+  notifyUrl: "generic+https://hooks.example.com/h",
+  notifyTimeout: 2_000,
+  messageTemplateDrain: "Draining node %s",
+  messageTemplateReboot: "Rebooting node %s",
+  messageTemplateUncordon: "Node %s rebooted & uncordoned successfully!",
+  slackChannel: "",
+  slackUsername: "kured",
+};
+
+function setup(config: Partial<ReporterConfig> = {}, kube = fakeKube()) {
+  const sent: { url: string; body: { title: string; message: string } }[] = [];
+  const fetchFake: typeof fetch = (input, init) => {
+    sent.push({ url: String(input), body: JSON.parse(String(init?.body)) });
+    return Promise.resolve(new Response("ok"));
+  };
+  const lines: string[] = [];
+  const log = new Logger({ format: "json", node: "n1", sink: (l) => lines.push(l) });
+  const metrics = new Metrics("n1", { defaultMetrics: false });
+  let now = new Date("2026-03-01T10:00:00Z");
+  const reporter = new Reporter({
+    config: { ...CONFIG, ...config },
+    kube: kube.kube,
+    log,
+    metrics,
+    fetch: fetchFake,
+    now: () => now,
+  });
+  return {
+    f: kube,
+    reporter,
+    metrics,
+    sent,
+    lines,
+    advance(ms: number) {
+      now = new Date(now.getTime() + ms);
+    },
+  };
+}
+
+const step = (
+  r: Reporter,
+  phase: Phase,
+  reason: Report["reason"],
+  message: string,
+  extra: Partial<Report> = {},
+) => {
+  r.phaseChanged(phase);
+  r.report({ reason, message, ...extra }, phase);
+};
+
+function metric(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+Deno.test("Reporter: one cycle fans out to Events, condition, annotations, notifications and metrics in order", async () => {
+  const s = setup();
+  const r = s.reporter;
+  r.sentinel({ required: true });
+  step(r, "required", "RebootRequired", "reboot required");
+  step(r, "required", "RebootBlocked", "outside the reboot window", { blockReason: "window" });
+  assert.equal(metric(await s.metrics.text(), 'kreboot_reboot_blocked{node="n1",reason="window"}'), 1);
+  step(r, "cordoning", "SlotAcquired", "slot acquired");
+  assert.equal(metric(await s.metrics.text(), 'kreboot_reboot_blocked{node="n1",reason="window"}'), 0);
+  assert.equal(metric(await s.metrics.text(), 'kreboot_slot_held{node="n1"}'), 1);
+  step(r, "draining", "Cordoned", "node cordoned");
+  r.report({ reason: "Draining", message: "draining node" }, "draining");
+  step(r, "rebooting", "Rebooting", "rebooting node");
+  await r.flush();
+
+  const events = s.f.of("createNamespacedEvent").map((c) => {
+    const b = c.params.body as { reason: string; action: string; regarding: { uid?: string } };
+    return `${b.reason}@${b.action}:${b.regarding.uid}`;
+  });
+  assert.deepEqual(events, [
+    "RebootRequired@required:uid-n1",
+    "RebootBlocked@required:uid-n1",
+    "SlotAcquired@cordoning:uid-n1",
+    "Cordoned@draining:uid-n1",
+    "Draining@draining:uid-n1",
+    "Rebooting@rebooting:uid-n1",
+  ]);
+  const conditions = s.f.of("patchNodeStatus").map((c) => {
+    assert.equal(c.contentType, "application/strategic-merge-patch+json");
+    const cond = (c.params.body as { status: { conditions: { status: string; reason: string }[] } }).status
+      .conditions[0]!;
+    return `${cond.status}/${cond.reason}`;
+  });
+  assert.deepEqual(conditions, [
+    "True/RebootRequired",
+    "True/RebootBlocked",
+    "True/SlotAcquired",
+    "True/Cordoned",
+    "True/Draining",
+    "True/Rebooting",
+  ]);
+  const annotate = s.f.of("patchNode");
+  assert.equal(annotate.length, 1);
+  const ann =
+    (annotate[0]!.params.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+  assert.deepEqual(Object.keys(ann).sort(), [MOST_RECENT, IN_PROGRESS].sort());
+  assert.deepEqual(s.sent.map((m) => m.body.message), ["Draining node n1", "Rebooting node n1"]);
+  assert.equal(s.sent[0]?.url, "https://hooks.example.com/h");
+  const text = await s.metrics.text();
+  assert.equal(metric(text, 'kured_reboot_required{node="n1"}'), 1);
+  assert.equal(metric(text, 'kreboot_phase{node="n1",phase="rebooting"}'), 1);
+  // The node is read once, for its uid and condition.
+  assert.equal(s.f.of("readNode").length, 2, "once for the uid, once for the annotation check");
+});
+
+Deno.test("Reporter: after the reboot (a new process) the condition clears and the annotation goes with the sentinel", async () => {
+  const f = fakeKube();
+  f.node = {
+    metadata: { name: "n1", uid: "uid-n1", annotations: { [IN_PROGRESS]: "2026-03-01T09:00:00Z" } },
+    status: {
+      conditions: [{
+        type: "RebootRequired",
+        status: "True",
+        reason: "Rebooting",
+        message: "rebooting node",
+        lastTransitionTime: new Date("2026-03-01T09:00:00Z"),
+      }],
+    },
+  };
+  const s = setup({}, f);
+  const r = s.reporter;
+  step(r, "recovering", "RebootConfirmed", "node rebooted (boot ID a -> b)");
+  step(r, "release-delay", "Uncordoned", "node back in service");
+  step(r, "idle", "SlotReleased", "slot released");
+  await r.flush();
+  assert.equal(f.of("patchNode").length, 0, "the annotation waits for the sentinel check");
+  r.sentinel({ required: false });
+  await r.flush();
+  assert.deepEqual(f.of("patchNode").map((c) => c.params.body), [[
+    { op: "remove", path: "/metadata/annotations/weave.works~1kured-reboot-in-progress" },
+  ]]);
+  const conds = f.of("patchNodeStatus").map((c) =>
+    (c.params.body as {
+      status: { conditions: { status: string; reason: string; lastTransitionTime: string }[] };
+    })
+      .status.conditions[0]!
+  );
+  assert.equal(conds.length, 1);
+  assert.equal(conds[0]?.status, "False");
+  assert.equal(conds[0]?.reason, "RebootConfirmed");
+  assert.equal(conds[0]?.lastTransitionTime, "2026-03-01T10:00:00Z");
+  assert.deepEqual(s.sent.map((m) => m.body.message), ["Node n1 rebooted & uncordoned successfully!"]);
+  const text = await s.metrics.text();
+  assert.equal(metric(text, 'kreboot_reboots_total{node="n1",result="ok"}'), 1);
+  assert.equal(metric(text, 'kreboot_last_reboot_timestamp_seconds{node="n1"}'), 1772359200);
+  assert.equal(metric(text, 'kured_reboot_required{node="n1"}'), 0);
+});
+
+Deno.test("Reporter: a repeated block sends one condition patch and one Event until a minute passed", async () => {
+  const s = setup({ annotateNodes: false, notifyUrl: "" });
+  const r = s.reporter;
+  const blocked = () =>
+    r.report({ reason: "RebootBlocked", message: "alert X", blockReason: "alert" }, "required");
+  blocked();
+  await r.flush();
+  const before = s.f.calls.length;
+  for (let i = 0; i < 5; i++) {
+    s.advance(10_000);
+    blocked();
+  }
+  await r.flush();
+  // flush writes the held count once; nothing else happened.
+  assert.deepEqual(s.f.calls.slice(before).map((c) => c.method), ["patchNamespacedEvent"]);
+  assert.deepEqual((s.f.calls.at(-1)?.params.body as { series: { count: number } }).series.count, 6);
+  s.advance(61_000);
+  blocked();
+  await r.flush();
+  assert.equal(s.f.of("patchNodeStatus").length, 1);
+  assert.equal(s.f.of("patchNode").length, 0);
+});
+
+Deno.test("Reporter: an unchanged condition already on the node is not rewritten after a restart", async () => {
+  const f = fakeKube();
+  f.node = {
+    metadata: { name: "n1", uid: "uid-n1" },
+    status: {
+      conditions: [{
+        type: "RebootRequired",
+        status: "True",
+        reason: "RebootBlocked",
+        message: "blocked (window): closed",
+      }],
+    },
+  };
+  const s = setup({ annotateNodes: false }, f);
+  s.reporter.report({ reason: "RebootBlocked", message: "closed", blockReason: "window" }, "required");
+  await s.reporter.flush();
+  assert.equal(f.of("patchNodeStatus").length, 0);
+  assert.equal(f.of("createNamespacedEvent").length, 1);
+});
+
+Deno.test("Reporter: report() returns at once even when the API server hangs", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const hang = () => gate.then(() => ({}));
+  const kube = {
+    dryRun: false,
+    core: { readNode: hang, patchNode: hang, patchNodeStatus: hang },
+    events: { createNamespacedEvent: hang, patchNamespacedEvent: hang },
+  } as unknown as Kube;
+  const reporter = new Reporter({
+    config: { ...CONFIG, notifyUrl: "" },
+    kube,
+    log: new Logger({ format: "json", node: "n1", sink: () => {} }),
+    metrics: new Metrics("n1", { defaultMetrics: false }),
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < 200; i++) reporter.report({ reason: "RebootBlocked", message: `m${i}` }, "required");
+  const ms = performance.now() - t0;
+  assert.ok(ms < 200, `report() took ${ms} ms`);
+  release();
+  await reporter.flush();
+});
+
+Deno.test("Reporter: dry run marks notifications and writes with dryRun=All; API failures are only logged", async () => {
+  const f = fakeKube({ dryRun: true });
+  const s = setup({ dryRun: true }, f);
+  step(s.reporter, "required", "RebootRequired", "reboot required");
+  step(s.reporter, "rebooting", "Rebooting", "rebooting node");
+  await s.reporter.flush();
+  for (const c of f.calls.filter((c) => c.method !== "readNode")) {
+    assert.equal(c.params.dryRun, "All", c.method);
+  }
+  assert.deepEqual(s.sent.map((m) => m.body.message), ["[dry run] Rebooting node n1"]);
+  assert.equal(metric(await s.metrics.text(), 'kreboot_reboots_total{node="n1",result="dry-run"}'), 1);
+
+  const g = fakeKube();
+  g.fail.set("patchNodeStatus", 403);
+  g.fail.set("createNamespacedEvent", 500);
+  const t = setup({ notifyUrl: "" }, g);
+  t.reporter.report({ reason: "RebootRequired", message: "reboot required" }, "required");
+  await t.reporter.flush();
+  const warns = t.lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn").map((l) => l.msg);
+  assert.deepEqual(warns.sort(), [
+    "could not create an Event on the node",
+    "could not set the RebootRequired condition on the node",
+  ]);
+});
+
+Deno.test("Reporter: --slack-channel and a non-default --slack-username reach a slack:// URL", async () => {
+  const s = setup({
+    notifyUrl: "slack://T1/B2/X3",
+    slackChannel: "ops",
+    slackUsername: "rebooter",
+    annotateNodes: false,
+  });
+  s.reporter.report({ reason: "Draining", message: "draining node" }, "draining");
+  await s.reporter.flush();
+  assert.equal(s.sent[0]?.url, "https://hooks.slack.com/services/T1/B2/X3");
+  assert.deepEqual(s.sent[0]?.body as unknown, {
+    text: "Draining node n1",
+    username: "rebooter",
+    channel: "ops",
+  });
+});
+
+Deno.test("Reporter: a bad --notify-url is refused at construction", () => {
+  assert.throws(() => setup({ notifyUrl: "slack://only/two" }), /--notify-url: .*three token parts/);
+});
