@@ -150,6 +150,14 @@ export class Metrics {
     this.#lastReboot.set({ node: this.node }, at.getTime() / 1000);
   }
 
+  /** The drain's hooks (`DrainHooks` in lib/node_ops.ts), so a `Metrics` can be passed to the drain as is. */
+  onEviction(result: EvictionResult): void {
+    this.countEviction(result);
+  }
+  onDrained(seconds: number, _ok: boolean): void {
+    this.observeDrain(seconds);
+  }
+
   /** The exposition text, as served on /metrics. */
   text(): Promise<string> {
     return this.registry.metrics();

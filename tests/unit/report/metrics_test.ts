@@ -146,3 +146,13 @@ Deno.test("metrics server: aborting the signal stops it", async () => {
   await server.shutdown();
   await assert.rejects(fetch(`http://127.0.0.1:${server.port}/healthz`));
 });
+
+Deno.test("metrics: a Metrics serves as the drain's hooks (onEviction, onDrained)", async () => {
+  const m = new Metrics("n1", { defaultMetrics: false });
+  const hooks: { onEviction?(r: "evicted" | "failed"): void; onDrained?(s: number, ok: boolean): void } = m;
+  hooks.onEviction?.("failed");
+  hooks.onDrained?.(12, false);
+  const t = await m.text();
+  assert.equal(sample(t, 'kreboot_evictions_total{node="n1",result="failed"}'), 1);
+  assert.equal(sample(t, 'kreboot_drain_duration_seconds_sum{node="n1"}'), 12);
+});
