@@ -69,8 +69,11 @@ class Session {
     return this.#conn;
   }
 
-  async upgrade(hostname: string): Promise<void> {
-    this.#conn = await Deno.startTls(this.#conn as Deno.TcpConn, { hostname });
+  async upgrade(hostname: string, caCerts: string[] | undefined): Promise<void> {
+    this.#conn = await Deno.startTls(this.#conn as Deno.TcpConn, {
+      hostname,
+      ...(caCerts ? { caCerts } : {}),
+    });
     this.#buf = "";
     this.tls = true;
   }
@@ -133,12 +136,23 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
+export interface TlsOptions {
+  /** Extra trusted CA certificates (PEM), e.g. a private mail relay's; the system roots stay trusted. */
+  caCerts?: string[];
+}
+
 /** Sends one message; rejects with an `SmtpError` that says which step failed. */
-export async function sendMail(t: SmtpTarget, content: MailContent, signal: AbortSignal): Promise<void> {
+export async function sendMail(
+  t: SmtpTarget,
+  content: MailContent,
+  signal: AbortSignal,
+  tls: TlsOptions = {},
+): Promise<void> {
   signal.throwIfAborted();
   const implicit = t.encryption === "implicit" || (t.encryption === "auto" && t.port === 465);
+  const caCerts = tls.caCerts ? { caCerts: tls.caCerts } : {};
   const connecting = implicit
-    ? Deno.connectTls({ hostname: t.host, port: t.port })
+    ? Deno.connectTls({ hostname: t.host, port: t.port, ...caCerts })
     : Deno.connect({ hostname: t.host, port: t.port });
   let session: Session | undefined;
   const onAbort = () => session?.close();
@@ -160,7 +174,7 @@ export async function sendMail(t: SmtpTarget, content: MailContent, signal: Abor
         throw new SmtpError(`${t.host}:${t.port} does not offer STARTTLS (encryption=explicit)`);
       }
       await s.cmd("STARTTLS", [220]);
-      await s.upgrade(t.host);
+      await s.upgrade(t.host, tls.caCerts);
       ext = await hello(s, t.clientHost);
     }
     if (t.username && t.auth !== "none") await authenticate(s, t, ext);
@@ -175,7 +189,9 @@ export async function sendMail(t: SmtpTarget, content: MailContent, signal: Abor
     if (signal.aborted) {
       throw new SmtpError(`gave up talking to ${t.host}:${t.port}: ${String(signal.reason)}`);
     }
-    throw e;
+    if (e instanceof SmtpError) throw e;
+    // TLS handshake failures surface at the first read: say where they came from.
+    throw new SmtpError(`${t.host}:${t.port}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     signal.removeEventListener("abort", onAbort);
     session?.close();

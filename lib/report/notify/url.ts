@@ -223,7 +223,11 @@ function parseGeneric(url: URL, scheme: string): GenericTarget {
   const disableTls = yes(q.get("disabletls"), false);
   const protocol = scheme === "generic+http" || (scheme === "generic" && disableTls) ? "http" : "https";
   if (!url.hostname) fail("a generic webhook URL needs a host");
-  const userinfo = url.username ? `${url.username}${url.password ? `:${url.password}` : ""}@` : "";
+  // fetch refuses URLs with credentials: they become a Basic Authorization header (unless one is given).
+  if (url.username && !Object.keys(headers).some((h) => h.toLowerCase() === "authorization")) {
+    const user = decodeURIComponent(url.username);
+    headers.Authorization = `Basic ${base64Utf8(`${user}:${decodeURIComponent(url.password)}`)}`;
+  }
   const search = forwarded.toString();
   const template = (q.get("template") ?? "json").toLowerCase() || "json";
   if (template !== "json" && template !== "text") {
@@ -235,7 +239,7 @@ function parseGeneric(url: URL, scheme: string): GenericTarget {
   }
   return {
     kind: "generic",
-    url: `${protocol}://${userinfo}${url.host}${url.pathname}${search ? `?${search}` : ""}`,
+    url: `${protocol}://${url.host}${url.pathname}${search ? `?${search}` : ""}`,
     method,
     contentType: q.get("contenttype") ||
       (template === "json" ? "application/json" : "text/plain; charset=utf-8"),

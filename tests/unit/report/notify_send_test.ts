@@ -62,6 +62,15 @@ Deno.test("a generic webhook receives the JSON title and message with the node n
   });
 });
 
+Deno.test("a generic webhook URL with credentials sends them as Basic auth", async () => {
+  await using hook = webhook(() => new Response("ok"));
+  await sendNotification(parseNotifyUrl(`generic+http://bot:pa%3Ass@${hook.base}/h`), {
+    title: "t",
+    message: "m",
+  }, { signal: AbortSignal.timeout(5_000) });
+  assert.equal(hook.received[0]?.headers.get("authorization"), `Basic ${btoa("bot:pa:ss")}`);
+});
+
 Deno.test("a generic webhook with template=text and custom keys", async () => {
   await using hook = webhook(() => new Response(null, { status: 204 }));
   await sendNotification(parseNotifyUrl(`generic+http://${hook.base}/t?template=text`), {

@@ -11,7 +11,30 @@ interface SinkOptions {
   rejectRcpt?: string;
   /** Never answer after the greeting. */
   stall?: boolean;
+  /** Implicit TLS (SMTPS) with the test certificate. */
+  tls?: boolean;
 }
+
+// A self-signed certificate for localhost / 127.0.0.1, made for this test only (not a secret of anything).
+const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBvDCCAWKgAwIBAgIUIy9E0yz7+G+bT2NzDS787EpPv9cwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMzE5MjU1N1oYDzIxMjYxMDMw
+MTkyNTU3WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAS7YDzMcJKHuCHMIOIniKlFUOT/n8tbfaNgA8vOEsFpUK9fWAmUUDwJ
+OPcObpOSae1Y9N6Ywce/yE59bCPP25Mmo4GPMIGMMB0GA1UdDgQWBBQBTYjLZqOl
+2z1+Pqt9Z7GlgvtBwjAfBgNVHSMEGDAWgBQBTYjLZqOl2z1+Pqt9Z7GlgvtBwjAa
+BgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwDAYDVR0TAQH/BAIwADALBgNVHQ8E
+BAMCB4AwEwYDVR0lBAwwCgYIKwYBBQUHAwEwCgYIKoZIzj0EAwIDSAAwRQIhAJLS
+ZhVHr3q7nzpmdeey5JbxZdI8yqwt33GEG3K1KRwqAiANtkKJsWhjHuA6p6iRjaYY
+YNKbBQUexEXpt/HSUr8KWA==
+-----END CERTIFICATE-----
+`;
+const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgU13c0TQgZfFY8/yc
+eM7GWHQpn8SYHJ+zIM/2phN8vwGhRANCAAS7YDzMcJKHuCHMIOIniKlFUOT/n8tb
+faNgA8vOEsFpUK9fWAmUUDwJOPcObpOSae1Y9N6Ywce/yE59bCPP25Mm
+-----END PRIVATE KEY-----
+`;
 
 interface Session {
   commands: string[];
@@ -22,7 +45,9 @@ interface Session {
 
 /** A tiny SMTP server on loopback that records each session. */
 function smtpSink(opts: SinkOptions = {}) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener: Deno.Listener = opts.tls
+    ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: TEST_CERT, key: TEST_KEY })
+    : Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const sessions: Session[] = [];
   const conns = new Set<Deno.Conn>();
   const enc = new TextEncoder();
@@ -242,4 +267,21 @@ Deno.test("SMTP through the Notifier: the title becomes the default subject", as
   assert.match(headers, /^Subject: kreboot: n1$/m);
   assert.equal(text, "Draining node n1");
   assert.match(lines[0]!, /notification sent/);
+});
+
+Deno.test("SMTP: implicit TLS (SMTPS) with credentials", async () => {
+  await using sink = smtpSink({ tls: true, auth: ["LOGIN", "PLAIN"] });
+  const t = target(sink.port, "&encryption=implicit", "me:s3cret@");
+  await sendMail(t, { subject: "s", text: "Rebooting node n1" }, AbortSignal.timeout(5_000), {
+    caCerts: [TEST_CERT],
+  });
+  const s = sink.sessions[0]!;
+  assert.equal(s.authPass, "s3cret");
+  assert.ok(s.commands.includes("AUTH PLAIN"), s.commands.join(","));
+  assert.equal(decodeBody(s.data).text, "Rebooting node n1");
+  // Without trusting the certificate the handshake fails, and the error says where.
+  await assert.rejects(
+    sendMail(t, { subject: "s", text: "t" }, AbortSignal.timeout(5_000)),
+    /^SmtpError: 127\.0\.0\.1:\d+: .*certificate/i,
+  );
 });
