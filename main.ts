@@ -1,4 +1,55 @@
-import * as k8s from "@kubernetes/client-node";
-import * as prom from "prom-client";
-import { Command } from "@commander-js/extra-typings";
-console.log(typeof k8s.KubeConfig, typeof prom.Registry, typeof Command);
+/**
+ * kreboot: the composition root. It parses the configuration (exit 2 on a bad value, before touching the
+ * cluster or the host), dispatches subcommands, or builds the daemon and runs it until a signal arrives.
+ */
+import "./lib/quiet.ts";
+import denoJson from "./deno.json" with { type: "json" };
+import { ConfigError, HelpRequested, helpText, parseConfig } from "./lib/config/mod.ts";
+import { runCommand, splitOwnOptions, SUBCOMMANDS } from "./lib/cli/commands.ts";
+import { runDaemon } from "./lib/daemon.ts";
+
+async function main(args: string[]): Promise<number> {
+  if (args[0] === "--version" || args[0] === "version") {
+    console.log(`kreboot ${denoJson.version}`);
+    return 0;
+  }
+  const sub = SUBCOMMANDS.find((s) => s === args[0]);
+  const subArgs = sub ? args.slice(1) : args;
+  let parsed;
+  try {
+    parsed = parseConfig(sub ? splitOwnOptions(sub, subArgs).rest : subArgs, Deno.env.toObject());
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(helpText());
+      return 0;
+    }
+    throw e;
+  }
+  for (const w of parsed.warnings) console.error(`kreboot: warning: ${w}`);
+  if (sub) return await runCommand(sub, parsed.config, subArgs);
+
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    // The first signal stops the loop at a safe point; a second one means "now".
+    if (++signals > 1) Deno.exit(130);
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  return await runDaemon(parsed.config, stop.signal);
+}
+
+try {
+  Deno.exit(await main(Deno.args));
+} catch (e) {
+  if (e instanceof ConfigError) {
+    // A bad value: one line naming the flag, exit 2, and nothing was done to the cluster or the host.
+    console.error(`kreboot: ${e.message}`);
+    Deno.exit(2);
+  }
+  // Anything that reaches here is a bug or an environment problem: one line, no stack trace by default.
+  console.error(`kreboot: ${e instanceof Error ? e.message : String(e)}`);
+  if (Deno.env.get("KREBOOT_DEBUG")) console.error(e);
+  Deno.exit(1);
+}

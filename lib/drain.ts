@@ -484,7 +484,7 @@ export async function retreat(
   await allSteps(`retreat on node ${node}`, [
     ["uncordon", async () => {
       const { uncordoned } = await uncordon(kube, node);
-      if (!uncordoned) log?.info("leaving node cordoned: it was cordoned before kreboot drained it");
+      if (!uncordoned) log?.info("kreboot did not cordon this node: leaving its schedulability as it is");
     }],
     ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
     ["remove pre-reboot labels", () => removeNodeLabels(kube, node, Object.keys(opts.preRebootLabels))],

@@ -330,6 +330,8 @@ export class RebootLock {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const mine = this.#held;
       if (!mine) throw new LostSlotError("(none)", "");
+      // A dry-run acquisition of a slot that did not exist was never stored: there is nothing to patch.
+      if (this.#kube.dryRun && mine.resourceVersion === "") return mine;
       try {
         const patched = await this.#kube.coord.patchNamespacedLease(
           {

@@ -145,15 +145,17 @@ export class RebootLoop {
       this.#o.log.setPhase(phase);
       this.#p.phaseChanged?.(phase);
       if (before === "waiting") this.#p.lock.stopWatching();
-      if (HOLDING_PHASES.has(phase) && this.#p.lock.held) {
-        await this.#persistPhase(phase);
-      }
-      if (HOLDING_PHASES.has(phase)) this.#startRenewing();
-      else this.#stopRenewing();
     }
     if (d.report) {
       if (d.report.reason === "RebootBlocked") this.#blocked = true;
       this.#p.report(d.report, phase);
+    }
+    if (phase !== before) {
+      if (HOLDING_PHASES.has(phase) && this.#p.lock.held) {
+        await this.#persistPhase(phase);
+      }
+      if (HOLDING_PHASES.has(this.#state.phase)) this.#startRenewing();
+      else this.#stopRenewing();
     }
   }
 

@@ -8,7 +8,7 @@ import { InvalidValue } from "./errors.ts";
 
 /**
  * The schemes kreboot accepts. kured accepts every shoutrrr service; kreboot accepts the ones kured
- * documents (slack, teams, generic webhooks, smtp) and a few common webhook-style services.
+ * documents and lib/report/notify sends to: slack, teams, generic webhooks, smtp.
  */
 export const NOTIFY_SCHEMES = [
   "slack",
@@ -17,10 +17,6 @@ export const NOTIFY_SCHEMES = [
   "generic+http",
   "generic+https",
   "smtp",
-  "discord",
-  "mattermost",
-  "gotify",
-  "ntfy",
 ] as const;
 export type NotifyScheme = (typeof NOTIFY_SCHEMES)[number];
 

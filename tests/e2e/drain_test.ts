@@ -365,7 +365,7 @@ Deno.test({
         assert.equal(!result.ok && result.timedOut, true);
         await retreat(kube, node, { taint: "", preRebootLabels: {} }, log);
         assert.equal((await readNode(admin, node)).spec?.unschedulable, true);
-        assert.ok(lines.some((l) => String(l.msg).startsWith("leaving node cordoned")));
+        assert.ok(lines.some((l) => String(l.msg).startsWith("kreboot did not cordon this node")));
         await restoreAfterReboot(kube, node, { taint: "", postRebootLabels: {} });
         assert.equal((await readNode(admin, node)).spec?.unschedulable, true);
       },

@@ -1,0 +1,128 @@
+/**
+ * The subcommands: `config`, `status`, `pause`, `resume`, `manifests`. Each takes the daemon's flags (so
+ * `--kubeconfig`, `--ds-namespace`, `--ds-name` mean the same everywhere) plus a few options of its own,
+ * which are taken out of the argument list before the daemon flags are parsed.
+ */
+import { configToJson } from "../config/mod.ts";
+import type { Config } from "../config/mod.ts";
+import { ConfigError } from "../config/mod.ts";
+import { loadKubeConfig, makeKube } from "../kube.ts";
+import { RebootLock } from "../lock.ts";
+import { Logger } from "../log.ts";
+import { collectStatus, formatStatus, StatusUnavailable } from "./status.ts";
+import { renderManifests } from "./manifests.ts";
+
+export const SUBCOMMANDS = ["config", "status", "pause", "resume", "manifests"] as const;
+export type Subcommand = typeof SUBCOMMANDS[number];
+
+/** Options that belong to one subcommand, with their defaults. */
+const OWN_OPTIONS: Record<Subcommand, Record<string, string | boolean>> = {
+  config: {},
+  status: { output: "text" },
+  pause: { reason: "", by: "" },
+  resume: {},
+  manifests: { namespace: "kube-system", image: "", "prometheus-operator": false },
+};
+
+/**
+ * Splits a subcommand's own options (`--name value`, `--name=value`, `-o value` for --output) from the
+ * daemon flags. Unknown names are left for the daemon flag parser, which rejects them.
+ */
+export function splitOwnOptions(
+  sub: Subcommand,
+  args: readonly string[],
+): { own: Record<string, string | boolean>; rest: string[] } {
+  const spec = OWN_OPTIONS[sub];
+  const own: Record<string, string | boolean> = { ...spec };
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg === "-o" ? "--output" : arg);
+    const name = m?.[1];
+    if (!m || name === undefined || !(name in spec)) {
+      rest.push(arg);
+      continue;
+    }
+    if (typeof spec[name] === "boolean") {
+      const v = m[2] ?? "true";
+      if (!/^(true|false)$/.test(v)) {
+        throw new ConfigError(name, `invalid value "${v}" for --${name}: expected true or false`);
+      }
+      own[name] = v === "true";
+      continue;
+    }
+    const value = m[2] ?? args[++i];
+    if (value === undefined) throw new ConfigError(name, `--${name} needs a value`);
+    own[name] = value;
+  }
+  return { own, rest };
+}
+
+export function ownOptionsOf(sub: Subcommand, args: readonly string[]): Record<string, string | boolean> {
+  return splitOwnOptions(sub, args).own;
+}
+
+export async function runCommand(sub: Subcommand, config: Config, args: readonly string[]): Promise<number> {
+  const own = ownOptionsOf(sub, args);
+  switch (sub) {
+    case "config":
+      console.log(JSON.stringify(configToJson(config, { redact: true }), null, 2));
+      return 0;
+    case "manifests":
+      console.log(renderManifests(config, {
+        namespace: String(own.namespace),
+        image: String(own.image),
+        prometheusOperator: own["prometheus-operator"] === true,
+      }));
+      return 0;
+    case "status": {
+      const output = String(own.output);
+      if (output !== "text" && output !== "json") {
+        throw new ConfigError("output", `invalid value "${output}" for --output: expected text or json`);
+      }
+      const kube = makeKube(loadKubeConfig(config.kubeconfig || undefined), false);
+      try {
+        const report = await collectStatus(kube, {
+          namespace: config.dsNamespace,
+          dsName: config.dsName,
+          lockAnnotation: config.lockAnnotation,
+        });
+        console.log(output === "json" ? JSON.stringify(report, null, 2) : formatStatus(report));
+        return 0;
+      } catch (e) {
+        if (e instanceof StatusUnavailable) {
+          console.error(`kreboot status: ${e.message}`);
+          return 1;
+        }
+        throw e;
+      }
+    }
+    case "pause":
+    case "resume": {
+      const kube = makeKube(loadKubeConfig(config.kubeconfig || undefined), config.dryRun);
+      const log = new Logger({ format: config.logFormat, node: config.nodeId || "(cli)", phase: sub });
+      const lock = new RebootLock(kube, {
+        namespace: config.dsNamespace,
+        dsName: config.dsName,
+        lockAnnotation: config.lockAnnotation,
+        concurrency: config.concurrency,
+        ttlMs: config.lockTtl,
+        node: config.nodeId || "cli",
+        log,
+      });
+      if (sub === "resume") {
+        await lock.resume();
+        console.log(`reboots resumed (${config.dsNamespace}/${config.dsName})`);
+        return 0;
+      }
+      const reason = String(own.reason).trim();
+      if (!reason) {
+        throw new ConfigError("reason", `pause needs --reason "why reboots stop" so that status can say it`);
+      }
+      const by = String(own.by) || `${Deno.env.get("USER") ?? "someone"}@${Deno.hostname()}`;
+      await lock.pause(by, reason);
+      console.log(`reboots paused by ${by}: ${reason}; nodes holding a slot finish their reboot`);
+      return 0;
+    }
+  }
+}
