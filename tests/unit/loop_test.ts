@@ -26,6 +26,7 @@ class World {
   drainResult: { ok: true } | { ok: false; error: string } = { ok: true };
 
   ports(me = "n1"): Ports {
+    // deno-lint-ignore no-this-alias -- the port object's getters and methods read the world's state
     const w = this;
     const lock: LockPort = {
       get held() {
