@@ -196,7 +196,10 @@ export class RebootLoop {
       case "recovering": {
         const node = await this.#p.node();
         obs.node = node;
-        if (node.ready) obs.daemonPodsReady = await this.#p.daemonPodsReady();
+        if (node.ready) {
+          obs.daemonPodsReady = await this.#p.daemonPodsReady();
+          obs.sentinel = await this.#p.sentinel();
+        }
         break;
       }
       case "release-delay": {

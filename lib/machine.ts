@@ -357,17 +357,20 @@ export function decide(state: State, obs: Observation, cfg: MachineConfig): Deci
       }
       const timedOut = now - state.since >= cfg.recoveryTimeoutMs;
       if (obs.daemonPodsReady === false && !timedOut) return stay(state, { wait: { kind: "ms", ms: 2_000 } });
+      const notes: string[] = [];
+      if (obs.daemonPodsReady === false) {
+        notes.push("DaemonSet pods on the node still not Ready after --recovery-timeout; uncordoning anyway");
+      }
+      if (obs.sentinel?.required) {
+        // Never a reboot loop: the slot is released as usual and the next sentinel check is a period away.
+        notes.push(
+          "the reboot sentinel is still present after the reboot; not rebooting again before a period",
+        );
+      }
       return go(state, "uncordoning", now, {
         wait: NOW,
-        ...(obs.daemonPodsReady === false
-          ? {
-            report: {
-              reason: "RebootConfirmed" as const,
-              message:
-                "DaemonSet pods on the node still not Ready after --recovery-timeout; uncordoning anyway",
-              warning: true,
-            },
-          }
+        ...(notes.length
+          ? { report: { reason: "RebootConfirmed" as const, message: notes.join("; "), warning: true } }
           : {}),
       });
     }

@@ -385,6 +385,13 @@ const rows: Row[] = [
     report: "RebootConfirmed",
   },
   {
+    name: "recovering, sentinel still there after the reboot -> uncordoning, reported, no reboot loop",
+    state: st("recovering"),
+    obs: { node: { ready: true }, daemonPodsReady: true, sentinel: { required: true } },
+    phase: "uncordoning",
+    report: "RebootConfirmed",
+  },
+  {
     name: "recovering, all Ready -> uncordoning",
     state: st("recovering"),
     obs: { node: { ready: true }, daemonPodsReady: true },
