@@ -1,0 +1,75 @@
+/**
+ * The process contract of the CLI: exit codes, one-line errors, no stack traces. These spawn `main.ts`, as an
+ * operator's shell or the DaemonSet would.
+ */
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+async function kreboot(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("kreboot --version prints the version from deno.json", async () => {
+  const r = await kreboot(["--version"]);
+  const { version } = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), `kreboot ${version}`);
+});
+
+Deno.test("kreboot config prints kured's defaults as JSON and exits 0", async () => {
+  const r = await kreboot(["config"]);
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = JSON.parse(r.stdout);
+  assert.equal(cfg.period, "1h0m0s");
+  assert.equal(cfg["ds-name"], "kured");
+  assert.equal(cfg["reboot-command"], "/bin/systemctl reboot");
+  assert.equal(cfg["lock-annotation"], "weave.works/kured-node-lock");
+});
+
+Deno.test("flags beat KREBOOT_ beats KURED_ in the real process", async () => {
+  const r = await kreboot(["config", "--period=5m"], {
+    KREBOOT_PERIOD: "10m",
+    KURED_PERIOD: "20m",
+    KURED_DS_NAME: "x",
+  });
+  const cfg = JSON.parse(r.stdout);
+  assert.equal(cfg.period, "5m0s");
+  assert.equal(cfg["ds-name"], "x");
+});
+
+const BAD: [string[], Record<string, string>, RegExp][] = [
+  [["config", "--period=1d"], {}, /--period/],
+  [["config", "--reboot-days=funday"], {}, /--reboot-days/],
+  [["config", "--start-time=25:00"], {}, /--start-time/],
+  [["config", "--time-zone=Mars/Olympus"], {}, /--time-zone/],
+  [["config", "--concurrency=0"], {}, /--concurrency/],
+  [["config", "--no-such-flag"], {}, /no-such-flag/],
+  [["config"], { KURED_LOCK_TTL: "forever" }, /KURED_LOCK_TTL/],
+  [
+    ["config", "--notify-url=slack://a/b/c", "--slack-hook-url=https://hooks.slack.com/services/A/B/C"],
+    {},
+    /notify-url|slack-hook-url/,
+  ],
+  [["--node-id="], {}, /--node-id/],
+  [["status", "-o", "yaml"], {}, /--output/],
+];
+
+for (const [args, env, flag] of BAD) {
+  Deno.test(`exit 2 with one line naming the flag: ${[...args, ...Object.entries(env).map((e) => e.join("="))].join(" ")}`, async () => {
+    const r = await kreboot(args, env);
+    assert.equal(r.code, 2, `stdout=${r.stdout} stderr=${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? "", flag);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    assert.equal(r.stdout, "");
+  });
+}
