@@ -5,7 +5,7 @@
 import { type Config, ConfigError, requireNodeId, WEEKDAYS } from "./config/mod.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
-import { assertWindow, checkSchedule, type RebootWindow } from "./gates/schedule.ts";
+import { assertWindow, checkSchedule, describeWindow, type RebootWindow } from "./gates/schedule.ts";
 import { checkSentinel, type SentinelOptions } from "./gates/sentinel.ts";
 import type { GateResult } from "./gates/gate.ts";
 import { sentinelChanged } from "./gates/sentinel_watch.ts";
@@ -34,6 +34,19 @@ export function rebootWindow(config: Config): RebootWindow {
     throw new ConfigError("time-zone", e instanceof Error ? e.message : String(e));
   }
   return w;
+}
+
+/** The reboot lock as the flags describe it (the daemon, `pause` and `resume` share it). */
+export function lockFor(kube: Kube, config: Config, log: Logger): RebootLock {
+  return new RebootLock(kube, {
+    namespace: config.dsNamespace,
+    dsName: config.dsName,
+    lockAnnotation: config.lockAnnotation,
+    concurrency: config.concurrency,
+    ttlMs: config.lockTtl,
+    node: config.nodeId || "cli",
+    log,
+  });
 }
 
 export function rebooterFor(config: Config): Rebooter {
@@ -109,21 +122,11 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     dryRun: config.dryRun,
     period: config.period,
     concurrency: config.concurrency,
-    window: `${
-      config.rebootDays.join(",")
-    } ${config.startTime.hour}:${config.startTime.minute}-${config.endTime.hour}:${config.endTime.minute} ${config.timeZone}`,
+    window: describeWindow(window),
     reboot: rebooter.describe(),
   });
 
-  const lock = new RebootLock(kube, {
-    namespace: config.dsNamespace,
-    dsName: config.dsName,
-    lockAnnotation: config.lockAnnotation,
-    concurrency: config.concurrency,
-    ttlMs: config.lockTtl,
-    node,
-    log,
-  });
+  const lock = lockFor(kube, config, log);
   const reporter = new Reporter({ config, kube, log, metrics });
   const ops = new NodeOps(kube, config, log, metrics);
 

@@ -26,18 +26,10 @@ export const PHASES = [
 ] as const;
 export type Phase = typeof PHASES[number];
 
-/** Phases in which this node holds a slot and may be disrupted: they are written to the Lease. */
-export const HOLDING_PHASES: ReadonlySet<Phase> = new Set([
-  "cordoning",
-  "draining",
-  "reboot-delay",
-  "rebooting",
-  "recovering",
-  "uncordoning",
-  "release-delay",
-  "releasing",
-  "retreating",
-]);
+/** Phases in which this node holds a slot and may be disrupted: every phase after it took one. */
+export const HOLDING_PHASES: ReadonlySet<Phase> = new Set(
+  PHASES.filter((p) => p !== "startup" && p !== "idle" && p !== "required" && p !== "waiting"),
+);
 
 export function isPhase(s: string | undefined): s is Phase {
   return s !== undefined && (PHASES as readonly string[]).includes(s);

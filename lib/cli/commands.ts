@@ -7,7 +7,7 @@ import { configToJson } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
 import { loadKubeConfig, makeKube } from "../kube.ts";
-import { RebootLock } from "../lock.ts";
+import { lockFor } from "../daemon.ts";
 import { Logger } from "../log.ts";
 import { collectStatus, formatStatus, StatusUnavailable } from "./status.ts";
 import { renderManifests } from "./manifests.ts";
@@ -101,15 +101,7 @@ export async function runCommand(sub: Subcommand, config: Config, args: readonly
     case "resume": {
       const kube = makeKube(loadKubeConfig(config.kubeconfig || undefined), config.dryRun);
       const log = new Logger({ format: config.logFormat, node: config.nodeId || "(cli)", phase: sub });
-      const lock = new RebootLock(kube, {
-        namespace: config.dsNamespace,
-        dsName: config.dsName,
-        lockAnnotation: config.lockAnnotation,
-        concurrency: config.concurrency,
-        ttlMs: config.lockTtl,
-        node: config.nodeId || "cli",
-        log,
-      });
+      const lock = lockFor(kube, config, log);
       if (sub === "resume") {
         await lock.resume();
         console.log(`reboots resumed (${config.dsNamespace}/${config.dsName})`);

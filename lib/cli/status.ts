@@ -7,8 +7,13 @@ import type { Kube } from "../kube.ts";
 import { describeApiError, isNotFound } from "../kube.ts";
 import type { PauseState } from "../lock.ts";
 import { decodeSlot, kuredAnnotationPause, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
+import { isBlockReason } from "../report/metrics.ts";
+import type { BlockReason } from "../gates/gate.ts";
 
 export const REBOOT_CONDITION = "RebootRequired";
+
+/** Exit code of `kreboot status` when kreboot does not seem to be installed or running in the cluster. */
+export const STATUS_NOT_FOUND_EXIT = 3;
 
 export interface SlotStatus {
   slot: string;
@@ -26,6 +31,10 @@ export interface NodeStatus {
   reason?: string;
   /** Why it waits, as its daemon wrote it (window, alert names, pod, PDB, no slot, paused). */
   message?: string;
+  /** What blocks it, when it is blocked: window, alert, pod, pdb, lock (no free slot), paused, sentinel-error. */
+  blockedBy?: BlockReason;
+  /** The slot this node holds, if any. */
+  slot?: string;
   since?: string;
   unschedulable: boolean;
 }
@@ -36,8 +45,29 @@ export interface StatusReport {
   paused: PauseState;
   slots: SlotStatus[];
   nodes: NodeStatus[];
-  /** Nodes whose daemon never wrote a condition: kreboot may not run there. */
+  /** Nodes whose daemon never wrote a condition (it writes one once the node needs a reboot). */
   unknownNodes: string[];
+  /** Whether the DaemonSet `<namespace>/<dsName>` exists. */
+  installed: boolean;
+}
+
+/**
+ * kreboot leaves traces only when it has something to say: the DaemonSet, slot Leases once a node took a slot,
+ * the condition once a node needed a reboot. None of the three means it is not installed under this name.
+ */
+export function seemsAbsent(r: StatusReport): boolean {
+  return !r.installed && r.slots.length === 0 && r.nodes.length === 0 && !r.paused.paused;
+}
+
+/** The block reason the daemon wrote into the condition message as `blocked (<reason>): …`. */
+export function blockReasonOf(
+  reason: string | undefined,
+  message: string | undefined,
+): BlockReason | undefined {
+  if (reason === "SentinelError") return "sentinel-error";
+  if (reason !== "RebootBlocked") return undefined;
+  const m = /^blocked \(([a-z-]+)\):/.exec(message ?? "");
+  return isBlockReason(m?.[1]) ? m[1] : undefined;
 }
 
 export class StatusUnavailable extends Error {}
@@ -85,9 +115,11 @@ export async function collectStatus(
     slots.push(s);
   }
   slots.sort((a, b) => a.index - b.index);
-  if (!paused.paused) {
-    try {
-      const ds = await kube.apps.readNamespacedDaemonSet({ name: opts.dsName, namespace: opts.namespace });
+  let installed = false;
+  try {
+    const ds = await kube.apps.readNamespacedDaemonSet({ name: opts.dsName, namespace: opts.namespace });
+    installed = true;
+    if (!paused.paused) {
       const by = kuredAnnotationPause(ds.metadata?.annotations?.[opts.lockAnnotation]);
       if (by) {
         paused = {
@@ -97,13 +129,20 @@ export async function collectStatus(
           source: "kured-annotation",
         };
       }
-    } catch (e) {
-      if (!isNotFound(e)) throw new StatusUnavailable(`cannot read DaemonSet: ${describeApiError(e)}`);
     }
+  } catch (e) {
+    if (!isNotFound(e)) throw new StatusUnavailable(`cannot read DaemonSet: ${describeApiError(e)}`);
+  }
+  const held = new Map(slots.filter((s) => s.holder).map((s) => [s.holder, s.slot]));
+  let nodeList;
+  try {
+    nodeList = await kube.core.listNode({});
+  } catch (e) {
+    throw new StatusUnavailable(`cannot list Nodes: ${describeApiError(e)}`);
   }
   const nodes: NodeStatus[] = [];
   const unknownNodes: string[] = [];
-  for (const node of (await kube.core.listNode({})).items) {
+  for (const node of nodeList.items) {
     const name = node.metadata?.name ?? "";
     const cond = node.status?.conditions?.find((c) => c.type === REBOOT_CONDITION);
     if (!cond) {
@@ -117,11 +156,15 @@ export async function collectStatus(
     };
     if (cond.reason) n.reason = cond.reason;
     if (cond.message) n.message = cond.message;
+    const blockedBy = blockReasonOf(cond.reason, cond.message);
+    if (blockedBy) n.blockedBy = blockedBy;
+    const slot = held.get(name);
+    if (slot) n.slot = slot;
     if (cond.lastTransitionTime) n.since = new Date(cond.lastTransitionTime).toISOString();
     nodes.push(n);
   }
   nodes.sort((a, b) => a.node.localeCompare(b.node));
-  return { namespace: opts.namespace, dsName: opts.dsName, paused, slots, nodes, unknownNodes };
+  return { namespace: opts.namespace, dsName: opts.dsName, paused, slots, nodes, unknownNodes, installed };
 }
 
 /** Columns padded to their widest cell, like kubectl's tables. */
@@ -136,6 +179,11 @@ export function table(rows: string[][]): string[] {
 /** A plain-text rendering for humans. */
 export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
+  if (seemsAbsent(r)) {
+    return `kreboot does not seem to run here: no DaemonSet ${r.namespace}/${r.dsName}, no slot Leases, and no ` +
+      `node has the ${REBOOT_CONDITION} condition. Check --ds-namespace and --ds-name (kured's defaults are ` +
+      `kube-system and kured) and the kubeconfig's context.`;
+  }
   lines.push(
     r.paused.paused
       ? `Reboots PAUSED by ${r.paused.by}: ${r.paused.reason}${
@@ -156,12 +204,26 @@ export function formatStatus(r: StatusReport): string {
   if (waiting.length === 0) lines.push("No node needs a reboot.");
   else {
     lines.push(...table([
-      ["NODE", "STATE", "SINCE", "WHY"],
-      ...waiting.map((n) => [n.node, n.reason ?? "-", n.since ?? "-", n.message ?? "-"]),
+      ["NODE", "STATE", "BLOCKED BY", "SLOT", "SINCE", "WHY"],
+      ...waiting.map((n) => [
+        n.node,
+        n.reason ?? "-",
+        n.blockedBy ?? "-",
+        n.slot ?? "-",
+        n.since ?? "-",
+        n.message ?? "-",
+      ]),
     ]));
   }
+  if (!r.installed) {
+    lines.push("", `No DaemonSet ${r.namespace}/${r.dsName}: check --ds-namespace and --ds-name.`);
+  }
   if (r.unknownNodes.length) {
-    lines.push("", `No kreboot status on: ${r.unknownNodes.join(", ")} (is the DaemonSet running there?)`);
+    lines.push(
+      "",
+      `No kreboot status yet on: ${r.unknownNodes.join(", ")} (a node reports once it needs a reboot; ` +
+        `if one does, is the DaemonSet running there?)`,
+    );
   }
   return lines.join("\n");
 }

@@ -10,13 +10,10 @@
  * - Local times that fall into a DST gap or overlap resolve as Go's `time.Date` resolves them (emulated in
  *   `goDate`), and the ±24 h shifts are absolute durations, as in Go's `Time.Add`.
  */
+import type { TimeOfDay } from "../config/schedule.ts";
 import { blocked, CLEAR, type GateResult } from "./gate.ts";
 
-export interface TimeOfDay {
-  hour: number;
-  minute: number;
-  second: number;
-}
+export type { TimeOfDay };
 
 export interface RebootWindow {
   /** Weekdays, 0 = Sunday .. 6 = Saturday. Empty = kreboot never reboots. */
