@@ -276,13 +276,17 @@ export class RebootLoop {
       case "ms":
         return await sleep(d.wait.ms, signal);
       case "period": {
+        const untilMs = d.wait.untilMs;
+        const periodMs = untilMs === undefined
+          ? this.#periodMs()
+          : Math.min(this.#periodMs(), Math.max(0, untilMs - this.#now()) + 1_000);
         const watch = this.#p.sentinelChanged;
-        if (!watch || d.state.phase !== "idle") return await sleep(this.#periodMs(), signal);
+        if (!watch || d.state.phase !== "idle") return await sleep(periodMs, signal);
         const both = new AbortController();
         const stop = () => both.abort();
         signal.addEventListener("abort", stop, { once: true });
         try {
-          await Promise.race([sleep(this.#periodMs(), both.signal), watch(both.signal)]);
+          await Promise.race([sleep(periodMs, both.signal), watch(both.signal)]);
         } finally {
           both.abort();
           signal.removeEventListener("abort", stop);

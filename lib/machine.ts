@@ -108,8 +108,8 @@ export type Action =
 
 export type Wait =
   | { kind: "none" }
-  /** Until the next sentinel check. */
-  | { kind: "period" }
+  /** Until the next sentinel check, or `untilMs` (epoch ms) if that comes sooner. */
+  | { kind: "period"; untilMs?: number }
   /** Until the lock may have a free slot (watch), or the next period at the latest. */
   | { kind: "lock" }
   | { kind: "ms"; ms: number };
@@ -264,7 +264,7 @@ export function decide(state: State, obs: Observation, cfg: MachineConfig): Deci
       if (!g) return stay(state, { wait: { kind: "period" } });
       if (!g.clear) {
         return go(state, "required", now, {
-          wait: { kind: "period" },
+          wait: g.retryAtMs === undefined ? { kind: "period" } : { kind: "period", untilMs: g.retryAtMs },
           report: { reason: "RebootBlocked", message: g.message, blockReason: g.reason },
         });
       }

@@ -9,7 +9,13 @@ import { ConfigError } from "../config/mod.ts";
 import { loadKubeConfig, makeKube } from "../kube.ts";
 import { lockFor } from "../daemon.ts";
 import { Logger } from "../log.ts";
-import { collectStatus, formatStatus, StatusUnavailable } from "./status.ts";
+import {
+  collectStatus,
+  formatStatus,
+  seemsAbsent,
+  STATUS_NOT_FOUND_EXIT,
+  StatusUnavailable,
+} from "./status.ts";
 import { renderManifests } from "./manifests.ts";
 
 export const SUBCOMMANDS = ["config", "status", "pause", "resume", "manifests"] as const;
@@ -87,6 +93,12 @@ export async function runCommand(sub: Subcommand, config: Config, args: readonly
           dsName: config.dsName,
           lockAnnotation: config.lockAnnotation,
         });
+        if (seemsAbsent(report)) {
+          // Not an error of the command, but nothing to report either: say so, and let scripts tell it apart.
+          if (output === "json") console.log(JSON.stringify(report, null, 2));
+          console.error(`kreboot status: ${formatStatus(report)}`);
+          return STATUS_NOT_FOUND_EXIT;
+        }
         console.log(output === "json" ? JSON.stringify(report, null, 2) : formatStatus(report));
         return 0;
       } catch (e) {

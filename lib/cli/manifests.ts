@@ -8,7 +8,7 @@
 import { dumpYaml } from "@kubernetes/client-node";
 import denoJson from "../../deno.json" with { type: "json" };
 import { type Config, configToArgs } from "../config/mod.ts";
-import { clusterRules, namespaceRules } from "../rbac.ts";
+import { daemonGrants, type Grant } from "../rbac.ts";
 
 export interface ManifestOptions {
   namespace: string;
@@ -20,18 +20,65 @@ export interface ManifestOptions {
 
 export const DEFAULT_IMAGE = `ghcr.io/kreboot/kreboot:${denoJson.version}`;
 
-/** Where the host's /var/run is mounted, as kured does; the default sentinel is rewritten to live there. */
+/** Where the sentinel file's host directory is mounted, as kured does (`/var/run` at `/sentinel`). */
 const SENTINEL_MOUNT = "/sentinel";
+const KURED_SENTINEL_HOST_DIR = "/var/run";
 
-/** The daemon's args: every non-default flag, with the sentinel path as mounted in the container. */
+/**
+ * Where the sentinel file lives: the host directory to mount and the path the daemon checks in the container.
+ * The file is checked inside the container, so its directory is mounted from the host (kured#952, the
+ * recurring "reboot not required although the file exists"). A path already under /sentinel (kured's own
+ * manifests pass `--reboot-sentinel=/sentinel/reboot-required`) is taken as kured means it: host /var/run.
+ * With --reboot-sentinel-command there is no file and nothing to mount.
+ */
+export function sentinelMount(config: Config): { hostDir: string; containerPath: string } | undefined {
+  if (config.rebootSentinelCommand.length > 0) return undefined;
+  const path = config.rebootSentinel;
+  if (path.startsWith(`${SENTINEL_MOUNT}/`)) return { hostDir: KURED_SENTINEL_HOST_DIR, containerPath: path };
+  const cut = path.lastIndexOf("/");
+  const hostDir = cut <= 0 ? "/" : path.slice(0, cut);
+  return { hostDir, containerPath: `${SENTINEL_MOUNT}/${path.slice(cut + 1)}` };
+}
+
+/**
+ * The daemon's args: every non-default flag, with the sentinel path as mounted in the container. The node
+ * name comes from the environment (spec.nodeName), the credentials from the ServiceAccount.
+ */
 export function daemonArgs(config: Config, namespace: string): string[] {
-  const c: Config = { ...config, nodeId: "", kubeconfig: "", dsNamespace: namespace };
-  const args = configToArgs(c);
-  const sentinelGiven = args.some((a) => a.startsWith("--reboot-sentinel="));
-  if (!sentinelGiven && c.rebootSentinelCommand.length === 0) {
-    args.unshift(`--reboot-sentinel=${SENTINEL_MOUNT}/reboot-required`);
-  }
-  return args;
+  const mount = sentinelMount(config);
+  const c: Config = {
+    ...config,
+    nodeId: "",
+    kubeconfig: "",
+    dsNamespace: namespace,
+    ...(mount ? { rebootSentinel: mount.containerPath } : {}),
+  };
+  return configToArgs(c);
+}
+
+/** The Role (or ClusterRole) and binding names: the DaemonSet's name, suffixed outside its namespace. */
+function roleName(name: string, grant: Grant, namespace: string): string {
+  return grant.namespace === undefined || grant.namespace === namespace ? name : `${name}-${grant.namespace}`;
+}
+
+function rbacObjects(name: string, ns: string, labels: Record<string, string>): Record<string, unknown>[] {
+  const subjects = [{ kind: "ServiceAccount", name, namespace: ns }];
+  return daemonGrants(name, ns).flatMap((grant) => {
+    const rname = roleName(name, grant, ns);
+    const cluster = grant.namespace === undefined;
+    const metadata = cluster ? { name: rname, labels } : { name: rname, namespace: grant.namespace, labels };
+    const kind = cluster ? "ClusterRole" : "Role";
+    return [
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind, metadata, rules: grant.rules },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: `${kind}Binding`,
+        metadata,
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name: rname },
+        subjects,
+      },
+    ];
+  });
 }
 
 export function manifestObjects(config: Config, opts: ManifestOptions): Record<string, unknown>[] {
@@ -41,35 +88,10 @@ export function manifestObjects(config: Config, opts: ManifestOptions): Record<s
   const meta = (extra: Record<string, unknown> = {}) => ({ name, labels, ...extra });
   const image = opts.image || DEFAULT_IMAGE;
   const port = config.metricsPort;
-  const sentinelDir = "/var/run";
+  const sentinel = sentinelMount(config);
   const objects: Record<string, unknown>[] = [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta({ namespace: ns }) },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: meta(),
-      rules: clusterRules(),
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: meta(),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
-      subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: meta({ namespace: ns }),
-      rules: namespaceRules(name),
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: meta({ namespace: ns }),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-      subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-    },
+    ...rbacObjects(name, ns, labels),
     {
       apiVersion: "apps/v1",
       kind: "DaemonSet",
@@ -112,12 +134,14 @@ export function manifestObjects(config: Config, opts: ManifestOptions): Record<s
               },
               securityContext: { privileged: true, readOnlyRootFilesystem: true },
               volumeMounts: [
-                { name: "sentinel", mountPath: SENTINEL_MOUNT, readOnly: true },
+                ...(sentinel ? [{ name: "sentinel", mountPath: SENTINEL_MOUNT, readOnly: true }] : []),
                 { name: "tmp", mountPath: "/tmp" },
               ],
             }],
             volumes: [
-              { name: "sentinel", hostPath: { path: sentinelDir, type: "Directory" } },
+              ...(sentinel
+                ? [{ name: "sentinel", hostPath: { path: sentinel.hostDir, type: "Directory" } }]
+                : []),
               { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
             ],
           },

@@ -5,7 +5,15 @@
 
 export type BlockReason = "window" | "alert" | "pod" | "pdb" | "lock" | "paused" | "sentinel-error";
 
-export type GateResult = { clear: true } | { clear: false; reason: BlockReason; message: string };
+export type GateResult =
+  | { clear: true }
+  | {
+    clear: false;
+    reason: BlockReason;
+    message: string;
+    /** When the block is known to lift (e.g. the window opens), so the loop need not wait a whole period. */
+    retryAtMs?: number;
+  };
 
 export const CLEAR: GateResult = Object.freeze({ clear: true });
 

@@ -95,7 +95,10 @@ export function checkSchedule(w: RebootWindow, now: Temporal.Instant): GateResul
   const when = next === undefined
     ? "it never opens (no reboot day is configured)"
     : `next opens ${formatInstant(next, w)}`;
-  return blocked("window", `outside the reboot window (${describeWindow(w)}); ${when}`);
+  const message = `outside the reboot window (${describeWindow(w)}); ${when}`;
+  return next === undefined
+    ? blocked("window", message)
+    : { clear: false, reason: "window", message, retryAtMs: next.epochMilliseconds };
 }
 
 /** E.g. "mon-fri 02:00-05:00 America/Los_Angeles", "every day 00:00-23:59:59 UTC". */

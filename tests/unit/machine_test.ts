@@ -147,6 +147,13 @@ const rows: Row[] = [
     report: "RebootBlocked",
   },
   {
+    name: "required, window closed with a known opening -> wait until it opens at the latest",
+    state: st("required"),
+    obs: { sentinel: req, gate: { ...blocked("window"), retryAtMs: T + 60_000 } },
+    phase: "required",
+    wait: "period",
+  },
+  {
     name: "required, alert -> blocked",
     state: st("required"),
     obs: { sentinel: req, gate: blocked("alert") },
@@ -500,6 +507,17 @@ for (const row of rows) {
     if (d.state.phase !== row.state.phase) assert.equal(d.state.since, row.obs.now ?? T);
   });
 }
+
+Deno.test("decide(): a closed window with a known opening waits until then at the latest", () => {
+  const d = decide(st("required"), {
+    now: T,
+    sentinel: req,
+    gate: { ...blocked("window"), retryAtMs: T + 60_000 },
+  }, cfg);
+  assert.deepEqual(d.wait, { kind: "period", untilMs: T + 60_000 });
+  const plain = decide(st("required"), { now: T, sentinel: req, gate: blocked("alert") }, cfg);
+  assert.deepEqual(plain.wait, { kind: "period" });
+});
 
 Deno.test("decide(): a failed drain is reported again when the slot is released", () => {
   let d = decide(st("draining"), {

@@ -170,6 +170,7 @@ Deno.test("checkSchedule() is clear inside and says when the window opens outsid
     reason: "window",
     message:
       "outside the reboot window (mon-fri 02:00-05:00 America/Los_Angeles); next opens 2026-11-23T02:00-08:00",
+    retryAtMs: Date.parse("2026-11-23T10:00:00Z"),
   });
   assert.deepEqual(checkSchedule(win([], "00:00", "23:59:59"), at("2026-11-21T12:00Z")), {
     clear: false,
