@@ -171,7 +171,11 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     lock,
     cordon: () => ops.cordon(signal),
     drain: (s) => ops.drain(s),
-    reboot: () => rebooter.reboot(signal),
+    reboot: async () => {
+      // The drain and reboot messages go out before the host goes down (a hung webhook costs --notify-timeout).
+      await reporter.flushNotifications();
+      await rebooter.reboot(signal);
+    },
     describeReboot: () => rebooter.describe(),
     uncordon: () => ops.uncordon(),
     retreat: () => ops.retreat(),

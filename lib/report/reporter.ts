@@ -138,6 +138,14 @@ export class Reporter {
     }
   }
 
+  /**
+   * Waits for the notifications in flight, each bounded by `--notify-timeout`. The loop calls it right before
+   * the reboot command, as kured sends its reboot message before rebooting: a host going down would cut them.
+   */
+  async flushNotifications(): Promise<void> {
+    await this.#notifier.flush();
+  }
+
   /** Waits for queued API writes and notifications in flight (each bounded by its own timeout). */
   async flush(): Promise<void> {
     await this.#chain;
