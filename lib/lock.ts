@@ -127,6 +127,8 @@ export class RebootLock {
     }
     for (const name of [...this.#slots.keys()]) if (!seen.has(name)) this.#forget(name);
     this.#pause = pause;
+    // A percentage is resolved against the node count of the moment: read it again with the slots.
+    this.#daemonNodes = undefined;
     await this.#readDaemonSet();
     this.#syncHeld();
   }
