@@ -353,6 +353,22 @@ Deno.test("lock e2e", async (t) => {
     },
   );
 
+  await t.step("--concurrency as a percentage of the nodes, rounded down: 2 slots", async () => {
+    const ds = "pct";
+    const kube = await daemonKube(cp, ds);
+    const names = ["pct-0", "pct-1", "pct-2"];
+    await ensureNodes(cp, names);
+    const total = (await cp.kube.core.listNode({})).items.length;
+    // The smallest whole percentage that gives 2 slots for this many nodes (e.g. 10% of 21 = 2.1 -> 2).
+    const percent = Math.ceil(200 / total);
+    assert.equal(Math.floor((total * percent) / 100), 2);
+    const locks = names.map((n) => lockFor(kube, ds, n, { kind: "percent", percent }));
+    const got = [];
+    for (const l of locks) got.push((await l.tryAcquire({ phase: "cordoning" })).acquired);
+    assert.deepEqual(got, [true, true, false], `${percent}% of ${total} nodes`);
+    for (const l of locks) await l.release();
+  });
+
   await t.step("dry run: acquire and release are validated by the server but not persisted", async () => {
     const ds = "dry";
     const kube = await daemonKube(cp, ds);
