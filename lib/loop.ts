@@ -131,6 +131,8 @@ export class RebootLoop {
       this.#stopRenewing();
       this.#p.lock.stopWatching();
     }
+    // The --once codes describe one pass; a daemon stopped by a signal exits 0 whatever it was doing.
+    if (!this.#o.once) return 0;
     if (this.#wouldReboot) return ONCE_EXIT.wouldReboot;
     return this.#blocked ? ONCE_EXIT.blocked : ONCE_EXIT.nothingToDo;
   }
