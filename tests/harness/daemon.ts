@@ -22,6 +22,15 @@ export interface DaemonOptions {
   rebootRequired?: boolean;
   /** How long the simulated node stays NotReady during a reboot; default 300 ms. */
   rebootDowntimeMs?: number;
+  /** Called around each simulated reboot (e.g. by the safety monitor). */
+  rebootHooks?: RebootHooks;
+}
+
+export interface RebootHooks {
+  /** The reboot marker was seen; the daemon is still running and nothing was changed yet. */
+  before?(d: Daemon): Promise<void> | void;
+  /** The node is Ready again with its new bootID; the daemon is about to be started again. */
+  after?(d: Daemon): Promise<void> | void;
 }
 
 export interface DaemonLine {
@@ -334,6 +343,7 @@ export class Daemon implements AsyncDisposable {
     const kube = this.#ctx.kube;
     this.#rebooting = true;
     try {
+      await this.#opts.rebootHooks?.before?.(this);
       this.#proc.killGroupSync("SIGKILL");
       await this.#proc.done;
       await retrying(() => setNodeReady(kube, this.node, false));
@@ -343,6 +353,7 @@ export class Daemon implements AsyncDisposable {
       await new Promise((r) => setTimeout(r, this.#opts.rebootDowntimeMs ?? 300));
       await retrying(() => setNodeReady(kube, this.node, true));
       this.reboots++;
+      await this.#opts.rebootHooks?.after?.(this);
       if (!this.#ac.signal.aborted) this.#spawn();
     } finally {
       this.#rebooting = false;

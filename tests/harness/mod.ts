@@ -29,7 +29,7 @@ export {
   controlPlaneVersions,
   REPO_ROOT,
 } from "./controlplane.ts";
-export { Daemon, type DaemonLine, type DaemonOptions, type LineMatcher } from "./daemon.ts";
+export { Daemon, type DaemonLine, type DaemonOptions, type LineMatcher, type RebootHooks } from "./daemon.ts";
 export type { NodeOptions } from "./nodes.ts";
 export type { Kubelet, KubeletOptions, PodOptions, PodOwner, PodPhase } from "./pods.ts";
 export { selectorString } from "./pods.ts";

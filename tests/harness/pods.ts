@@ -215,9 +215,13 @@ export function startKubelet(kube: Kube, opts: KubeletOptions = {}): Kubelet {
       }, { once: true });
     });
   const loop = (async () => {
+    // One line per outage, not one per poll.
+    let failing = false;
     while (!ac.signal.aborted) {
       try {
         const pods = await kube.core.listPodForAllNamespaces({});
+        if (failing) console.error("harness kubelet: the apiserver answers again");
+        failing = false;
         const now = Date.now();
         for (const pod of pods.items) {
           const { namespace, name, uid, deletionTimestamp } = pod.metadata ?? {};
@@ -241,9 +245,10 @@ export function startKubelet(kube: Kube, opts: KubeletOptions = {}): Kubelet {
         }
       } catch (e) {
         // The apiserver may be restarting (chaos tests); keep polling.
-        if (!ac.signal.aborted) {
-          console.error(`harness kubelet: ${e instanceof Error ? e.message : String(e)}`);
+        if (!ac.signal.aborted && !failing) {
+          console.error(`harness kubelet: ${e instanceof Error ? e.message : String(e)} (retrying quietly)`);
         }
+        failing = true;
       }
       await sleep(interval);
     }

@@ -1,0 +1,301 @@
+/**
+ * One seeded chaos run, shared by the e2e test (a fixed set of seeds in CI) and `deno task chaos --runs N`.
+ *
+ * Six simulated nodes that all need a reboot, `--concurrency=2`, one of them cordoned by the administrator
+ * beforehand. While they roll, the run (every random choice drawn from the seed) kills daemons with kill -9 at
+ * random moments and restarts them after a random delay, restarts kube-apiserver once, deletes one Node while
+ * it holds a slot (its daemon is killed first), flips a PDB's disruptionsAllowed between 0 and 1, and makes the
+ * sentinel command hang now and then (killed by `--sentinel-command-timeout`). The safety monitor referees the
+ * whole run. A run passes when every remaining node rebooted exactly once, is schedulable (the admin-cordoned
+ * one stays cordoned), every slot is free and the monitor recorded no violation.
+ *
+ * Timing makes a run reproducible only in its choices (which daemon, when, how long): the interleaving with the
+ * daemons is up to the machine. The seed is printed with every result.
+ */
+import { isNotFound } from "../../lib/kube.ts";
+import { installKreboot } from "../e2e/support.ts";
+import { REPO_ROOT } from "./controlplane.ts";
+import type { Daemon } from "./daemon.ts";
+import { startCluster } from "./mod.ts";
+import { SafetyMonitor, type Violation } from "./monitor.ts";
+
+export interface ChaosOptions {
+  nodes?: number;
+  concurrency?: number;
+  /** Give up waiting for the roll-out after this long. */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  seed: number;
+  ok: boolean;
+  durationMs: number;
+  violations: Violation[];
+  /** Problems with the end state (not rebooted exactly once, still cordoned, slot held, timeout). */
+  failures: string[];
+  crashes: number;
+  deletedNode: string | undefined;
+  maxDisrupted: number;
+  summary: string;
+}
+
+/** mulberry32: small, fast and good enough to make choices reproducible from a 32-bit seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SENTINEL_COMMAND = `${REPO_ROOT}/tests/harness/sentinel_command.sh`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<ChaosResult> {
+  const rnd = seededRandom(seed);
+  const between = (lo: number, hi: number) => Math.floor(lo + rnd() * (hi - lo));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+  const log = opts.log ?? (() => {});
+  const nodeCount = opts.nodes ?? 6;
+  const concurrency = opts.concurrency ?? 2;
+  const t0 = Date.now();
+  const at = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
+
+  await using cluster = await startCluster();
+  const ds = "chaos";
+  const install = await installKreboot(cluster, ds);
+  await cluster.ensureNamespace("work");
+  const names = Array.from({ length: nodeCount }, (_, i) => `chaos-${i}`);
+  const admin = pick(names);
+  const guarded = names.filter(() => rnd() < 0.5);
+  for (const name of names) {
+    await cluster.createNode(name, { unschedulable: name === admin });
+    await cluster.createPod("work", {
+      name: `${name}-web`,
+      node: name,
+      owner: "ReplicaSet",
+      labels: { app: "web" },
+    });
+    if (guarded.includes(name)) {
+      await cluster.createPod("work", {
+        name: `${name}-db`,
+        node: name,
+        owner: "StatefulSet",
+        labels: { app: "db" },
+      });
+    }
+  }
+  await cluster.createPdb("work", "db", { matchLabels: { app: "db" }, maxUnavailable: 1 });
+  await cluster.setPdbStatus("work", "db", 1);
+  cluster.startKubelet({ nodes: names, delayMs: between(0, 800) });
+
+  const monitor = await SafetyMonitor.start(cluster.kube, {
+    dsName: ds,
+    namespace: install.namespace,
+    concurrency,
+    nodeFilter: (n) => names.includes(n),
+  });
+  const daemons = new Map<string, Daemon>();
+  const hangFile = (node: string) => `${cluster.cp.dir}/nodes/${node}/hang`;
+  for (const name of names) {
+    const sentinel = `${cluster.cp.dir}/nodes/${name}/reboot-required`;
+    const d = await cluster.startDaemon(name, {
+      kubeconfig: install.kubeconfig,
+      rebootRequired: true,
+      rebootHooks: {
+        before: monitor.rebootHooks.before ?? (() => {}),
+        after: (d) => {
+          log(`${at()} ${d.node} rebooted`);
+          return monitor.rebootHooks.after?.(d);
+        },
+      },
+      args: [
+        ...install.args,
+        `--concurrency=${concurrency}`,
+        "--period=5s",
+        `--reboot-sentinel-command=sh ${SENTINEL_COMMAND} ${sentinel} ${hangFile(name)}`,
+        "--sentinel-command-timeout=2s",
+      ],
+    });
+    monitor.attach(d);
+    daemons.set(name, d);
+  }
+  log(
+    `seed ${seed}: nodes ${names.join(",")}; admin-cordoned ${admin}; PDB-guarded ${
+      guarded.join(",") || "-"
+    }`,
+  );
+
+  // The chaos, each kind its own task, all drawn from the seed up front where possible.
+  let stop = false;
+  let deleted: string | undefined;
+  const live = () => [...daemons.values()].filter((d) => d.node !== deleted);
+  const tasks: Promise<void>[] = [];
+  const kills = Array.from({ length: between(3, 7) }, () => ({ at: between(1_000, 25_000) })).sort((a, b) =>
+    a.at - b.at
+  );
+  tasks.push((async () => {
+    const start = Date.now();
+    for (const k of kills) {
+      await sleep(Math.max(0, start + k.at - Date.now()));
+      if (stop) return;
+      const d = pick(live());
+      const after = between(0, 3_000);
+      log(`${at()} kill -9 ${d.node}, restart after ${after} ms`);
+      tasks.push(d.crash(after));
+    }
+  })());
+  const restartAt = between(3_000, 20_000);
+  const downMs = between(500, 6_000);
+  tasks.push((async () => {
+    await sleep(restartAt);
+    if (stop) return;
+    log(`${at()} restarting kube-apiserver (down ${downMs} ms)`);
+    await cluster.restartApiserver({ downMs });
+    log(`${at()} kube-apiserver back`);
+  })());
+  const deleteAfter = between(1_000, 15_000);
+  tasks.push((async () => {
+    await sleep(deleteAfter);
+    while (!stop) {
+      const holder = [...monitor.holders().values()].find((h) => h !== "" && h !== admin);
+      const d = holder === undefined ? undefined : daemons.get(holder);
+      if (d && d.reboots === 0) {
+        deleted = d.node;
+        log(`${at()} deleting node ${d.node} while it holds a slot (daemon killed first)`);
+        d.kill("SIGKILL");
+        await d.stop();
+        await retry(() =>
+          cluster.deleteNode(d.node).catch((e) => {
+            if (!isNotFound(e)) throw e;
+          })
+        );
+        return;
+      }
+      await sleep(200);
+    }
+  })());
+  tasks.push((async () => {
+    while (!stop) {
+      await sleep(between(1_000, 3_000));
+      if (stop) return;
+      const allowed = rnd() < 0.5 ? 0 : 1;
+      await retry(() => cluster.setPdbStatus("work", "db", allowed)).catch(() => {});
+    }
+  })());
+  tasks.push((async () => {
+    while (!stop) {
+      await sleep(between(2_000, 5_000));
+      if (stop) return;
+      const node = pick(names);
+      const ms = between(1_000, 6_000);
+      await Deno.writeTextFile(hangFile(node), "").catch(() => {});
+      await sleep(ms);
+      await Deno.remove(hangFile(node)).catch(() => {});
+    }
+  })());
+
+  // Wait for the roll-out: every remaining node rebooted, back in service (the admin's stays cordoned), slots
+  // free.
+  const failures: string[] = [];
+  const deadline = t0 + (opts.timeoutMs ?? 180_000);
+  let done = false;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    if (live().some((d) => d.reboots < 1)) continue;
+    // Let the chaos that is scheduled run out before calling it done, so every run gets all of it.
+    if (kills.length > 0 && Date.now() - t0 < Math.min(deadline - t0, (kills.at(-1)?.at ?? 0) + 1_000)) {
+      continue;
+    }
+    if (deleted === undefined) continue;
+    if (!(await endStateReached())) continue;
+    done = true;
+    break;
+  }
+  stop = true;
+  await Promise.allSettled(tasks);
+  for (const n of names) await Deno.remove(hangFile(n)).catch(() => {});
+  if (!done) {
+    failures.push(`the roll-out did not finish within ${opts.timeoutMs ?? 180_000} ms`);
+    if (deleted === undefined) failures.push("no node was deleted while holding a slot");
+  }
+  // A little longer, to catch a node that would reboot a second time or cordon again.
+  await sleep(3_000);
+  await monitor.stop();
+  for (const d of live()) {
+    if (d.reboots !== 1) failures.push(`${d.node} rebooted ${d.reboots} times, expected exactly 1`);
+  }
+  if (!(await endStateReached(true))) failures.push("end state not reached (see above)");
+
+  const crashes = [...daemons.values()].reduce((s, d) => s + d.crashes, 0);
+  const durationMs = Date.now() - t0;
+  const ok = failures.length === 0 && monitor.violations.length === 0;
+  const summary =
+    `seed ${seed}: ${ok ? "ok" : "FAILED"} in ${(durationMs / 1000).toFixed(1)}s; ${crashes} kill -9, ` +
+    `apiserver down ${downMs} ms at +${(restartAt / 1000).toFixed(1)}s, deleted ${deleted ?? "-"}, ` +
+    `max disrupted ${monitor.maxDisrupted}; ${monitor.describe()}` +
+    (failures.length ? `\n  failures:\n    ${failures.join("\n    ")}` : "");
+  if (!ok) {
+    for (const d of daemons.values()) {
+      log(`--- ${d.node}: ${d.reboots} reboots, ${d.crashes} crashes, log ${d.logFile}`);
+      for (const l of d.lines.slice(-15)) log(`    ${l.text.slice(0, 400)}`);
+    }
+  }
+  return {
+    seed,
+    ok,
+    durationMs,
+    violations: monitor.violations,
+    failures,
+    crashes,
+    deletedNode: deleted,
+    maxDisrupted: monitor.maxDisrupted,
+    summary,
+  };
+
+  async function endStateReached(explain = false): Promise<boolean> {
+    try {
+      const nodes = await cluster.kube.core.listNode();
+      let good = true;
+      for (const n of nodes.items) {
+        const name = n.metadata?.name ?? "";
+        if (!names.includes(name)) continue;
+        const cordoned = n.spec?.unschedulable === true;
+        if (cordoned !== (name === admin)) {
+          good = false;
+          if (explain) failures.push(`${name} is ${cordoned ? "cordoned" : "schedulable"} at the end`);
+        }
+      }
+      const leases = await cluster.kube.coord.listNamespacedLease({
+        namespace: install.namespace,
+        labelSelector: `kreboot.dev/lock=${ds}`,
+      });
+      for (const l of leases.items) {
+        if (l.metadata?.name?.includes("-slot-") && l.spec?.holderIdentity) {
+          good = false;
+          if (explain) failures.push(`${l.metadata.name} still held by ${l.spec.holderIdentity}`);
+        }
+      }
+      return good;
+    } catch (e) {
+      if (explain) failures.push(`could not read the end state: ${String(e)}`);
+      return false;
+    }
+  }
+}
+
+async function retry<T>(call: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(250);
+    }
+  }
+}
