@@ -6,12 +6,19 @@ import "./lib/quiet.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, HelpRequested, helpText, parseConfig } from "./lib/config/mod.ts";
 import { runCommand, splitOwnOptions, SUBCOMMANDS } from "./lib/cli/commands.ts";
+import { configCommand } from "./lib/cli/config_cmd.ts";
 import { runDaemon } from "./lib/daemon.ts";
 
 async function main(args: string[]): Promise<number> {
   if (args[0] === "--version" || args[0] === "version") {
     console.log(`kreboot ${denoJson.version}`);
     return 0;
+  }
+  if (args[0] === "config") {
+    const out = configCommand(args.slice(1), Deno.env.toObject());
+    await writeAll(Deno.stdout, out.stdout);
+    await writeAll(Deno.stderr, out.stderr);
+    return out.code;
   }
   const sub = SUBCOMMANDS.find((s) => s === args[0]);
   const subArgs = sub ? args.slice(1) : args;
@@ -40,8 +47,14 @@ async function main(args: string[]): Promise<number> {
   return await runDaemon(parsed.config, stop.signal);
 }
 
+async function writeAll(w: { write(p: Uint8Array): Promise<number> }, text: string): Promise<void> {
+  let bytes = new TextEncoder().encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(await w.write(bytes));
+}
+
 try {
-  Deno.exit(await main(Deno.args));
+  // `deno task start -- --dry-run …` passes the `--` through; it separates nothing here.
+  Deno.exit(await main(Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args));
 } catch (e) {
   if (e instanceof ConfigError) {
     // A bad value: one line naming the flag, exit 2, and nothing was done to the cluster or the host.

@@ -28,7 +28,9 @@ export class ConfigError extends Error {
   readonly flag: string | undefined;
 
   constructor(flag: string | undefined, message: string) {
-    super(message.replace(/[\r\n]+/g, " "));
+    // One line, and a bounded one: a parser's detail may quote a hostile value of any size.
+    const line = message.replace(/[\r\n]+/g, " ");
+    super(line.length > 1_000 ? `${line.slice(0, 1_000)}… (message cut)` : line);
     this.name = "ConfigError";
     this.flag = flag;
   }

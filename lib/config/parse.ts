@@ -88,25 +88,25 @@ function scanArgv(argv: readonly string[]): Map<Flag, string[]> {
       if (extra === undefined) break;
       throw new ConfigError(
         undefined,
-        `unexpected argument ${JSON.stringify(extra)}: kreboot takes only flags`,
+        `unexpected argument ${JSON.stringify(shorten(extra))}: kreboot takes only flags`,
       );
     }
     if (!arg.startsWith("-") || arg === "-") {
       const hint = /^(true|false|[01tf])$/i.test(arg)
         ? ` (a boolean takes its value after =, e.g. --force-reboot=${arg})`
         : " (write flags as --name=value)";
-      throw new ConfigError(undefined, `unexpected argument ${JSON.stringify(arg)}${hint}`);
+      throw new ConfigError(undefined, `unexpected argument ${JSON.stringify(shorten(arg))}${hint}`);
     }
     if (!arg.startsWith("--")) {
       throw new ConfigError(
         undefined,
-        `unknown shorthand flag ${JSON.stringify(arg)}: kreboot's flags are all --long`,
+        `unknown shorthand flag ${JSON.stringify(shorten(arg))}: kreboot's flags are all --long`,
       );
     }
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const flag = BY_NAME.get(name);
-    if (flag === undefined) throw new ConfigError(name, `unknown flag --${name} (see --help)`);
+    if (flag === undefined) throw new ConfigError(name, `unknown flag --${shorten(name)} (see --help)`);
     let value: string;
     if (eq >= 0) {
       value = arg.slice(eq + 1);
@@ -141,7 +141,13 @@ function decode(flag: Flag, raw: readonly string[], source: Source, target: Part
 }
 
 function quote(flag: Flag, value: string): string {
-  return JSON.stringify(flag.secret ? redact(value) : value);
+  return JSON.stringify(shorten(flag.secret ? redact(value) : value));
+}
+
+/** A value quoted in a message is cut to a readable length: the error line must stay one short line. */
+function shorten(value: string): string {
+  const max = 200;
+  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length} characters)`;
 }
 
 function where(flag: Flag, source: Source): string {
