@@ -35,6 +35,7 @@ export interface NodeStatus {
   blockedBy?: BlockReason;
   /** The slot this node holds, if any. */
   slot?: string;
+  /** When the condition last changed status: since when a reboot is (or is no longer) required. */
   since?: string;
   unschedulable: boolean;
 }
@@ -204,7 +205,7 @@ export function formatStatus(r: StatusReport): string {
   if (waiting.length === 0) lines.push("No node needs a reboot.");
   else {
     lines.push(...table([
-      ["NODE", "STATE", "BLOCKED BY", "SLOT", "SINCE", "WHY"],
+      ["NODE", "STATE", "BLOCKED BY", "SLOT", "REQUIRED SINCE", "WHY"],
       ...waiting.map((n) => [
         n.node,
         n.reason ?? "-",
