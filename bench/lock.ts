@@ -1,0 +1,163 @@
+/**
+ * Issue 9.6, scale of the lock: K contenders (RebootLock instances in this process, sharing a few Kube clients
+ * of the daemon's ServiceAccount with the generated RBAC) for one slot. Each takes the slot once, holds it
+ * briefly and releases it; the waiters wait the daemon's way (`waitForChance`: watches, then a random jitter).
+ * Measured: the time from a release to the next acquisition (median, p99), and the requests the apiserver saw
+ * per handover (audit log), for two values of K, to show whether the cost grows with the number of waiters.
+ */
+import { loadKubeConfig, makeKube } from "../lib/kube.ts";
+import { RebootLock } from "../lib/lock.ts";
+import { startCluster, type TestCluster } from "../tests/harness/mod.ts";
+import { installKreboot } from "../tests/e2e/support.ts";
+import {
+  auditRequests,
+  type BenchOptions,
+  type BenchResult,
+  breakdown,
+  median,
+  quantile,
+  quietLog,
+  type Row,
+  row,
+  sec,
+  serviceAccountUser,
+  sleep,
+} from "./common.ts";
+
+const BENCH = "lock";
+const HOLD_MS = 50;
+const CLIENTS = 4;
+/**
+ * What one conflict round costs a waiter: its PATCH loses (409), then it re-reads the slots (LIST) and the
+ * DaemonSet (GET). Requests per handover may grow with the waiters by at most this much each.
+ */
+const CONFLICT_ROUND = 3;
+
+interface Scale {
+  contenders: number;
+  handoverMs: number[];
+  requests: number;
+  watches: number;
+  perHandover: string;
+}
+
+async function contend(cluster: TestCluster, contenders: number, o: BenchOptions): Promise<Scale> {
+  const dsName = `lock${contenders}`;
+  const install = await installKreboot(cluster, dsName);
+  const kubes = Array.from({ length: CLIENTS }, () => makeKube(loadKubeConfig(install.kubeconfig), false));
+  const names = Array.from({ length: contenders }, (_, i) => `${dsName}-n${String(i).padStart(3, "0")}`);
+  // Holders must exist as Nodes: a slot whose holder Node is missing is free at once.
+  for (let i = 0; i < names.length; i += 20) {
+    await Promise.all(names.slice(i, i + 20).map((n) => cluster.createNode(n)));
+  }
+  const stop = new AbortController();
+  const releases: number[] = [];
+  const acquisitions: number[] = [];
+  const releaseEpochs: number[] = [];
+  const run = async (name: string, i: number) => {
+    const lock = new RebootLock(kubes[i % CLIENTS]!, {
+      namespace: install.namespace,
+      dsName,
+      lockAnnotation: "weave.works/kured-node-lock",
+      concurrency: { kind: "count", n: 1 },
+      ttlMs: 0,
+      node: name,
+      log: quietLog(name),
+    });
+    while (!stop.signal.aborted) {
+      const r = await lock.tryAcquire({ phase: "cordoning", bootId: "bench", wasUnschedulable: false });
+      if (r.acquired) {
+        const first = acquisitions.length === 0;
+        acquisitions.push(performance.now());
+        lock.stopWatching();
+        // The first holder keeps the slot until every other contender has made its first try and opened its
+        // watches, so the measured handovers do not include the start-up rush.
+        await sleep(first ? 2_000 + contenders * 20 : HOLD_MS);
+        releases.push(performance.now());
+        releaseEpochs.push(Date.now());
+        await lock.release();
+        return;
+      }
+      await lock.waitForChance(stop.signal, 120_000);
+    }
+  };
+  const deadline = setTimeout(() => stop.abort(), 60_000 + contenders * 3_000);
+  try {
+    await Promise.all(names.map(run));
+  } finally {
+    clearTimeout(deadline);
+    stop.abort();
+  }
+  if (acquisitions.length !== contenders) {
+    throw new Error(
+      `only ${acquisitions.length} of ${contenders} contenders got the slot before the deadline`,
+    );
+  }
+  acquisitions.sort((a, b) => a - b);
+  releases.sort((a, b) => a - b);
+  const handoverMs = acquisitions.slice(1).map((a, i) => a - releases[i]!);
+  // Requests from the first release to the last acquisition: the handovers, not the start-up rush.
+  const from = Math.min(...releaseEpochs);
+  const to = Math.max(...releaseEpochs);
+  const reqs = (await auditRequests(cluster.cp.auditLogPath!, serviceAccountUser(install.namespace, dsName)))
+    .filter((r) => r.at >= from && r.at <= to);
+  const handovers = contenders - 1;
+  o.progress(`${BENCH}: ${contenders} contenders: median handover ${sec(median(handoverMs), 3)}`);
+  return {
+    contenders,
+    handoverMs,
+    requests: reqs.length / handovers,
+    watches: reqs.filter((r) => r.verb === "watch").length / handovers,
+    perHandover: breakdown(reqs),
+  };
+}
+
+export async function lockScale(o: BenchOptions): Promise<BenchResult> {
+  const sizes = o.quick ? [10, 40] : [20, 200];
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  await using cluster = await startCluster({ audit: true });
+  const results: Scale[] = [];
+  for (const k of sizes) results.push(await contend(cluster, k, o));
+  for (const s of results) {
+    const med = median(s.handoverMs);
+    rows.push(row(
+      BENCH,
+      `${s.contenders} contenders, 1 slot: release → next acquisition, median / p99 (${s.handoverMs.length} handovers)`,
+      `${sec(med, 3)} / ${sec(quantile(s.handoverMs, 0.99), 3)}`,
+      "median < 2 s",
+      med < 2_000 ? "met" : "missed",
+    ));
+    rows.push(row(
+      BENCH,
+      `${s.contenders} contenders: API requests per handover (of which watch requests)`,
+      `${s.requests.toFixed(1)} (${s.watches.toFixed(1)})`,
+    ));
+    const perWaiter = s.requests / Math.max(1, s.contenders / 2);
+    rows.push(row(
+      BENCH,
+      `${s.contenders} contenders: API requests per handover per waiting contender`,
+      perWaiter.toFixed(2),
+      `≤ ${CONFLICT_ROUND} (one conflict round)`,
+      perWaiter <= CONFLICT_ROUND ? "met" : "missed",
+    ));
+    notes.push(
+      `${s.contenders} contenders, all requests between the first and the last release: ${s.perHandover}.`,
+    );
+  }
+  const [small, large] = results;
+  if (small && large) {
+    const growth = large.requests / small.requests;
+    const waiterGrowth = large.contenders / small.contenders;
+    rows.push(row(
+      BENCH,
+      `requests per handover, ${large.contenders} vs ${small.contenders} contenders (waiters ×${waiterGrowth})`,
+      `×${growth.toFixed(1)}`,
+    ));
+  }
+  notes.push(
+    `each contender holds the slot ${HOLD_MS} ms; ${CLIENTS} Kube clients are shared. "Per waiter" divides by the ` +
+      `average number of waiters during the run (half the contenders): each handover wakes every waiter.`,
+  );
+  return { rows, notes };
+}
