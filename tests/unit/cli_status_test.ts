@@ -1,0 +1,99 @@
+/**
+ * `kreboot status` rendering: the block reason read back from the condition message, the "does not seem to
+ * run here" verdict, and the text tables.
+ */
+import assert from "node:assert/strict";
+import { blockReasonOf, formatStatus, seemsAbsent, type StatusReport } from "../../lib/cli/status.ts";
+import { conditionFor } from "../../lib/report/condition.ts";
+
+function report(over: Partial<StatusReport> = {}): StatusReport {
+  return {
+    namespace: "kube-system",
+    dsName: "kured",
+    paused: { paused: false },
+    slots: [],
+    nodes: [],
+    unknownNodes: [],
+    installed: true,
+    ...over,
+  };
+}
+
+Deno.test("blockReasonOf reads back what the condition writer wrote, for every block reason", () => {
+  for (const reason of ["window", "alert", "pod", "pdb", "lock", "paused"] as const) {
+    const c = conditionFor({ reason: "RebootBlocked", message: "why: (details)", blockReason: reason });
+    assert.ok(c);
+    assert.equal(blockReasonOf(c.reason, c.message), reason);
+  }
+  const s = conditionFor({ reason: "SentinelError", message: "exit 2", blockReason: "sentinel-error" });
+  assert.equal(blockReasonOf(s?.reason, s?.message), "sentinel-error");
+  assert.equal(blockReasonOf("Draining", "draining node"), undefined);
+  assert.equal(
+    blockReasonOf("RebootBlocked", "blocked (martians): ?"),
+    undefined,
+    "unknown reasons are dropped",
+  );
+});
+
+Deno.test("seemsAbsent only when there is no DaemonSet, no slot, no condition and no pause", () => {
+  assert.equal(seemsAbsent(report({ installed: false, unknownNodes: ["a"] })), true);
+  assert.equal(seemsAbsent(report()), false, "the DaemonSet exists");
+  assert.equal(
+    seemsAbsent(report({ installed: false, slots: [{ slot: "kured-slot-0", index: 0, holder: "" }] })),
+    false,
+  );
+  assert.equal(
+    seemsAbsent(
+      report({ installed: false, nodes: [{ node: "a", rebootRequired: false, unschedulable: false }] }),
+    ),
+    false,
+  );
+  assert.equal(
+    seemsAbsent(
+      report({ installed: false, paused: { paused: true, by: "x", reason: "y", source: "lease" } }),
+    ),
+    false,
+  );
+  assert.match(formatStatus(report({ installed: false })), /does not seem to run here.*kube-system\/kured/);
+});
+
+Deno.test("formatStatus: pause line, slot table, waiting nodes with what blocks them", () => {
+  const text = formatStatus(report({
+    paused: {
+      paused: true,
+      by: "alice",
+      reason: "freeze",
+      source: "lease",
+      since: new Date("2026-01-02T03:04:05Z"),
+    },
+    slots: [{
+      slot: "kured-slot-0",
+      index: 0,
+      holder: "n1",
+      phase: "draining",
+      since: "2026-01-02T03:00:00.000Z",
+    }],
+    nodes: [
+      { node: "n1", rebootRequired: true, unschedulable: true, reason: "Draining", slot: "kured-slot-0" },
+      {
+        node: "n2",
+        rebootRequired: true,
+        unschedulable: false,
+        reason: "RebootBlocked",
+        blockedBy: "pdb",
+        message: "blocked (pdb): PodDisruptionBudget work/db allows 0",
+      },
+      { node: "n3", rebootRequired: false, unschedulable: false, reason: "RebootConfirmed" },
+    ],
+    unknownNodes: ["n4"],
+  }));
+  assert.match(text, /^Reboots PAUSED by alice: freeze \(since 2026-01-02T03:04:05.000Z\)$/m);
+  assert.match(text, /^kured-slot-0\s+n1\s+draining\s+2026-01-02T03:00:00.000Z$/m);
+  assert.match(text, /^n1\s+Draining\s+-\s+kured-slot-0\s/m);
+  assert.match(
+    text,
+    /^n2\s+RebootBlocked\s+pdb\s+-\s+-\s+blocked \(pdb\): PodDisruptionBudget work\/db allows 0$/m,
+  );
+  assert.doesNotMatch(text, /^n3\s/m, "a node that needs no reboot is not listed");
+  assert.match(text, /No kreboot status yet on: n4/);
+});
