@@ -1,0 +1,147 @@
+/**
+ * Least privilege, proven: the daemon runs a full cycle with the ServiceAccount and RBAC of the generated
+ * manifests (`installKreboot`), and the apiserver's audit log lists every call it made. Each call must be
+ * granted by the generated rules, and each verb of each rule must have been used at least once: a rule the
+ * daemon never needs is a defect, not a precaution.
+ *
+ * The cycle is built to reach every path that needs a permission:
+ * - audit-a reboots first: PDB pre-flight (PDBs list), cordon (nodes patch), a finished pod deleted (pods
+ *   delete), two pods under one PDB that allows one disruption, so the second eviction gets 429 and is retried
+ *   after re-reading the pod (pods/eviction create, pods get), the RebootRequired condition (nodes/status).
+ * - audit-b needs a reboot while audit-a holds the only slot: it waits on the lock's watch (leases watch),
+ *   checks and watches the holder's Node (nodes get/watch), then takes the slot (leases create/patch).
+ * - audit-c is blocked by a pod (pods list) with a short period, so the same RebootBlocked Event repeats and
+ *   is patched (events create/patch).
+ * - `--concurrency=50%` with a DaemonSet whose status says nothing (no controller here) counts the nodes
+ *   (nodes list); the DaemonSet itself is read and watched for kured's manual lock (daemonsets get/watch).
+ */
+import assert from "node:assert/strict";
+import { type ApiCall, callResource, daemonGrants, grantAllows, type PolicyRule } from "../../lib/rbac.ts";
+import { type AuditEvent, startCluster } from "../harness/mod.ts";
+import { eventually, installKreboot } from "./support.ts";
+
+const DS = "audit";
+const NODES = ["audit-a", "audit-b", "audit-c"];
+
+/** The call an audit event records; undefined for non-resource URLs (which no rule here grants). */
+function auditCall(e: AuditEvent): ApiCall | undefined {
+  const r = e.objectRef;
+  if (!r?.resource) return undefined;
+  return {
+    verb: e.verb,
+    apiGroup: r.apiGroup ?? "",
+    resource: r.resource,
+    ...(r.subresource ? { subresource: r.subresource } : {}),
+    ...(r.namespace ? { namespace: r.namespace } : {}),
+    ...(r.name ? { name: r.name } : {}),
+  };
+}
+
+function describeCall(c: ApiCall): string {
+  const where = c.namespace ? ` in ${c.namespace}` : "";
+  const named = c.name ? ` ${c.name}` : "";
+  return `${c.verb} ${c.apiGroup || "core"}/${callResource(c)}${named}${where}`;
+}
+
+Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generated rules grant", async () => {
+  await using cluster = await startCluster({ audit: true });
+  await cluster.ensureNamespace("work");
+  const install = await installKreboot(cluster, DS, ["--concurrency=50%"]);
+  const user = `system:serviceaccount:${install.namespace}:${DS}`;
+  cluster.startKubelet({ delayMs: 1_000, nodes: ["audit-a", "audit-b"] });
+  for (const node of NODES) await cluster.createNode(node);
+  for (const i of [1, 2]) {
+    await cluster.createPod("work", {
+      name: `audit-a-web-${i}`,
+      node: "audit-a",
+      owner: "ReplicaSet",
+      labels: { app: "web" },
+    });
+  }
+  await cluster.createPod("work", {
+    name: "audit-a-job",
+    node: "audit-a",
+    owner: "none",
+    phase: "Succeeded",
+  });
+  await cluster.createPod("work", { name: "audit-b-api", node: "audit-b", owner: "ReplicaSet" });
+  await cluster.createPod("work", {
+    name: "audit-c-precious",
+    node: "audit-c",
+    owner: "StatefulSet",
+    labels: { app: "precious" },
+  });
+  await cluster.createPdb("work", "web", { matchLabels: { app: "web" }, maxUnavailable: 1 });
+  await cluster.setPdbStatus("work", "web", 1);
+
+  const args = [...install.args, "--concurrency=50%"];
+  const start = (node: string, extra: string[]) =>
+    cluster.startDaemon(node, {
+      kubeconfig: install.kubeconfig,
+      args: [...args, ...extra],
+      rebootRequired: true,
+    });
+
+  const a = await start("audit-a", ["--period=1h"]);
+  await a.waitForJson((e) => e.phase === "draining", 30_000);
+  const b = await start("audit-b", ["--period=1h"]);
+  await b.waitForJson((e) => e.blockReason === "lock", 30_000);
+  // The first eviction used the PDB's one disruption; the second was refused with 429. The disruption
+  // controller would recompute the status once the first pod is gone: the test plays it.
+  await eventually("an eviction refused with 429", 30_000, async () => {
+    const events = await cluster.cp.auditEvents(user);
+    return events.some((e) => e.objectRef?.subresource === "eviction" && e.responseStatus?.code === 429) ||
+      undefined;
+  });
+  await cluster.setPdbStatus("work", "web", 1);
+  await a.waitForReboots(1, 60_000);
+  await b.waitForReboots(1, 90_000);
+
+  const c = await start("audit-c", ["--period=2s", "--blocking-pod-selector=app=precious"]);
+  await eventually("audit-c blocked twice", 30_000, () => {
+    const n = c.lines.filter((l) => l.text.includes('"blockReason":"pod"')).length;
+    return Promise.resolve(n >= 2 || undefined);
+  });
+  // Held repeats of an Event are written at shutdown: the patch of its series.
+  await c.stop();
+  await a.stop();
+  await b.stop();
+
+  const calls = (await cluster.cp.auditEvents(user))
+    .filter((e) => e.stage === "ResponseComplete" || e.stage === "ResponseStarted");
+  assert.ok(calls.length > 50, `the daemons made calls as ${user} (${calls.length})`);
+  const grants = daemonGrants(DS, install.namespace);
+
+  // 1. Every call is granted (by the rules as written, and by the apiserver: nothing was forbidden).
+  const unknown = calls.filter((e) => !auditCall(e)).map((e) => `${e.verb} ${e.requestURI}`);
+  assert.deepEqual(unknown, [], "calls to non-resource URLs");
+  const ungranted = new Set(
+    calls.map((e) => auditCall(e)!).filter((call) => !grants.some((g) => grantAllows(g, call))).map(
+      describeCall,
+    ),
+  );
+  assert.deepEqual([...ungranted], [], "calls the generated rules do not grant");
+  const forbidden = calls.filter((e) => e.responseStatus?.code === 403).map((e) =>
+    describeCall(auditCall(e)!)
+  );
+  assert.deepEqual(forbidden, [], "calls the apiserver refused");
+
+  // 2. Every verb of every rule was used at least once.
+  const unused: string[] = [];
+  for (const grant of grants) {
+    for (const rule of grant.rules) {
+      for (const resource of rule.resources) {
+        for (const verb of rule.verbs) {
+          const one: PolicyRule = { ...rule, resources: [resource], verbs: [verb] };
+          const narrowed = { ...grant, rules: [one] };
+          if (!calls.some((e) => grantAllows(narrowed, auditCall(e)!))) {
+            unused.push(
+              `${verb} ${rule.apiGroups.join(",") || "core"}/${resource} (${grant.namespace ?? "cluster"})`,
+            );
+          }
+        }
+      }
+    }
+  }
+  assert.deepEqual(unused, [], "granted but never used: remove these rules or exercise them here");
+});
