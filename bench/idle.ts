@@ -85,6 +85,26 @@ async function startupMs(
   return median(times);
 }
 
+interface Baseline {
+  what: string;
+  memoryUsage: { heapUsed: number; heapTotal: number; external: number };
+  rss: number;
+  rssAnon: number;
+  rssFile: number;
+}
+
+/** Runs bench/baseline.ts: the Deno runtime alone, and with only the Kubernetes client library loaded. */
+async function baseline(what: string): Promise<Baseline> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${REPO_ROOT}/bench/baseline.ts`, what],
+    env: { BASELINE_SETTLE_MS: "10000" },
+    stdin: "null",
+    stderr: "null",
+  }).output();
+  if (!out.success) throw new Error(`bench/baseline.ts ${what} exited with ${out.code}`);
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as Baseline;
+}
+
 interface Probe {
   rss: number;
   heapTotal: number;
@@ -116,6 +136,8 @@ export async function idle(o: BenchOptions): Promise<BenchResult> {
     startup.set(v.name, await startupMs(cluster, starter, v, rounds));
     o.progress(`${BENCH_START}: ${v.name}: ${sec(startup.get(v.name)!, 2)}`);
   }
+
+  const baselines = [await baseline("empty"), await baseline("client-node")];
 
   const install = await installKreboot(cluster, "idle");
   const user = serviceAccountUser(install.namespace, install.dsName);
@@ -195,6 +217,17 @@ export async function idle(o: BenchOptions): Promise<BenchResult> {
       `${m ? `${mib(m.rss)} (${mib(m.rssAnon, 0)}/${mib(m.rssFile, 0)})` : "?"} · ${
         heap ? `${mib(heap.heapUsed)}/${mib(heap.heapTotal)} · ${mib(heap.external)}` : "no probe line"
       } · ${sec(startup.get(p.v.name) ?? NaN, 2)}`,
+    ));
+  }
+  for (const b of baselines) {
+    rows.push(row(
+      BENCH_MEM,
+      b.what === "empty"
+        ? "baseline: deno with nothing imported, RSS (anon/file) · heap used/total"
+        : "baseline: deno + @kubernetes/client-node only, RSS (anon/file) · heap used/total",
+      `${mib(b.rss)} (${mib(b.rssAnon, 0)}/${mib(b.rssFile, 0)}) · ${mib(b.memoryUsage.heapUsed)}/${
+        mib(b.memoryUsage.heapTotal)
+      }`,
     ));
   }
   rows.push(row(
