@@ -205,6 +205,36 @@ export function decide(state: State, obs: Observation, cfg: MachineConfig): Deci
           },
         });
       }
+      if (slot.bootId === undefined || obs.node?.bootId === undefined) {
+        if (slot.phase === "rebooting") {
+          // Nothing to compare (the node reports no boot ID, or none was recorded): a restart after the reboot
+          // command counts as the reboot. Draining and rebooting again would loop forever on such a node; if the
+          // host did not actually go down, its sentinel is still there and the next cycle tries again.
+          return go(state, "recovering", now, {
+            wait: NOW,
+            report: {
+              reason: "RebootConfirmed",
+              message: "restarted in phase rebooting; no boot ID to compare, so taking it as the reboot",
+              warning: true,
+            },
+          });
+        }
+      }
+      if (!isPhase(slot.phase) || !HOLDING_PHASES.has(slot.phase)) {
+        // kreboot always records a holding phase: an unreadable one is garbage (or someone else's record), and
+        // garbage never leads to a drain or a reboot. Undo a cordon of ours, if any, and give the slot back; a
+        // node that still needs its reboot takes a slot again the normal way.
+        return go(state, "retreating", now, {
+          wait: NOW,
+          report: {
+            reason: "Resumed",
+            message: `holding a slot with an unreadable phase (${
+              slot.phase ?? "none"
+            }); not trusting it: undoing any cordon of ours and giving the slot back`,
+            warning: true,
+          },
+        });
+      }
       const phase = resumePhase(slot.phase);
       return go(state, phase, now, {
         wait: NOW,

@@ -95,16 +95,38 @@ const rows: Row[] = [
     phase: "retreating",
   },
   {
-    name: "startup, slot without a boot ID record -> resume, not 'rebooted'",
+    name: "startup, slot without a boot ID record, was rebooting -> recovering (no reboot loop)",
     state: st("startup"),
     obs: { slot: { phase: "rebooting" }, node: { bootId: "b", ready: true } },
-    phase: "draining",
+    phase: "recovering",
+    report: "RebootConfirmed",
   },
   {
-    name: "startup, node without a boot ID -> resume, not 'rebooted'",
+    name: "startup, node without a boot ID, was rebooting -> recovering (no reboot loop)",
     state: st("startup"),
     obs: { slot: { phase: "rebooting", bootId: "a" }, node: { ready: true } },
+    phase: "recovering",
+    report: "RebootConfirmed",
+  },
+  {
+    name: "startup, node without a boot ID, was draining -> draining (resume)",
+    state: st("startup"),
+    obs: { slot: { phase: "draining" }, node: { ready: true } },
     phase: "draining",
+    report: "Resumed",
+  },
+  {
+    name: "startup, slot with no readable phase -> retreating (garbage is not trusted)",
+    state: st("startup"),
+    obs: { slot: { bootId: "a" }, node: { bootId: "a", ready: true } },
+    phase: "retreating",
+    report: "Resumed",
+  },
+  {
+    name: "startup, slot with an unknown phase -> retreating",
+    state: st("startup"),
+    obs: { slot: { phase: "idle", bootId: "a" }, node: { bootId: "a", ready: true } },
+    phase: "retreating",
   },
   // idle
   {
