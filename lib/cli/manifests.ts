@@ -127,8 +127,8 @@ export function manifestObjects(config: Config, opts: ManifestOptions): Record<s
                 timeoutSeconds: 5,
                 failureThreshold: 3,
               },
-              // Measured with deploy/measure_resources.ts (one daemon, `deno run -A main.ts`, 2026-11-23):
-              // idle RSS after 60 s 123 MiB; peak during a drain of 50 pods 140 MiB (VmHWM). The request is
+              // Measured with deploy/measure_resources.ts (one daemon, `deno run -A main.ts`, two runs): idle
+              // RSS after 60 s 118-123 MiB; peak during a drain of 50 pods 136-140 MiB (VmHWM). The request is
               // the idle figure rounded up; the limit leaves ~1.8x the drain peak for larger drains and V8's
               // heap growth. CPU is near zero between checks; no CPU limit, so a drain is never throttled.
               resources: {
