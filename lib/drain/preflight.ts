@@ -6,7 +6,7 @@
  * when several of its pods live here: the drain evicts them one after the other as the budget recovers.
  */
 import { describeApiError, type Kube } from "../kube.ts";
-import { blocked, CLEAR, type GateResult, listNames } from "../gates/gate.ts";
+import { blocked, cannotCheck, CLEAR, type GateResult, listNames } from "../gates/gate.ts";
 import { listNodePods, listPdbs } from "./list.ts";
 import { evictionRefusal, pdbsCovering } from "./pdb.ts";
 import { podKey, selectPodsToDrain } from "./pods.ts";
@@ -36,11 +36,12 @@ export async function preflight(
       return why === undefined ? [] : [`pod ${podKey(pod)} ${why}`];
     });
   } catch (e) {
-    return blocked(
+    return cannotCheck(
       "pdb",
       `cannot check the PodDisruptionBudgets of the pods on node ${node}, so the drain is held back to be safe: ${
         describeApiError(e)
       }`,
+      (opts.now ?? (() => new Date()))().getTime(),
     );
   }
   if (refusals.length === 0) return CLEAR;

@@ -21,6 +21,14 @@ export function blocked(reason: BlockReason, message: string): GateResult {
   return { clear: false, reason, message };
 }
 
+/** How soon a gate that could not ask the API server tries again: an outage must not cost a whole period. */
+export const UNREACHABLE_RETRY_MS = 10_000;
+
+/** Blocked because the gate could not find out (the API server is unreachable): retried soon, not a period later. */
+export function cannotCheck(reason: BlockReason, message: string, nowMs: number): GateResult {
+  return { clear: false, reason, message, retryAtMs: nowMs + UNREACHABLE_RETRY_MS };
+}
+
 /** Up to `max` names, then "and N more", so a message stays one readable line. */
 export function listNames(names: readonly string[], max = 10): string {
   const shown = names.slice(0, max).join(", ");

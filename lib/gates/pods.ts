@@ -6,7 +6,7 @@
  */
 import type { Kube } from "../kube.ts";
 import { describeApiError } from "../kube.ts";
-import { blocked, CLEAR, type GateResult } from "./gate.ts";
+import { blocked, cannotCheck, CLEAR, type GateResult } from "./gate.ts";
 
 const LIST_LIMIT = 10;
 const NOT_BLOCKING_PHASES = new Set(["Succeeded", "Failed", "Unknown"]);
@@ -23,11 +23,12 @@ export async function checkBlockingPods(
     try {
       list = await kube.core.listPodForAllNamespaces({ labelSelector, fieldSelector, limit: LIST_LIMIT });
     } catch (e) {
-      return blocked(
+      return cannotCheck(
         "pod",
         `cannot list pods matching ${
           JSON.stringify(labelSelector)
         } on node ${node}, so reboots are blocked to be safe: ${describeApiError(e)}`,
+        Date.now(),
       );
     }
     // The field selector already excludes finished pods; checking again keeps a lenient server honest.

@@ -184,5 +184,7 @@ Deno.test({
       r.message,
       /^cannot list pods matching "app=backup" on node n1, so reboots are blocked to be safe: .*(ECONNREFUSED|refused)/i,
     );
+    // An unreachable API server is retried soon, not a whole --period later.
+    assert.ok(r.retryAtMs !== undefined && r.retryAtMs - Date.now() <= 10_000, `retryAtMs ${r.retryAtMs}`);
   },
 });
