@@ -99,6 +99,9 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     concurrency,
     nodeFilter: (n) => names.includes(n),
   });
+  // Half the runs give the drain a short timeout, so that PDB flips make drains fail and nodes retreat (undo the
+  // cordon, give the slot back) and try again a period later.
+  const drainTimeout = rnd() < 0.5 ? `${between(3, 8)}s` : "0s";
   const daemons = new Map<string, Daemon>();
   const hangFile = (node: string) => `${cluster.cp.dir}/nodes/${node}/hang`;
   for (const name of names) {
@@ -119,6 +122,7 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
         "--period=5s",
         `--reboot-sentinel-command=sh ${SENTINEL_COMMAND} ${sentinel} ${hangFile(name)}`,
         "--sentinel-command-timeout=2s",
+        `--drain-timeout=${drainTimeout}`,
       ],
     });
     monitor.attach(d);
@@ -274,10 +278,14 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
         namespace: install.namespace,
         labelSelector: `kreboot.dev/lock=${ds}`,
       });
+      // A Lease that still names the deleted node is free as the lock judges it ("a slot whose holder Node no
+      // longer exists is free"); it is rewritten by the next node that takes it.
+      const existing = new Set(nodes.items.map((n) => n.metadata?.name ?? ""));
       for (const l of leases.items) {
-        if (l.metadata?.name?.includes("-slot-") && l.spec?.holderIdentity) {
+        const holder = l.spec?.holderIdentity;
+        if (l.metadata?.name?.includes("-slot-") && holder && existing.has(holder)) {
           good = false;
-          if (explain) failures.push(`${l.metadata.name} still held by ${l.spec.holderIdentity}`);
+          if (explain) failures.push(`${l.metadata.name} still held by ${holder}`);
         }
       }
       return good;
