@@ -12,6 +12,7 @@
  *   checks and watches the holder's Node (nodes get/watch), then takes the slot (leases create/patch).
  * - audit-c is blocked by a pod (pods list) with a short period, so the same RebootBlocked Event repeats and
  *   is patched (events create/patch).
+ * - --annotate-nodes, --prefer-no-schedule-taint and the node-label flags add their Node writes.
  * - `--concurrency=50%` with a DaemonSet whose status says nothing (no controller here) counts the nodes
  *   (nodes list); the DaemonSet itself is read and watched for kured's manual lock (daemonsets get/watch).
  */
@@ -74,7 +75,15 @@ Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generat
   await cluster.createPdb("work", "web", { matchLabels: { app: "web" }, maxUnavailable: 1 });
   await cluster.setPdbStatus("work", "web", 1);
 
-  const args = [...install.args, "--concurrency=50%"];
+  // Every feature that writes to the Node, so that their calls are checked too.
+  const args = [
+    ...install.args,
+    "--concurrency=50%",
+    "--annotate-nodes",
+    "--prefer-no-schedule-taint=kreboot.test/waiting",
+    "--pre-reboot-node-labels=kreboot.test/state=rebooting",
+    "--post-reboot-node-labels=kreboot.test/state=done",
+  ];
   const start = (node: string, extra: string[]) =>
     cluster.startDaemon(node, {
       kubeconfig: install.kubeconfig,
