@@ -202,7 +202,10 @@ Deno.test("reboot cycle e2e", async (t) => {
         namespace: "work",
         fieldSelector: "spec.nodeName=dry-a",
       });
-      const leases = await cluster.kube.coord.listNamespacedLease({ namespace: NS });
+      const leases = await cluster.kube.coord.listNamespacedLease({
+        namespace: NS,
+        labelSelector: `${LOCK_LABEL}=dry`,
+      });
       return JSON.stringify({
         node: { rv: node.metadata?.resourceVersion, spec: node.spec, labels: node.metadata?.labels },
         pods: pods.items.map((p) => [p.metadata?.name, p.metadata?.resourceVersion]),

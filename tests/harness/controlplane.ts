@@ -176,6 +176,20 @@ export class ControlPlane implements AsyncDisposable {
   }
 
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    // Free ports are picked, then released before etcd and the apiserver bind them: on a busy machine another
+    // process can take one in between. That is worth another try with new ports, nothing else is.
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await ControlPlane.#startOnce(opts);
+      } catch (e) {
+        if (attempt >= 3 || !/address already in use/.test(String(e instanceof Error ? e.message : e))) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  static async #startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const binDir = controlPlaneBinDir();
     requireBinaries(binDir);
     const tmpRoot = Deno.env.get("TMPDIR") ?? "/tmp";
