@@ -102,6 +102,26 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   // Half the runs give the drain a short timeout, so that PDB flips make drains fail and nodes retreat (undo the
   // cordon, give the slot back) and try again a period later.
   const drainTimeout = rnd() < 0.5 ? `${between(3, 8)}s` : "0s";
+  // More of the daemon's state to keep straight across crashes, each in about half the runs.
+  const taint = rnd() < 0.5 ? "kreboot.dev/chaos" : undefined;
+  const labels = rnd() < 0.5;
+  const extra = [
+    ...(rnd() < 0.5 ? [`--lock-release-delay=${between(1, 4)}s`] : []),
+    ...(taint ? [`--prefer-no-schedule-taint=${taint}`] : []),
+    ...(labels ? ["--pre-reboot-node-labels=chaos=rebooting", "--post-reboot-node-labels=chaos=done"] : []),
+    ...(rnd() < 0.5 ? ["--annotate-nodes"] : []),
+  ];
+  // kill -9 aimed at a phase: random moments rarely hit the short ones.
+  const PHASES = [
+    "cordoning",
+    "draining",
+    "recovering",
+    "uncordoning",
+    "release-delay",
+    "releasing",
+    "retreating",
+  ];
+  const aimed = [pick(PHASES), pick(PHASES)];
   const daemons = new Map<string, Daemon>();
   const hangFile = (node: string) => `${cluster.cp.dir}/nodes/${node}/hang`;
   for (const name of names) {
@@ -123,6 +143,7 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
         `--reboot-sentinel-command=sh ${SENTINEL_COMMAND} ${sentinel} ${hangFile(name)}`,
         "--sentinel-command-timeout=2s",
         `--drain-timeout=${drainTimeout}`,
+        ...extra,
       ],
     });
     monitor.attach(d);
@@ -131,7 +152,10 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   log(
     `seed ${seed}: nodes ${names.join(",")}; admin-cordoned ${admin}; PDB-guarded ${
       guarded.join(",") || "-"
-    }`,
+    }; ` +
+      `drain timeout ${drainTimeout}; ${extra.join(" ") || "no extra flags"}; kill -9 aimed at ${
+        aimed.join(", ")
+      }`,
   );
 
   // The chaos, each kind its own task, all drawn from the seed up front where possible.
@@ -153,6 +177,21 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
       tasks.push(d.crash(after));
     }
   })());
+  for (const phase of aimed) {
+    const after = between(0, 2_000);
+    tasks.push((async () => {
+      const until = Date.now() + 60_000;
+      while (!stop && Date.now() < until) {
+        const d = live().find((d) => lastPhase(d) === phase);
+        if (d) {
+          log(`${at()} kill -9 ${d.node} in phase ${phase}, restart after ${after} ms`);
+          await d.crash(after);
+          return;
+        }
+        await sleep(20);
+      }
+    })());
+  }
   const restartAt = between(3_000, 20_000);
   const downMs = between(500, 6_000);
   tasks.push((async () => {
@@ -274,6 +313,18 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
           if (explain) failures.push(`${name} is ${cordoned ? "cordoned" : "schedulable"} at the end`);
         }
       }
+      for (const n of nodes.items) {
+        const name = n.metadata?.name ?? "";
+        if (!names.includes(name)) continue;
+        if (taint && (n.spec?.taints ?? []).some((t) => t.key === taint)) {
+          good = false;
+          if (explain) failures.push(`${name} still has the taint ${taint}`);
+        }
+        if (labels && n.metadata?.labels?.chaos !== "done") {
+          good = false;
+          if (explain) failures.push(`${name} has label chaos=${n.metadata?.labels?.chaos}, expected done`);
+        }
+      }
       const leases = await cluster.kube.coord.listNamespacedLease({
         namespace: install.namespace,
         labelSelector: `kreboot.dev/lock=${ds}`,
@@ -294,6 +345,15 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
       return false;
     }
   }
+}
+
+/** The phase of the daemon's last JSON log line. */
+function lastPhase(d: Daemon): string | undefined {
+  for (let i = d.lines.length - 1; i >= 0 && i >= d.lines.length - 20; i--) {
+    const m = /"phase":"([a-z-]+)"/.exec(d.lines[i]?.text ?? "");
+    if (m) return m[1];
+  }
+  return undefined;
 }
 
 async function retry<T>(call: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
