@@ -276,3 +276,27 @@ Deno.test("rbac grants: a Role covers its namespace only; cluster rules cover ev
   assert.ok(!allowed(grants, call({ verb: "update", resource: "nodes", name: "n" })));
   assert.ok(!allowed(grants, call({ verb: "list", resource: "secrets" })));
 });
+
+Deno.test("README's RBAC table lists exactly the generated rules", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const start = readme.indexOf("| where ");
+  assert.ok(start >= 0, "README has the RBAC table");
+  const rows = readme.slice(start).split("\n").slice(2).map((l) => l.trim()).filter((l, i, all) =>
+    l.startsWith("|") && all.slice(0, i).every((p) => p.startsWith("|"))
+  ).map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+  const scope = (ns: string | undefined) =>
+    ns === undefined ? "cluster" : ns === "kube-system" ? "the DaemonSet's namespace" : `\`${ns}\``;
+  const expected = daemonGrants("kured", "kube-system").flatMap((g) =>
+    g.rules.flatMap((r) => r.resources.map((res) => [scope(g.namespace), res, r.verbs.join(", ")]))
+  );
+  assert.deepEqual(
+    rows.map(([where, what, verbs]) => [where, what?.match(/`([a-z/]+)`(?:[ ,]|$)/)?.[1], verbs]),
+    expected,
+  );
+  // A rule limited to resourceNames says so.
+  const named = daemonGrants("kured", "kube-system").flatMap((g) => g.rules)
+    .filter((r) => (r.resourceNames ?? []).length > 0).flatMap((r) => r.resources);
+  for (const [, what] of rows) {
+    if (named.some((n) => what?.includes(`\`${n}\``))) assert.match(what ?? "", /by name/);
+  }
+});
