@@ -46,18 +46,22 @@ Deno.test("safety monitor: each rule fires when broken", async () => {
   try {
     // 1 + 2: three nodes cordoned by kreboot with concurrency 2, none holding a slot.
     for (const n of ["m-a", "m-b", "m-c"]) await cordon(n);
-    await eventually("disruption", 10_000, async () => rules().has("disruption") || undefined);
+    await eventually("disruption", 10_000, () => Promise.resolve(rules().has("disruption") || undefined));
     await eventually(
       "cordon-without-slot",
       10_000,
-      async () => rules().has("cordon-without-slot") || undefined,
+      () => Promise.resolve(rules().has("cordon-without-slot") || undefined),
     );
     // 3: the administrator's cordon lifted.
     await cluster.kube.core.patchNode(
       { name: "m-admin", body: { spec: { unschedulable: false } } },
       MERGE_PATCH,
     );
-    await eventually("admin-uncordoned", 10_000, async () => rules().has("admin-uncordoned") || undefined);
+    await eventually(
+      "admin-uncordoned",
+      10_000,
+      () => Promise.resolve(rules().has("admin-uncordoned") || undefined),
+    );
     // 4: a slot held by a node that does not exist while another waits.
     mon.attach(fakeDaemon("m-b", "waiting"));
     await cluster.kube.coord.createNamespacedLease({
@@ -67,7 +71,11 @@ Deno.test("safety monitor: each rule fires when broken", async () => {
         spec: { holderIdentity: "m-gone" },
       },
     });
-    await eventually("orphaned-slot", 10_000, async () => rules().has("orphaned-slot") || undefined);
+    await eventually(
+      "orphaned-slot",
+      10_000,
+      () => Promise.resolve(rules().has("orphaned-slot") || undefined),
+    );
     // 5 + 6: a reboot of a schedulable node with a pod on it and no sentinel.
     await cluster.kube.core.patchNode({ name: "m-c", body: { spec: { unschedulable: false } } }, MERGE_PATCH);
     await cluster.createPod("work", { name: "m-c-web", node: "m-c", owner: "ReplicaSet" });
