@@ -87,6 +87,14 @@ export interface LoopOptions {
   random?: () => number;
 }
 
+/**
+ * Phases in which the node is being disrupted on the strength of its slot but has not rebooted yet. If the slot
+ * disappears meanwhile (its Lease deleted, or taken by another node), going on would disrupt one node more than
+ * the concurrency allows, so the loop checks the slot every `SLOT_GUARD_MS` and retreats as soon as it is gone.
+ */
+const GUARDED_PHASES: ReadonlySet<Phase> = new Set(["cordoning", "draining", "reboot-delay"]);
+const SLOT_GUARD_MS = 3_000;
+
 /** Exit codes of a `--once` pass (documented in the README). */
 export const ONCE_EXIT = { nothingToDo: 0, wouldReboot: 10, blocked: 11 } as const;
 
@@ -96,6 +104,9 @@ export class RebootLoop {
   #state: State;
   #firstPeriod = true;
   #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #guardTimer: ReturnType<typeof setInterval> | undefined;
+  /** Aborted when the slot guard finds the slot gone while in a guarded phase. */
+  #slotLost = new AbortController();
   #wouldReboot = false;
   #blocked = false;
 
@@ -118,16 +129,25 @@ export class RebootLoop {
     let result: ActionResult | undefined;
     try {
       while (!signal.aborted) {
+        if (this.#slotLost.signal.aborted && GUARDED_PHASES.has(this.#state.phase)) {
+          // Whatever the last action returned, it ran without a slot: undo it rather than go on.
+          this.#lostSlot(this.#slotLost.signal.reason as LostSlotError);
+          result = undefined;
+        }
         const obs = result ? { now: this.#now(), result } : await this.#observe(this.#state.phase, signal);
         if (signal.aborted) break;
         const d = decide(this.#state, obs, this.#o.machine);
         await this.#enter(d);
-        result = d.action ? await this.#act(d.action, signal) : undefined;
+        const held = GUARDED_PHASES.has(this.#state.phase)
+          ? AbortSignal.any([signal, this.#slotLost.signal])
+          : signal;
+        result = d.action ? await this.#act(d.action, held) : undefined;
         if (d.action) continue;
         if (this.#o.once && (d.wait.kind === "period" || d.wait.kind === "lock")) break;
-        await this.#wait(d, signal);
+        await this.#wait(d, held);
       }
     } finally {
+      this.#stopGuard();
       this.#stopRenewing();
       this.#p.lock.stopWatching();
     }
@@ -158,6 +178,8 @@ export class RebootLoop {
       }
       if (HOLDING_PHASES.has(this.#state.phase)) this.#startRenewing();
       else this.#stopRenewing();
+      if (GUARDED_PHASES.has(this.#state.phase)) this.#startGuard();
+      else this.#stopGuard();
     }
   }
 
@@ -320,6 +342,36 @@ export class RebootLoop {
       if (!this.#p.lock.held) return;
       this.#p.lock.renew().catch((e) => this.#o.log.warn("could not renew the slot", { error: String(e) }));
     }, every);
+  }
+
+  /** Checks, while in a guarded phase, that the slot is still ours (see GUARDED_PHASES). */
+  #startGuard(): void {
+    if (this.#guardTimer !== undefined || this.#o.machine.dryRun) return;
+    if (this.#slotLost.signal.aborted) this.#slotLost = new AbortController();
+    const lost = this.#slotLost;
+    let checking = false;
+    this.#guardTimer = setInterval(async () => {
+      if (checking || lost.signal.aborted) return;
+      checking = true;
+      try {
+        const mine = await this.#p.lock.mine();
+        if (mine === undefined && this.#guardTimer !== undefined && GUARDED_PHASES.has(this.#state.phase)) {
+          this.#o.log.error(
+            "the slot is gone (its Lease was deleted or taken); stopping and undoing the cordon",
+          );
+          lost.abort(new LostSlotError("(gone)", ""));
+        }
+      } catch {
+        // Cannot tell (the API server is away): keep going; the next write finds out for sure.
+      } finally {
+        checking = false;
+      }
+    }, SLOT_GUARD_MS);
+  }
+
+  #stopGuard(): void {
+    if (this.#guardTimer !== undefined) clearInterval(this.#guardTimer);
+    this.#guardTimer = undefined;
   }
 
   #stopRenewing(): void {

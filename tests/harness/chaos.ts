@@ -177,20 +177,18 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
       tasks.push(d.crash(after));
     }
   })());
+  const cleanups: (() => void)[] = [];
   for (const phase of aimed) {
     const after = between(0, 2_000);
-    tasks.push((async () => {
-      const until = Date.now() + 60_000;
-      while (!stop && Date.now() < until) {
-        const d = live().find((d) => lastPhase(d) === phase);
-        if (d) {
-          log(`${at()} kill -9 ${d.node} in phase ${phase}, restart after ${after} ms`);
-          await d.crash(after);
-          return;
-        }
-        await sleep(20);
-      }
-    })());
+    // The daemon records each holding phase on its slot Lease before acting in it: kill it as that lands.
+    const unsubscribe = monitor.onSlotChange((holder, recorded) => {
+      const d = daemons.get(holder);
+      if (stop || recorded !== phase || !d || d.node === deleted) return;
+      unsubscribe();
+      log(`${at()} kill -9 ${d.node} in phase ${phase}, restart after ${after} ms`);
+      tasks.push(d.crash(after));
+    });
+    cleanups.push(unsubscribe);
   }
   const restartAt = between(3_000, 20_000);
   const downMs = between(500, 6_000);
@@ -260,6 +258,7 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     break;
   }
   stop = true;
+  for (const c of cleanups) c();
   await Promise.allSettled(tasks);
   for (const n of names) await Deno.remove(hangFile(n)).catch(() => {});
   if (!done) {
@@ -345,15 +344,6 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
       return false;
     }
   }
-}
-
-/** The phase of the daemon's last JSON log line. */
-function lastPhase(d: Daemon): string | undefined {
-  for (let i = d.lines.length - 1; i >= 0 && i >= d.lines.length - 20; i--) {
-    const m = /"phase":"([a-z-]+)"/.exec(d.lines[i]?.text ?? "");
-    if (m) return m[1];
-  }
-  return undefined;
 }
 
 async function retry<T>(call: () => Promise<T>, timeoutMs = 30_000): Promise<T> {

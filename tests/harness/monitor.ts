@@ -149,6 +149,7 @@ export class SafetyMonitor {
   /** Open episodes already reported, so one problem is one violation and not one per event. */
   readonly #open = new Set<string>();
   #firstNodeSync = true;
+  #slotListeners = new Set<(holder: string, phase: string | undefined) => void>();
   #reflectors: Reflector[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -248,6 +249,15 @@ export class SafetyMonitor {
     await Promise.all(this.#reflectors.map((r) => r.stop()));
   }
 
+  /**
+   * Calls `listener` with the holder and the recorded phase whenever a held slot Lease changes (a daemon records
+   * its phase there on entering it, before acting): lets chaos aim a kill -9 at a phase. Returns an unsubscribe.
+   */
+  onSlotChange(listener: (holder: string, phase: string | undefined) => void): () => void {
+    this.#slotListeners.add(listener);
+    return () => this.#slotListeners.delete(listener);
+  }
+
   /** Slot Lease name -> holder, as last seen. */
   holders(): Map<string, string> {
     return new Map(this.#slots);
@@ -301,6 +311,9 @@ export class SafetyMonitor {
     if (rec.name === "" || !rec.name.startsWith(`${this.#o.dsName}-slot-`)) return;
     if (type === "DELETED") this.#slots.delete(rec.name);
     else this.#slots.set(rec.name, rec.holder);
+    if (type !== "DELETED" && rec.holder !== "") {
+      for (const l of this.#slotListeners) l(rec.holder, rec.phase);
+    }
   }
 
   #followDaemons(): void {
