@@ -426,19 +426,40 @@ export class RebootLock {
         resync: () => this.refresh(),
       });
     }
-    const holders = [...this.#slots.values()].map((s) => s.holder).filter((h) => h && h !== this.#o.node);
-    this.#watch.watchNodes(holders);
-    let ttlWake = Infinity;
-    for (const v of await this.view()) {
-      if (v.verdict.kind === "held" && v.verdict.expiresInMs !== undefined) {
-        ttlWake = Math.min(ttlWake, v.verdict.expiresInMs + 50);
+    const deadline = this.#o.now() + maxMs;
+    for (;;) {
+      const wasPaused = this.#pause.paused;
+      const holders = [...this.#slots.values()].map((s) => s.holder).filter((h) => h && h !== this.#o.node);
+      this.#watch.watchNodes(holders);
+      let ttlWake = Infinity;
+      for (const v of await this.view()) {
+        if (v.verdict.kind === "held" && v.verdict.expiresInMs !== undefined) {
+          ttlWake = Math.min(ttlWake, v.verdict.expiresInMs + 50);
+        }
       }
+      const left = Math.max(0, deadline - this.#o.now());
+      const result = await this.#watch.next(signal, Math.min(left, ttlWake));
+      if (result === "aborted") return result;
+      if (result === "timeout" && ttlWake > left) return "timeout";
+      await sleep(Math.floor(this.#o.random() * this.#o.wakeJitterMs), signal);
+      if (signal.aborted) return "aborted";
+      // The jitter lets one waiter win while the others see its write arrive on the watch. A waiter that saw
+      // every slot taken again keeps waiting: waking the caller would only re-run its gates and reports for a
+      // try that cannot succeed (each release cost every waiter ~9 requests; bench/RESULTS.md). A lifted pause
+      // always wakes the caller, so what it reports changes from "paused" to the slots.
+      if (result === "changed" && !wasPaused && this.#watch?.live && !(await this.#mayAcquire())) continue;
+      return "changed";
     }
-    const result = await this.#watch.next(signal, Math.min(maxMs, ttlWake));
-    if (result === "aborted") return result;
-    if (result === "timeout" && ttlWake > maxMs) return "timeout";
-    await sleep(Math.floor(this.#o.random() * this.#o.wakeJitterMs), signal);
-    return signal.aborted ? "aborted" : "changed";
+  }
+
+  /**
+   * From the watched state: is some slot not held (or this node's)? The pause is not looked at: a slot freed
+   * while paused still wakes the caller, whose report then changes from "lock" to "paused".
+   */
+  async #mayAcquire(): Promise<boolean> {
+    if (this.#held) return true;
+    const n = await this.capacity();
+    return (await this.view()).some((v) => v.index >= 0 && v.index < n && v.verdict.kind !== "held");
   }
 
   stopWatching(): void {
