@@ -190,15 +190,27 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     });
     cleanups.push(unsubscribe);
   }
+  // The apiserver restart comes at a random moment, or (every other run) as a slot holder enters a phase.
   const restartAt = between(3_000, 20_000);
   const downMs = between(500, 6_000);
-  tasks.push((async () => {
-    await sleep(restartAt);
-    if (stop) return;
-    log(`${at()} restarting kube-apiserver (down ${downMs} ms)`);
+  const restartPhase = rnd() < 0.5
+    ? pick(["cordoning", "draining", "recovering", "uncordoning", "releasing"])
+    : undefined;
+  let restartedAt: number | undefined;
+  const restart = async (why: string) => {
+    if (stop || restartedAt !== undefined) return;
+    restartedAt = Date.now() - t0;
+    log(`${at()} restarting kube-apiserver (down ${downMs} ms) ${why}`);
     await cluster.restartApiserver({ downMs });
     log(`${at()} kube-apiserver back`);
-  })());
+  };
+  if (restartPhase !== undefined) {
+    cleanups.push(monitor.onSlotChange((holder, recorded) => {
+      if (recorded === restartPhase) tasks.push(restart(`as ${holder} enters ${restartPhase}`));
+    }));
+  }
+  // Either way, there is one restart per run: at `restartAt`, or at the latest after 40 s.
+  tasks.push(sleep(restartPhase === undefined ? restartAt : 40_000).then(() => restart("on schedule")));
   const deleteAfter = between(1_000, 15_000);
   tasks.push((async () => {
     await sleep(deleteAfter);
@@ -252,7 +264,7 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     if (kills.length > 0 && Date.now() - t0 < Math.min(deadline - t0, (kills.at(-1)?.at ?? 0) + 1_000)) {
       continue;
     }
-    if (deleted === undefined) continue;
+    if (deleted === undefined || restartedAt === undefined) continue;
     if (!(await endStateReached())) continue;
     done = true;
     break;
@@ -278,7 +290,9 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   const ok = failures.length === 0 && monitor.violations.length === 0;
   const summary =
     `seed ${seed}: ${ok ? "ok" : "FAILED"} in ${(durationMs / 1000).toFixed(1)}s; ${crashes} kill -9, ` +
-    `apiserver down ${downMs} ms at +${(restartAt / 1000).toFixed(1)}s, deleted ${deleted ?? "-"}, ` +
+    `apiserver down ${downMs} ms at ${
+      restartedAt === undefined ? "-" : `+${(restartedAt / 1000).toFixed(1)}s`
+    }, deleted ${deleted ?? "-"}, ` +
     `max disrupted ${monitor.maxDisrupted}; ${monitor.describe()}` +
     (failures.length ? `\n  failures:\n    ${failures.join("\n    ")}` : "");
   if (!ok) {
