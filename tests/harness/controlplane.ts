@@ -59,7 +59,22 @@ function requireBinaries(dir: string): void {
 }
 
 /** A port that was free a moment ago (the kernel picks it; the race with other processes is accepted). */
+/**
+ * A port that was free a moment ago, for a process to bind later. Drawn at random below the kernel's ephemeral
+ * range (32768+ on Linux), not by binding port 0: the ephemeral range is where every outgoing connection of every
+ * test on the machine takes its local port, so a port picked there was seen taken again before the daemon
+ * could bind it ("--metrics-port N: address already in use").
+ */
 export function freePort(): number {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
