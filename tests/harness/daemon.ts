@@ -111,6 +111,8 @@ export class Daemon implements AsyncDisposable {
   crashes = 0;
   #stopped = false;
   #failure: Error | undefined;
+  /** Set when the process exited on its own (no reboot, crash or stop of the harness's doing). */
+  #exitError: Error | undefined;
   #watcher: Promise<void> | undefined;
   #ac = new AbortController();
 
@@ -175,6 +177,9 @@ export class Daemon implements AsyncDisposable {
           }`,
       );
       for (const w of this.#waiters) w.fail(err);
+      // Nobody restarts it: a wait for reboots can fail now too, rather than at its timeout.
+      this.#exitError = err;
+      for (const w of this.#rebootWaiters) w();
     });
   }
 
@@ -265,6 +270,7 @@ export class Daemon implements AsyncDisposable {
     const deadline = Date.now() + timeoutMs;
     while (this.reboots < n) {
       if (this.#failure) throw this.#failure;
+      if (this.#exitError) throw this.#exitError;
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(
