@@ -108,14 +108,6 @@ async function main(): Promise<number> {
   if (parsed.write) {
     const path = new URL("./RESULTS.md", import.meta.url).pathname;
     await Deno.writeTextFile(path, renderResults(run, rows, notes, failures));
-    // `deno task check` formats Markdown too: leave the file as `deno fmt` would.
-    const fmt = await new Deno.Command(Deno.execPath(), {
-      args: ["fmt", path],
-      cwd: new URL("../", import.meta.url).pathname,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!fmt.success) failures.push(`deno fmt ${path}: ${new TextDecoder().decode(fmt.stderr).trim()}`);
     progress(`wrote ${path}`);
   }
   for (const f of failures) console.error(`bench: ${f}`);
