@@ -78,26 +78,8 @@ export function mib(bytes: number, digits = 1): string {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `check` every `everyMs` until it returns a value; throws naming `what` after `timeoutMs`. */
-export async function until<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined> | T | undefined,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`bench: timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-}
+/** Polls until a value comes (the e2e tests' helper). */
+export { eventually as until } from "../tests/e2e/support.ts";
 
 /** A logger that drops everything (for lock and drain clients run in-process). */
 export function quietLog(node: string): Logger {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { decodeSlot, LOCK_LABEL } from "../../lib/lock/slots.ts";
 import { type Daemon, startCluster, type TestCluster } from "../harness/mod.ts";
-import { eventually, type Install, installKreboot } from "./support.ts";
+import { eventually, type Install, installKreboot, schedulable, slotsFree } from "./support.ts";
 
 const NS = "kube-system";
 
@@ -40,19 +40,6 @@ async function monitor(cluster: TestCluster, dsName: string) {
       leases.abort();
     },
   };
-}
-
-async function slotsFree(cluster: TestCluster, dsName: string): Promise<boolean> {
-  const list = await cluster.kube.coord.listNamespacedLease({
-    namespace: NS,
-    labelSelector: `${LOCK_LABEL}=${dsName}`,
-  });
-  return list.items.every((l) => !l.spec?.holderIdentity);
-}
-
-async function schedulable(cluster: TestCluster, node: string): Promise<boolean> {
-  const n = await cluster.kube.core.readNode({ name: node });
-  return n.spec?.unschedulable !== true;
 }
 
 async function startNodes(

@@ -6,22 +6,9 @@
 import assert from "node:assert/strict";
 import { LOCK_LABEL } from "../../lib/lock/slots.ts";
 import { type Daemon, REPO_ROOT, startCluster, type TestCluster } from "../harness/mod.ts";
-import { eventually, installKreboot } from "./support.ts";
+import { eventually, installKreboot, schedulable, slotsFree } from "./support.ts";
 
 const NS = "kube-system";
-
-async function slotsFree(cluster: TestCluster, dsName: string): Promise<boolean> {
-  const list = await cluster.kube.coord.listNamespacedLease({
-    namespace: NS,
-    labelSelector: `${LOCK_LABEL}=${dsName}`,
-  });
-  return list.items.every((l) => !l.spec?.holderIdentity);
-}
-
-async function schedulable(cluster: TestCluster, node: string): Promise<boolean> {
-  const n = await cluster.kube.core.readNode({ name: node });
-  return n.spec?.unschedulable !== true;
-}
 
 function json(d: Daemon): Record<string, unknown>[] {
   return d.lines.flatMap((l) => {

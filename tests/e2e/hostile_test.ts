@@ -8,7 +8,7 @@ import { MERGE_PATCH } from "../../lib/kube.ts";
 import { LOCK_LABEL, SLOT_ANNOTATIONS } from "../../lib/lock/slots.ts";
 import { type Daemon, startCluster, type TestCluster } from "../harness/mod.ts";
 import { SafetyMonitor } from "../harness/monitor.ts";
-import { eventually, installKreboot } from "./support.ts";
+import { eventually, installKreboot, schedulable } from "./support.ts";
 
 const NS = "kube-system";
 
@@ -40,11 +40,6 @@ async function explained<T>(d: Daemon, check: () => Promise<T>): Promise<T> {
     const tail = d.lines.slice(-25).map((l) => `  ${l.text.slice(0, 300)}`).join("\n");
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- ${d.node}, last lines ---\n${tail}`);
   }
-}
-
-async function schedulable(cluster: TestCluster, node: string): Promise<boolean> {
-  const n = await cluster.kube.core.readNode({ name: node });
-  return n.spec?.unschedulable !== true;
 }
 
 Deno.test("hostile objects e2e", async (t) => {

@@ -5,6 +5,7 @@
  */
 import { manifestObjects } from "../../lib/cli/manifests.ts";
 import { defaultConfig, parseConfig } from "../../lib/config/mod.ts";
+import { LOCK_LABEL } from "../../lib/lock/slots.ts";
 import type { PlainObject, TestCluster } from "../harness/mod.ts";
 
 export interface Install {
@@ -34,11 +35,12 @@ export async function installKreboot(
 
 export { defaultConfig };
 
-/** Polls `check` until it returns a value, or fails with `what` after `timeoutMs`. */
+/** Polls `check` every `everyMs` until it returns a value; fails naming `what` after `timeoutMs`. */
 export async function eventually<T>(
   what: string,
   timeoutMs: number,
-  check: () => Promise<T | undefined>,
+  check: () => Promise<T | undefined> | T | undefined,
+  everyMs = 200,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -49,7 +51,25 @@ export async function eventually<T>(
     } catch (e) {
       last = e;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/** True when no slot Lease of this install names a holder. */
+export async function slotsFree(
+  cluster: TestCluster,
+  dsName: string,
+  namespace = "kube-system",
+): Promise<boolean> {
+  const list = await cluster.kube.coord.listNamespacedLease({
+    namespace,
+    labelSelector: `${LOCK_LABEL}=${dsName}`,
+  });
+  return list.items.every((l) => !l.spec?.holderIdentity);
+}
+
+export async function schedulable(cluster: TestCluster, node: string): Promise<boolean> {
+  const n = await cluster.kube.core.readNode({ name: node });
+  return n.spec?.unschedulable !== true;
 }
