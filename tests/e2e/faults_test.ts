@@ -4,11 +4,8 @@
  * or floods its output; the metrics port already taken.
  */
 import assert from "node:assert/strict";
-import { LOCK_LABEL } from "../../lib/lock/slots.ts";
-import { type Daemon, REPO_ROOT, startCluster, type TestCluster } from "../harness/mod.ts";
+import { type Daemon, REPO_ROOT, startCluster } from "../harness/mod.ts";
 import { eventually, installKreboot, schedulable, slotsFree } from "./support.ts";
-
-const NS = "kube-system";
 
 function json(d: Daemon): Record<string, unknown>[] {
   return d.lines.flatMap((l) => {
