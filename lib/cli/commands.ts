@@ -64,12 +64,8 @@ export function splitOwnOptions(
   return { own, rest };
 }
 
-export function ownOptionsOf(sub: Subcommand, args: readonly string[]): Record<string, string | boolean> {
-  return splitOwnOptions(sub, args).own;
-}
-
 export async function runCommand(sub: Subcommand, config: Config, args: readonly string[]): Promise<number> {
-  const own = ownOptionsOf(sub, args);
+  const { own } = splitOwnOptions(sub, args);
   switch (sub) {
     case "config":
       console.log(JSON.stringify(configToJson(config, { redact: true }), null, 2));

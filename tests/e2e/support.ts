@@ -4,7 +4,7 @@
  * under test has the generated RBAC and nothing more.
  */
 import { manifestObjects } from "../../lib/cli/manifests.ts";
-import { defaultConfig, parseConfig } from "../../lib/config/mod.ts";
+import { parseConfig } from "../../lib/config/mod.ts";
 import { LOCK_LABEL } from "../../lib/lock/slots.ts";
 import type { PlainObject, TestCluster } from "../harness/mod.ts";
 
@@ -32,8 +32,6 @@ export async function installKreboot(
   const kubeconfig = await cluster.serviceAccountKubeconfig(namespace, dsName);
   return { namespace, dsName, kubeconfig, args };
 }
-
-export { defaultConfig };
 
 /** Polls `check` every `everyMs` until it returns a value; fails naming `what` after `timeoutMs`. */
 export async function eventually<T>(
