@@ -64,7 +64,7 @@ function parseJsonObject(line: string): Record<string, unknown> | undefined {
  * Retries an API call for up to 30 s while the apiserver is unreachable or answers 5xx/429 (a chaos test may be
  * restarting it in the middle of a simulated reboot); other errors fail at once.
  */
-async function retrying<T>(call: () => Promise<T>): Promise<T> {
+export async function retrying<T>(call: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {

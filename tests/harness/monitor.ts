@@ -28,9 +28,9 @@
 import type * as k8s from "@kubernetes/client-node";
 import { selectPodsToDrain } from "../../lib/drain/pods.ts";
 import { CORDONED_BY_KREBOOT } from "../../lib/drain/node.ts";
-import { apiStatus, type Kube } from "../../lib/kube.ts";
+import type { Kube } from "../../lib/kube.ts";
 import { decodeSlot, LOCK_LABEL } from "../../lib/lock/slots.ts";
-import type { Daemon, RebootHooks } from "./daemon.ts";
+import { type Daemon, type RebootHooks, retrying } from "./daemon.ts";
 
 export type Rule =
   | "disruption"
@@ -438,19 +438,6 @@ export class SafetyMonitor {
       }
     } catch (e) {
       this.#record("reboot-without-drain", node, `could not check the drain: ${String(e)}`);
-    }
-  }
-}
-
-async function retrying<T>(call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await call();
-    } catch (e) {
-      const status = apiStatus(e);
-      if ((status !== undefined && status < 500 && status !== 429) || Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 250));
     }
   }
 }
