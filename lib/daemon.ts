@@ -116,7 +116,10 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   try {
     kube = makeKube(loadKubeConfig(config.kubeconfig || undefined), config.dryRun);
   } catch (e) {
-    throw new ConfigError("kubeconfig", e instanceof Error ? e.message : String(e));
+    throw new ConfigError(
+      "kubeconfig",
+      `cannot load the kubeconfig (--kubeconfig): ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   log.info("kreboot starting", {
     dryRun: config.dryRun,
