@@ -11,7 +11,7 @@ import type { GateResult } from "./gates/gate.ts";
 import { sentinelChanged } from "./gates/sentinel_watch.ts";
 import { describeApiError, loadKubeConfig, makeKube } from "./kube.ts";
 import type { Kube } from "./kube.ts";
-import { RebootLock } from "./lock.ts";
+import { RebootLock, SlotKeeper } from "./lock/mod.ts";
 import { Logger } from "./log.ts";
 import { type NodeState, type Ports, RebootLoop } from "./loop.ts";
 import type { SentinelObs } from "./machine.ts";
@@ -130,6 +130,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   });
 
   const lock = lockFor(kube, config, log);
+  const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   const reporter = new Reporter({ config, kube, log, metrics });
   const ops = new NodeOps(kube, config, log, metrics);
 
@@ -172,6 +173,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     node: () => readNodeState(kube, node),
     daemonPodsReady: () => daemonPodsReady(kube, node),
     lock,
+    keeper,
     cordon: () => ops.cordon(signal),
     drain: (s) => ops.drain(s),
     reboot: async () => {
@@ -202,13 +204,13 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       dryRun: config.dryRun,
     },
     periodMs: config.period,
-    lockTtlMs: config.lockTtl,
     once: config.once,
     log,
   });
   try {
-    return await runWithRetry(loop, signal, log);
+    return await runWithRetry(loop, signal, log, config.once);
   } finally {
+    keeper.stop();
     alive = false;
     await reporter.flush();
     await server.shutdown();
@@ -216,19 +218,41 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   }
 }
 
+/** How long `--once` keeps trying to reach the API server before it gives up with exit 1. */
+export const ONCE_RETRY_MS = 15_000;
+/** A run of the loop that lasted this long was healthy: the next failure starts the backoff afresh. */
+const HEALTHY_RUN_MS = 60_000;
+
 /**
- * The loop only throws when the API server cannot be reached at all (e.g. at start-up): wait with backoff
- * and start it again, resuming from what the Lease says, instead of exiting into a crash loop.
+ * The loop only throws when the API server cannot be reached: wait with backoff and start it again, resuming in
+ * the phase it was in (the slot keeper keeps a held slot renewed and guarded meanwhile), instead of exiting
+ * into a crash loop. `--once` is a command someone waits for: it tries for ONCE_RETRY_MS, then fails with one
+ * line.
  */
-async function runWithRetry(loop: RebootLoop, signal: AbortSignal, log: Logger): Promise<number> {
+async function runWithRetry(
+  loop: RebootLoop,
+  signal: AbortSignal,
+  log: Logger,
+  once: boolean,
+): Promise<number> {
+  const giveUpAt = Date.now() + ONCE_RETRY_MS;
   let backoff = 1_000;
   while (true) {
+    const startedAt = Date.now();
     try {
       return await loop.run(signal);
     } catch (e) {
       if (signal.aborted) return 0;
-      log.error("cannot reach the API server; retrying", { error: describeApiError(e), inMs: backoff });
-      await sleep(backoff, signal);
+      if (Date.now() - startedAt > HEALTHY_RUN_MS) backoff = 1_000;
+      const wait = once ? Math.min(backoff, giveUpAt - Date.now()) : backoff;
+      if (wait <= 0) {
+        throw new Error(
+          `cannot reach the API server (gave up after ${ONCE_RETRY_MS / 1000} s with --once): ` +
+            `${describeApiError(e)}. Check --kubeconfig and that the cluster is up.`,
+        );
+      }
+      log.error("cannot reach the API server; retrying", { error: describeApiError(e), inMs: wait });
+      await sleep(wait, signal);
       backoff = Math.min(backoff * 2, 60_000);
     }
   }

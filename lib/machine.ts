@@ -31,6 +31,14 @@ export const HOLDING_PHASES: ReadonlySet<Phase> = new Set(
   PHASES.filter((p) => p !== "startup" && p !== "idle" && p !== "required" && p !== "waiting"),
 );
 
+/**
+ * Phases in which the node is being disrupted on the strength of its slot but has not rebooted yet. If the slot
+ * disappears meanwhile (its Lease deleted, or taken by another node), going on would disrupt one node more than
+ * the concurrency allows: the slot keeper (lib/lock/keeper.ts) checks the slot in these phases, and a lost
+ * slot makes the node retreat.
+ */
+export const GUARDED_PHASES: ReadonlySet<Phase> = new Set(["cordoning", "draining", "reboot-delay"]);
+
 export function isPhase(s: string | undefined): s is Phase {
   return s !== undefined && (PHASES as readonly string[]).includes(s);
 }
@@ -70,16 +78,20 @@ export interface NodeObs {
   ready: boolean;
 }
 
+/** The outcome of an action that either works or fails with a reason. */
+export type Outcome<A extends string> = { action: A; ok: true } | { action: A; ok: false; error: string };
+
 export type ActionResult =
   | { action: "acquire"; acquired: true }
   | { action: "acquire"; acquired: false; reason: "paused" | "full"; message: string }
-  | { action: "release"; ok: boolean; error?: string }
-  | { action: "cordon"; ok: boolean; error?: string }
-  | { action: "drain"; ok: boolean; error?: string }
-  | { action: "reboot"; ok: boolean; error?: string }
-  | { action: "uncordon"; ok: boolean; error?: string }
-  | { action: "retreat"; ok: boolean; error?: string }
-  | { action: "set-release-after"; ok: boolean; at: number; error?: string };
+  | Outcome<"release">
+  | Outcome<"cordon">
+  | Outcome<"drain">
+  | Outcome<"reboot">
+  | Outcome<"uncordon">
+  | Outcome<"retreat">
+  | { action: "set-release-after"; ok: true; at: number }
+  | { action: "set-release-after"; ok: false; at: number; error: string };
 
 /** What the loop saw. Only the fields the phase needs are filled in. */
 export interface Observation {
@@ -94,6 +106,8 @@ export interface Observation {
   node?: NodeObs;
   /** Whether the DaemonSet pods on this node are Ready (recovery). */
   daemonPodsReady?: boolean;
+  /** Why the slot keeper found this node's slot gone (set on every observation once it did). */
+  slotLost?: string;
 }
 
 export type Action =
@@ -130,7 +144,8 @@ export interface Report {
     | "Uncordoned"
     | "SlotReleased"
     | "SentinelError"
-    | "Resumed";
+    | "Resumed"
+    | "SlotLost";
   message: string;
   warning?: boolean;
   blockReason?: string;
@@ -188,6 +203,19 @@ export function initialState(now: number): State {
 export function decide(state: State, obs: Observation, cfg: MachineConfig): Decision {
   const { now } = obs;
   const r = obs.result;
+  if (obs.slotLost !== undefined && GUARDED_PHASES.has(state.phase)) {
+    // Whatever the last action returned, it ran without a slot: undo it rather than go on.
+    const next = go(state, "retreating", now, {
+      wait: NOW,
+      report: {
+        reason: "SlotLost",
+        message: `${obs.slotLost}; stopping and undoing the cordon`,
+        warning: true,
+      },
+    });
+    next.state = { ...next.state, failure: obs.slotLost };
+    return next;
+  }
   switch (state.phase) {
     case "startup": {
       const slot = obs.slot;

@@ -5,8 +5,14 @@
  */
 import type { Kube } from "../kube.ts";
 import { describeApiError, isNotFound } from "../kube.ts";
-import type { PauseState } from "../lock.ts";
-import { decodeSlot, kuredAnnotationPause, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
+import {
+  decodeDaemonSetPause,
+  decodePauseLease,
+  effectivePause,
+  NOT_PAUSED,
+  type PauseState,
+} from "../lock/pause.ts";
+import { decodeSlot, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
 import { isBlockReason } from "../report/metrics.ts";
 import type { BlockReason } from "../gates/gate.ts";
 
@@ -89,21 +95,12 @@ export async function collectStatus(
         `Check the kubeconfig and that kreboot runs with --ds-namespace=${opts.namespace} --ds-name=${opts.dsName}.`,
     );
   }
-  let paused: PauseState = { paused: false };
+  let leasePause: PauseState = NOT_PAUSED;
   const slots: SlotStatus[] = [];
   for (const lease of leases.items) {
     const name = lease.metadata?.name ?? "";
     if (name === pauseLeaseName(opts.dsName)) {
-      const by = lease.spec?.holderIdentity;
-      if (by) {
-        paused = {
-          paused: true,
-          by,
-          reason: lease.metadata?.annotations?.["kreboot.dev/pause-reason"] ?? "(no reason given)",
-          source: "lease",
-          ...(lease.spec?.acquireTime ? { since: new Date(lease.spec.acquireTime) } : {}),
-        };
-      }
+      leasePause = decodePauseLease(lease);
       continue;
     }
     const index = slotIndex(opts.dsName, name);
@@ -117,23 +114,15 @@ export async function collectStatus(
   }
   slots.sort((a, b) => a.index - b.index);
   let installed = false;
+  let dsPause: PauseState = NOT_PAUSED;
   try {
     const ds = await kube.apps.readNamespacedDaemonSet({ name: opts.dsName, namespace: opts.namespace });
     installed = true;
-    if (!paused.paused) {
-      const by = kuredAnnotationPause(ds.metadata?.annotations?.[opts.lockAnnotation]);
-      if (by) {
-        paused = {
-          paused: true,
-          by,
-          reason: `kured lock annotation ${opts.lockAnnotation}`,
-          source: "kured-annotation",
-        };
-      }
-    }
+    dsPause = decodeDaemonSetPause(ds, opts);
   } catch (e) {
     if (!isNotFound(e)) throw new StatusUnavailable(`cannot read DaemonSet: ${describeApiError(e)}`);
   }
+  const paused = effectivePause(leasePause, dsPause);
   const held = new Map(slots.filter((s) => s.holder).map((s) => [s.holder, s.slot]));
   let nodeList;
   try {

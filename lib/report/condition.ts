@@ -53,6 +53,7 @@ export function conditionFor(report: Report): ConditionState | undefined {
       return c("True", report.reason);
     case "DrainFailed":
     case "RebootFailed":
+    case "SlotLost":
       return c("True", report.reason);
     case "RebootConfirmed":
       return c("False", "RebootConfirmed");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { GateResult } from "../../lib/gates/gate.ts";
-import type { AcquireResult, HolderState } from "../../lib/lock.ts";
+import type { AcquireResult, HolderState } from "../../lib/lock/mod.ts";
 import { Logger } from "../../lib/log.ts";
 import {
   type HeldSlotRecord,

@@ -580,10 +580,10 @@ Deno.test("decide(): a full happy cycle visits every phase in order", () => {
       { slot: { phase: "rebooting", bootId: "a" }, node: { bootId: "b", ready: true } },
       { node: { ready: true }, daemonPodsReady: true },
       {},
-      { result: { action: "uncordon" as const, ok: true } },
+      { result: { action: "uncordon" as const, ok: true as const } },
       { slot: {} },
       {},
-      { result: { action: "release" as const, ok: true } },
+      { result: { action: "release" as const, ok: true as const } },
     ]
   ) {
     state = decide(state, { now: T, ...obs }, cfg).state;
