@@ -150,8 +150,8 @@ export class SlotKeeper {
 
   async #tick(): Promise<void> {
     const phase = this.#phase;
-    if (this.#stopped || phase === undefined || !HOLDING_PHASES.has(phase) || !this.#lock.held) return;
-    if (this.#o.ttlMs > 0 && this.#o.now() >= this.#nextRenewAt) await this.#renew();
+    if (this.#stopped || phase === undefined || !HOLDING_PHASES.has(phase)) return;
+    if (this.#o.ttlMs > 0 && this.#o.now() >= this.#nextRenewAt && this.#lock.held) await this.#renew();
     if (GUARDED_PHASES.has(phase) && this.#lost === undefined && this.#o.now() >= this.#nextGuardAt) {
       this.#nextGuardAt = this.#o.now() + this.#o.guardMs;
       try {

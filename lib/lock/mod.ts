@@ -338,8 +338,15 @@ export class RebootLock {
       held: () => this.#held,
       reread: async () => {
         // What the server says now decides, also for a dry-run acquisition kept only in memory.
+        const before = this.#held;
         this.#held = undefined;
-        await this.refresh();
+        try {
+          await this.refresh();
+        } catch (e) {
+          // Nothing was learnt: keep believing what was known.
+          this.#held ??= before;
+          throw e;
+        }
       },
       holderOf: (name: string) => this.#seen.get(name)?.holder ?? "",
     };
