@@ -189,9 +189,8 @@ export class SlotKeeper {
     if (this.#lost !== undefined) return;
     this.#lost = why;
     const guarded = this.#phase !== undefined && GUARDED_PHASES.has(this.#phase);
-    if (guarded) {
-      this.#o.log.error("lost the slot while holding it; stopping and undoing the cordon", { error: why });
-    } else this.#o.log.warn("lost the slot while holding it", { error: why });
+    if (guarded) this.#o.log.error(`${why}; stopping and undoing the cordon`);
+    else this.#o.log.warn(`${why}; finishing without it`);
     this.#lostCtl.abort(new Error(why));
   }
 }

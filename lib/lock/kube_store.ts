@@ -45,15 +45,6 @@ export class KubeLeaseStore implements LeaseStore {
     }
   }
 
-  async getLease(name: string): Promise<unknown | undefined> {
-    try {
-      return await this.#kube.coord.readNamespacedLease({ name, namespace: this.#ns });
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw apiError(e);
-    }
-  }
-
   async createLease(body: Record<string, unknown>): Promise<unknown> {
     try {
       return await this.#kube.coord.createNamespacedLease({

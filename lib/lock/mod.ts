@@ -106,6 +106,34 @@ export class RebootLock {
 
   /** Reads every slot and the pause state from the server, refreshing what this observer has seen. */
   async refresh(): Promise<void> {
+    await this.#readLeases();
+    // A percentage is resolved against the node count of the moment: read it again with the slots.
+    this.#daemonNodes = undefined;
+    this.#applyDaemonSet(await this.#store.readDaemonSet());
+    this.#syncHeld();
+  }
+
+  /** The slot this node holds according to the server (start-up recovery reads this). */
+  async mine(): Promise<SlotRecord | undefined> {
+    await this.refresh();
+    return this.#held;
+  }
+
+  /**
+   * Whether the slot this node holds still names it, from one read of the slot Leases (the slot keeper's
+   * guard; the daemon may list Leases but not get one). Throws when that cannot be told.
+   */
+  async stillHeld(): Promise<boolean> {
+    if (!this.#held) return false;
+    // A dry-run acquisition was never stored: there is nothing to read back.
+    if (this.#store.dryRun) return true;
+    await this.#readLeases();
+    this.#syncHeld();
+    return this.#held !== undefined;
+  }
+
+  /** One LIST of the lock's Leases: the slots and `kreboot pause`. */
+  async #readLeases(): Promise<void> {
     let list;
     try {
       list = await this.#store.listLeases();
@@ -123,32 +151,6 @@ export class RebootLock {
     }
     this.#seen.replaceAll(records);
     this.#leasePause = leasePause;
-    // A percentage is resolved against the node count of the moment: read it again with the slots.
-    this.#daemonNodes = undefined;
-    this.#applyDaemonSet(await this.#store.readDaemonSet());
-    this.#syncHeld();
-  }
-
-  /** The slot this node holds according to the server (start-up recovery reads this). */
-  async mine(): Promise<SlotRecord | undefined> {
-    await this.refresh();
-    return this.#held;
-  }
-
-  /**
-   * Whether the slot this node holds still names it, from one read of that Lease (the slot keeper's guard).
-   * Throws when that cannot be told.
-   */
-  async stillHeld(): Promise<boolean> {
-    const held = this.#held;
-    if (!held) return false;
-    // A dry-run acquisition was never stored: there is nothing to read back.
-    if (this.#store.dryRun) return true;
-    const lease = await this.#store.getLease(held.name);
-    if (lease === undefined) this.#seen.forget(held.name);
-    const rec = lease === undefined ? undefined : this.#seen.observe(decodeSlot(lease));
-    this.#held = rec?.holder === this.#o.node ? rec : undefined;
-    return this.#held !== undefined;
   }
 
   /** How many slots there are now (a percentage is resolved against the nodes that run the daemon). */

@@ -1,5 +1,6 @@
 /**
- * The storage the reboot lock needs, as one port: the lock's Leases (list, get, create, patch, delete, watch)
+ * The storage the reboot lock needs, as one port: the lock's Leases (list, create, patch, delete, watch; no get,
+ * which the daemon's RBAC in lib/rbac.ts does not grant)
  * and the few other objects it reads (the DaemonSet for kured's manual lock and the node count, Nodes to tell
  * whether a holder still exists). lib/lock/kube_store.ts implements it against the API server; the unit tests
  * use an in-memory one, as client-go tests its leader election against a fake lock
@@ -43,8 +44,6 @@ export interface LeaseStore {
   readonly dryRun: boolean;
   /** Every Lease of this lock (labelled with the DaemonSet's name) and the list's resourceVersion. */
   listLeases(): Promise<{ items: unknown[]; resourceVersion: string }>;
-  /** One Lease, or undefined when it does not exist. */
-  getLease(name: string): Promise<unknown | undefined>;
   /** Throws LeaseConflict when a Lease of that name exists. */
   createLease(body: Record<string, unknown>): Promise<unknown>;
   /** A JSON merge patch. Throws LeaseConflict on a stale resourceVersion, LeaseNotFound when it is gone. */

@@ -123,14 +123,6 @@ export class FakeLeaseStore implements LeaseStore {
     });
   }
 
-  getLease(name: string): Promise<unknown | undefined> {
-    return Promise.resolve().then(() => {
-      this.#call("getLease");
-      const l = this.leases.get(name);
-      return l && structuredClone(l);
-    });
-  }
-
   createLease(body: Obj): Promise<unknown> {
     return Promise.resolve().then(() => {
       this.#call("createLease");

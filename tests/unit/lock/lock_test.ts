@@ -217,10 +217,17 @@ Deno.test("lost slot: a write to a slot taken or deleted meanwhile throws LostSl
   const store2 = new FakeLeaseStore({ nodes: ["a"] });
   const a2 = lockOn(store2, "a");
   await a2.tryAcquire(cordoning);
+  const lists = store2.calls.listLeases;
+  assert.equal(await a2.stillHeld(), true);
+  assert.equal(store2.calls.listLeases, (lists ?? 0) + 1);
   store2.externalDelete(SLOT0);
   assert.equal(await a2.stillHeld(), false);
   await assert.rejects(a2.renew(), LostSlotError);
-  assert.equal(store2.calls.getLease, 1, "the guard reads one Lease, not the whole lock");
+  assert.equal(
+    store2.calls.readDaemonSet,
+    1,
+    "the guard lists the Leases, nothing else (only the acquire read the DaemonSet)",
+  );
 });
 
 Deno.test("a holder whose Node was deleted frees its slot at once, and a watching waiter wakes", async () => {
