@@ -2,42 +2,30 @@
  * The cluster-wide reboot lock: N `coordination.k8s.io/v1` Leases used as a counting semaphore, plus a pause.
  * A node that needs no reboot never calls into this module.
  *
- * The lock is split by job: the pure Lease codec (slots.ts), what this node has seen and when (observer.ts),
- * the compare-and-swap writes (cas.ts), the watches of a waiting node (watch.ts), the pause (pause.ts), the
- * storage port and its API-server implementation (store.ts, kube_store.ts), and the slot keeper that renews
- * and guards a held slot (keeper.ts). This facade is what the loop and the CLI use.
+ * The lock is split by job: the pure Lease codec (slots.ts), what this node has seen and when (observer.ts)
+ * and what it makes of it (view.ts), the compare-and-swap writes (cas.ts), the watches of a waiting node
+ * (watch.ts), the pause (pause.ts), the storage port and its API-server implementation (store.ts,
+ * kube_store.ts), and the slot keeper that renews and guards a held slot (keeper.ts). This facade is what the
+ * loop and the CLI use.
  */
 import type { Kube } from "../kube.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../sleep.ts";
 import { LostSlotError, patchHeldSlot } from "./cas.ts";
 import { KubeLeaseStore } from "./kube_store.ts";
-import { SlotObserver } from "./observer.ts";
-import {
-  decodeDaemonSetPause,
-  decodePauseLease,
-  effectivePause,
-  NOT_PAUSED,
-  pause as writePause,
-  type PauseState,
-  resume as deletePause,
-} from "./pause.ts";
+import { pause as writePause, type PauseState, resume as deletePause } from "./pause.ts";
 import {
   acquirePatch,
   type Concurrency,
   decodeSlot,
   microTimeString,
   newSlotLease,
-  pauseLeaseName,
   releasePatch,
-  resolveConcurrency,
   SLOT_ANNOTATIONS,
-  slotIndex,
-  slotName,
   type SlotRecord,
-  type SlotVerdict,
 } from "./slots.ts";
 import { LeaseConflict, type LeaseStore } from "./store.ts";
+import { LockView, type SlotView } from "./view.ts";
 import { LockWatch, type WakeReason } from "./watch.ts";
 
 export { LostSlotError } from "./cas.ts";
@@ -45,6 +33,7 @@ export { SlotKeeper } from "./keeper.ts";
 export type { PauseState } from "./pause.ts";
 export type { LeaseStore } from "./store.ts";
 export type { SlotRecord } from "./slots.ts";
+export type { SlotView } from "./view.ts";
 
 export interface LockOptions {
   namespace: string;
@@ -73,23 +62,12 @@ export type AcquireResult =
   | { acquired: true; slot: SlotRecord }
   | { acquired: false; reason: "paused" | "full"; message: string };
 
-export interface SlotView {
-  index: number;
-  record: SlotRecord;
-  verdict: SlotVerdict;
-}
-
 const MAX_ACQUIRE_ROUNDS = 8;
 
 export class RebootLock {
   readonly #store: LeaseStore;
   readonly #o: Required<Omit<LockOptions, "log">> & { log: Logger };
-  readonly #seen: SlotObserver;
-  readonly #holderExists = new Map<string, boolean>();
-  #leasePause: PauseState = NOT_PAUSED;
-  #dsPause: PauseState = NOT_PAUSED;
-  #daemonNodes: number | undefined;
-  #listRv = "";
+  readonly #view: LockView;
   #held: SlotRecord | undefined;
   #watch: LockWatch | undefined;
 
@@ -97,7 +75,10 @@ export class RebootLock {
   constructor(backend: Kube | LeaseStore, opts: LockOptions) {
     this.#o = { now: () => Date.now(), random: Math.random, wakeJitterMs: 300, ...opts };
     this.#store = "listLeases" in backend ? backend : new KubeLeaseStore(backend, opts);
-    this.#seen = new SlotObserver({ me: opts.node, ttlMs: opts.ttlMs, now: this.#o.now });
+    this.#view = new LockView(this.#store, {
+      ...this.#o,
+      watchingNode: (name) => this.#watch?.watchingNode(name) ?? false,
+    });
   }
 
   get held(): SlotRecord | undefined {
@@ -106,10 +87,8 @@ export class RebootLock {
 
   /** Reads every slot and the pause state from the server, refreshing what this observer has seen. */
   async refresh(): Promise<void> {
-    await this.#readLeases();
-    // A percentage is resolved against the node count of the moment: read it again with the slots.
-    this.#daemonNodes = undefined;
-    this.#applyDaemonSet(await this.#store.readDaemonSet());
+    await this.#view.readLeases();
+    await this.#view.readDaemonSet();
     this.#syncHeld();
   }
 
@@ -127,57 +106,21 @@ export class RebootLock {
     if (!this.#held) return false;
     // A dry-run acquisition was never stored: there is nothing to read back.
     if (this.#store.dryRun) return true;
-    await this.#readLeases();
+    await this.#view.readLeases();
     this.#syncHeld();
     return this.#held !== undefined;
   }
 
-  /** One LIST of the lock's Leases: the slots and `kreboot pause`. */
-  async #readLeases(): Promise<void> {
-    let list;
-    try {
-      list = await this.#store.listLeases();
-    } catch (e) {
-      this.#seen.blind();
-      throw e;
-    }
-    this.#listRv = list.resourceVersion;
-    const records: SlotRecord[] = [];
-    let leasePause = NOT_PAUSED;
-    for (const lease of list.items) {
-      const rec = decodeSlot(lease);
-      if (rec.name === pauseLeaseName(this.#o.dsName)) leasePause = decodePauseLease(lease);
-      else if (slotIndex(this.#o.dsName, rec.name) !== undefined) records.push(rec);
-    }
-    this.#seen.replaceAll(records);
-    this.#leasePause = leasePause;
-  }
-
-  /** How many slots there are now (a percentage is resolved against the nodes that run the daemon). */
-  async capacity(): Promise<number> {
-    if (this.#o.concurrency.kind === "count") return resolveConcurrency(this.#o.concurrency, 0);
-    this.#daemonNodes ??= await this.#store.countNodes();
-    return resolveConcurrency(this.#o.concurrency, this.#daemonNodes);
+  capacity(): Promise<number> {
+    return this.#view.capacity();
   }
 
   pauseState(): PauseState {
-    return effectivePause(this.#leasePause, this.#dsPause);
+    return this.#view.pauseState();
   }
 
-  /** Every slot index below capacity plus any held leftover above it, with this observer's verdict. */
-  async view(): Promise<SlotView[]> {
-    const n = await this.capacity();
-    const views: SlotView[] = [];
-    const names = new Set<string>([...Array(n).keys()].map((i) => slotName(this.#o.dsName, i)));
-    for (const name of this.#seen.names()) names.add(name);
-    for (const name of names) {
-      const index = slotIndex(this.#o.dsName, name) ?? -1;
-      const record = this.#seen.get(name) ??
-        { name, resourceVersion: "", holder: "", transitions: 0, problems: [] };
-      if (index >= n && record.holder === "") continue;
-      views.push({ index, record, verdict: await this.#judge(record) });
-    }
-    return views.sort((a, b) => a.index - b.index);
+  view(): Promise<SlotView[]> {
+    return this.#view.view();
   }
 
   /**
@@ -196,8 +139,8 @@ export class RebootLock {
           message: `reboots are paused by ${paused.by}: ${paused.reason}`,
         };
       }
-      const views = await this.view();
-      const n = await this.capacity();
+      const views = await this.#view.view();
+      const n = await this.#view.capacity();
       const busy = views.filter((v) => v.verdict.kind === "held");
       if (busy.length >= n) {
         return {
@@ -258,12 +201,18 @@ export class RebootLock {
     const written = record.resourceVersion === ""
       ? await this.#store.createLease(newSlotLease(this.#o.namespace, this.#o.dsName, record.name, fields))
       : await this.#store.patchLease(record.name, acquirePatch(record.resourceVersion, fields));
-    const slot = decodeSlot(written);
-    // A dry run stores nothing: remember the slot as it really is (its resourceVersion) so that later writes
-    // are validated against the real Lease, or skipped when there is none.
+    return this.#remember(decodeSlot(written), record.resourceVersion);
+  }
+
+  /**
+   * Keeps what a write returned as the held slot. A dry run stores nothing: the slot is remembered with the
+   * resourceVersion of the real Lease (`storedRv`, "" when there is none), so that later writes are validated
+   * against it, or skipped.
+   */
+  #remember(written: SlotRecord, storedRv: string): SlotRecord {
     this.#held = this.#store.dryRun
-      ? { ...slot, resourceVersion: record.resourceVersion }
-      : this.#seen.observe(slot);
+      ? { ...written, resourceVersion: storedRv }
+      : this.#view.seen.observe(written);
     return this.#held;
   }
 
@@ -304,11 +253,7 @@ export class RebootLock {
       this.#held = undefined;
       throw new LostSlotError(out.slot, out.holder);
     }
-    const rec = decodeSlot(out.lease);
-    this.#held = this.#store.dryRun
-      ? { ...rec, resourceVersion: out.slot.resourceVersion }
-      : this.#seen.observe(rec);
-    return this.#held;
+    return this.#remember(decodeSlot(out.lease), out.slot.resourceVersion);
   }
 
   /** Frees this node's slot. Releasing a slot that is not ours is a no-op, never a steal. */
@@ -329,7 +274,7 @@ export class RebootLock {
     }
     this.#held = undefined;
     if (out.kind === "gone") return;
-    if (!this.#store.dryRun) this.#seen.observe(decodeSlot(out.lease));
+    if (!this.#store.dryRun) this.#view.seen.observe(decodeSlot(out.lease));
     this.#o.log.info(this.#store.dryRun ? "would release slot (dry run)" : "released slot", {
       slot: out.slot.name,
     });
@@ -350,7 +295,7 @@ export class RebootLock {
           throw e;
         }
       },
-      holderOf: (name: string) => this.#seen.get(name)?.holder ?? "",
+      holderOf: (name: string) => this.#view.seen.get(name)?.holder ?? "",
     };
   }
 
@@ -369,23 +314,25 @@ export class RebootLock {
    * watches on first use; `stopWatching()` closes them when the node no longer waits.
    */
   async waitForChance(signal: AbortSignal, maxMs: number): Promise<WakeReason> {
-    this.#watch ??= new LockWatch(this.#store, this.#o.log, this.#listRv, {
-      lease: (type, obj) => this.#onLeaseEvent(type, obj),
-      daemonSet: (obj) => this.#onDaemonSet(obj),
-      node: (type, name) => {
-        this.#holderExists.set(name, type !== "DELETED");
-        return type === "DELETED";
+    const view = this.#view;
+    this.#watch ??= new LockWatch(this.#store, this.#o.log, view.listResourceVersion, {
+      lease: (type, obj) => {
+        const chance = view.onLeaseEvent(type, obj);
+        this.#syncHeld();
+        return chance;
       },
-      lostSight: () => this.#seen.blind(),
+      daemonSet: (obj) => view.onDaemonSet(obj),
+      node: (type, name) => view.onNodeEvent(type, name),
+      lostSight: () => view.seen.blind(),
       resync: () => this.refresh(),
     });
     const watch = this.#watch;
     const deadline = this.#o.now() + maxMs;
     for (;;) {
       const wasPaused = this.pauseState().paused;
-      watch.watchNodes(this.#seen.otherHolders());
+      watch.watchNodes(view.seen.otherHolders());
       let ttlWake = Infinity;
-      for (const v of await this.view()) {
+      for (const v of await view.view()) {
         if (v.verdict.kind === "held" && v.verdict.expiresInMs !== undefined) {
           ttlWake = Math.min(ttlWake, v.verdict.expiresInMs + 50);
         }
@@ -399,86 +346,26 @@ export class RebootLock {
       // The jitter lets one waiter win while the others see its write arrive on the watch. A waiter that saw
       // every slot taken again keeps waiting: waking the caller would only re-run its gates and reports for a
       // try that cannot succeed (each release cost every waiter ~9 requests; bench/RESULTS.md). A lifted pause
-      // always wakes the caller, so what it reports changes from "paused" to the slots.
-      if (result === "changed" && !wasPaused && watch.live && !(await this.#mayAcquire())) continue;
+      // always wakes the caller, so what it reports changes from "paused" to the slots. The pause is not looked
+      // at here: a slot freed while paused still wakes the caller, whose report then changes to "paused".
+      if (result === "changed" && !wasPaused && watch.live && !this.#held && !(await view.someSlotOpen())) {
+        continue;
+      }
       return "changed";
     }
   }
 
-  /**
-   * From the watched state: is some slot not held (or this node's)? The pause is not looked at: a slot freed
-   * while paused still wakes the caller, whose report then changes from "lock" to "paused".
-   */
-  async #mayAcquire(): Promise<boolean> {
-    if (this.#held) return true;
-    const n = await this.capacity();
-    return (await this.view()).some((v) => v.index >= 0 && v.index < n && v.verdict.kind !== "held");
-  }
-
   stopWatching(): void {
     // A watch that was down when it was closed leaves this node blind until its next successful read.
-    if (this.#watch && !this.#watch.live) this.#seen.blind();
+    if (this.#watch && !this.#watch.live) this.#view.seen.blind();
     this.#watch?.close();
     this.#watch = undefined;
   }
 
-  #onLeaseEvent(type: string, obj: unknown): boolean {
-    const rec = decodeSlot(obj);
-    if (rec.name === pauseLeaseName(this.#o.dsName)) {
-      const before = this.pauseState().paused;
-      this.#leasePause = type === "DELETED" ? NOT_PAUSED : decodePauseLease(obj);
-      return before && !this.pauseState().paused;
-    }
-    if (slotIndex(this.#o.dsName, rec.name) === undefined) return false;
-    if (type === "DELETED") {
-      this.#seen.forget(rec.name);
-      this.#syncHeld();
-      return true;
-    }
-    this.#seen.observe(rec);
-    this.#syncHeld();
-    return rec.holder === "";
-  }
-
-  #onDaemonSet(obj: unknown): boolean {
-    const before = this.pauseState().paused;
-    this.#applyDaemonSet(obj);
-    return before && !this.pauseState().paused;
-  }
-
-  #applyDaemonSet(ds: unknown): void {
-    if (ds === undefined) {
-      this.#dsPause = NOT_PAUSED;
-      return;
-    }
-    const desired = (ds as { status?: { desiredNumberScheduled?: unknown } }).status?.desiredNumberScheduled;
-    if (typeof desired === "number" && desired > 0) this.#daemonNodes = desired;
-    this.#dsPause = decodeDaemonSetPause(ds, this.#o);
-  }
-
   #syncHeld(): void {
-    const mine = this.#seen.mine();
+    const mine = this.#view.seen.mine();
     if (this.#store.dryRun && this.#held && !mine) return; // a dry-run acquisition never persisted
     this.#held = mine;
-  }
-
-  async #judge(record: SlotRecord): Promise<SlotVerdict> {
-    const first = this.#seen.judge(record);
-    if (first.kind !== "held" && first.kind !== "expired") return first;
-    return this.#seen.judge(record, await this.#nodeExists(first.holder));
-  }
-
-  async #nodeExists(name: string): Promise<boolean> {
-    const known = this.#holderExists.get(name);
-    if (known !== undefined && this.#watch?.watchingNode(name)) return known;
-    try {
-      const exists = await this.#store.nodeExists(name);
-      this.#holderExists.set(name, exists);
-      return exists;
-    } catch {
-      // Cannot tell: assume the holder is alive, the safe side for a lock.
-      return true;
-    }
   }
 }
 
