@@ -20,6 +20,9 @@ import {
 } from "./schedule.ts";
 import { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
 import { shlexJoin, shlexSplit } from "./shlex.ts";
+import { type Budget, formatBudgetSpec, parseBudgetSpec } from "../budget/spec.ts";
+import { formatWindowSpec, parseWindowSpec } from "../windows/spec.ts";
+import type { AnchoredWindow } from "../windows/window.ts";
 
 export type RebootMethod = "command" | "signal";
 export type LogFormat = "text" | "json";
@@ -94,6 +97,12 @@ export interface Config {
   recoveryTimeout: number;
   notifyTimeout: number;
   prometheusTimeout: number;
+  /** Node label whose values form independent groups; "" = one group of all nodes. */
+  groupLabel: string;
+  /** 0 = no cap across groups. */
+  maxConcurrencyTotal: number;
+  budgets: Budget[];
+  rebootWindows: AnchoredWindow[];
 }
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
@@ -800,7 +809,79 @@ export const FLAGS: readonly Flag[] = [
     ),
     { group: "kreboot" },
   ),
+  flag(
+    "groupLabel",
+    "group-label",
+    stringFlag(
+      "Node label whose values form groups that reboot independently, each with its own slots, --concurrency and budgets (e.g. topology.kubernetes.io/zone); nodes without it form one group. Empty = all nodes are one group.",
+      "",
+      (s) => (s === "" ? s : groupLabelKey(s)),
+    ),
+    { group: "kreboot" },
+  ),
+  flag(
+    "maxConcurrencyTotal",
+    "max-concurrency-total",
+    intFlag(
+      "At most this many nodes reboot at the same time across all groups; 0 = no cap beyond each group's own.",
+      0,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    { group: "kreboot" },
+  ),
+  flag(
+    "budgets",
+    "budget",
+    specListFlag(
+      "Repeatable. A reboot budget: nodes=N or nodes=P% (of the group's nodes, rounded up), optionally group=VALUE (of --group-label; empty = nodes without it) and schedule=CRON,duration=DUR[,tz=ZONE] for when it applies. The most restrictive active budget and --concurrency wins.",
+      parseBudgetSpec,
+      formatBudgetSpec,
+    ),
+    { group: "kreboot" },
+  ),
+  flag(
+    "rebootWindows",
+    "reboot-window",
+    specListFlag(
+      "Repeatable. A window in which reboots may start: cron=CRON,duration=DUR[,tz=ZONE], open from each cron time for DUR (also across midnight and DST). Reboots start while any is open and kured's --reboot-days/--start-time/--end-time window is too.",
+      parseWindowSpec,
+      formatWindowSpec,
+    ),
+    { group: "kreboot" },
+  ),
 ];
+
+/** A repeatable `key=value,…` spec flag (`--budget`, `--reboot-window`): each occurrence is one element. */
+function specListFlag<T>(
+  help: string,
+  parse: (s: string) => T,
+  format: (v: T) => string,
+): FlagSpec<T[]> {
+  return {
+    kind: "stringArray",
+    help,
+    default: [],
+    decode(raw) {
+      return raw.map((s) => {
+        try {
+          return parse(s);
+        } catch (e) {
+          if (e instanceof InvalidValue) throw new InvalidValue(e.expected, e.detail, s);
+          throw e;
+        }
+      });
+    },
+    encode: (v) => v.map(format),
+    json: (v) => v.map(format),
+  };
+}
+
+function groupLabelKey(s: string): string {
+  const problem = labelKeyProblem(s);
+  if (problem) throw new InvalidValue("a node label key such as topology.kubernetes.io/zone", problem);
+  return s;
+}
 
 function timeFlag(help: string, def: string): FlagSpec<TimeOfDay> {
   return {

@@ -143,6 +143,27 @@ const KREBOOT: Row[] = [
   { name: "recovery-timeout", def: "10m0s", a: ["20m", "20m0s"], b: ["1h", "1h0m0s"] },
   { name: "notify-timeout", def: "10s", a: ["3s", "3s"], b: ["500ms", "500ms"] },
   { name: "prometheus-timeout", def: "10s", a: ["2s", "2s"], b: ["1m", "1m0s"] },
+  {
+    name: "group-label",
+    def: "",
+    a: ["topology.kubernetes.io/zone", "topology.kubernetes.io/zone"],
+    b: ["pool", "pool"],
+  },
+  { name: "max-concurrency-total", def: 0, a: ["2", 2], b: ["0", 0] },
+  {
+    name: "budget",
+    def: [],
+    a: ["nodes=30%", ["nodes=30%"]],
+    b: ["nodes=0,schedule=@daily,duration=1h", ["nodes=0,schedule=@daily,duration=1h0m0s,tz=UTC"]],
+  },
+  {
+    name: "reboot-window",
+    def: [],
+    a: ["cron=0 22 * * fri,duration=6h,tz=Europe/Berlin", [
+      "cron=0 22 * * fri,duration=6h0m0s,tz=Europe/Berlin",
+    ]],
+    b: ["cron=30 1 * * *,duration=90m", ["cron=30 1 * * *,duration=1h30m0s,tz=UTC"]],
+  },
 ];
 
 function envName(prefix: string, flag: string): string {
@@ -393,6 +414,15 @@ Deno.test("configToArgs round-trips through parseConfig", () => {
       "--reboot-timeout=1m30s",
       "--log-format=json",
       "--kubeconfig=/tmp/kc",
+    ],
+    [
+      "--group-label=topology.kubernetes.io/zone",
+      "--max-concurrency-total=3",
+      "--budget=nodes=0,schedule=0 8 * * mon-fri,duration=10h,tz=Europe/Berlin",
+      "--budget=nodes=30%,group=batch",
+      "--budget=nodes=1,group=",
+      "--reboot-window=cron=0 22 * * fri,sat,duration=6h,tz=Europe/Berlin",
+      "--reboot-window=cron=@daily,duration=2h",
     ],
   ];
   for (const argv of argvs) {
