@@ -53,15 +53,15 @@ export function describeGroup(g: Group, groupLabel: string): string {
  * The group → Lease-name fragment codec. `all` has none (today's names). The others: a DNS label of at
  * most 31 characters, distinct per (key, value): `nolabel-<hash>` for the unlabeled group, else the value
  * lower-cased with every run of other characters turned into `-`, cut to 20, then `-<hash>` (the hash alone
- * when nothing is left). The hash is the first 10 hex digits of SHA-256 over `key=value` (or `key` for the
- * unlabeled group), so changing `--group-label` never reuses another key's Leases.
+ * when nothing is left). The hash is the first 10 hex digits of SHA-256 over the JSON of key and value
+ * (lossless for any string), so changing `--group-label` never reuses another key's Leases.
  */
 export function groupFragment(g: Group, groupLabel: string): string | undefined {
   if (g.kind === "all") return undefined;
-  if (g.kind === "unlabeled") return `nolabel-${hash10(groupLabel)}`;
+  if (g.kind === "unlabeled") return `nolabel-${hash10(JSON.stringify([groupLabel]))}`;
   const prefix = g.value.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+/, "").slice(0, 20)
     .replace(/-+$/, "");
-  const h = hash10(`${groupLabel}=${g.value}`);
+  const h = hash10(JSON.stringify([groupLabel, g.value]));
   return prefix === "" ? h : `${prefix}-${h}`;
 }
 
