@@ -7,6 +7,7 @@ import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, HelpRequested, helpText, parseConfig } from "./lib/config/mod.ts";
 import { runCommand, splitOwnOptions, SUBCOMMANDS } from "./lib/cli/commands.ts";
 import { configCommand } from "./lib/cli/config_cmd.ts";
+import { isNodeCommand, runNodeCommand } from "./lib/cli/hold.ts";
 import { runDaemon } from "./lib/daemon.ts";
 
 async function main(args: string[]): Promise<number> {
@@ -20,6 +21,7 @@ async function main(args: string[]): Promise<number> {
     await writeAll(Deno.stderr, out.stderr);
     return out.code;
   }
+  if (isNodeCommand(args[0])) return await runNodeCommand(args[0], args.slice(1), Deno.env.toObject());
   const sub = SUBCOMMANDS.find((s) => s === args[0]);
   const subArgs = sub ? args.slice(1) : args;
   let parsed;
