@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { checkSchedule, type RebootWindow } from "../../../lib/gates/schedule.ts";
-import { checkWindows, mayStart, nextStart, parseWindowSpec, type WindowPolicy } from "../../../lib/windows/mod.ts";
+import {
+  checkWindows,
+  mayStart,
+  nextStart,
+  parseWindowSpec,
+  type WindowPolicy,
+} from "../../../lib/windows/mod.ts";
 
 const ALL_DAYS: RebootWindow = {
   days: new Set([0, 1, 2, 3, 4, 5, 6]),
@@ -27,7 +33,10 @@ Deno.test("with --reboot-window and kured's defaults, the cron windows alone dec
   assert.ok(!r.clear);
   assert.equal(r.reason, "window");
   assert.equal(r.retryAtMs, ms("2026-04-03T20:00:00Z"), "next Friday 22:00 CEST");
-  assert.match(r.message, /outside the reboot windows \(every day 00:00-23:59:59 UTC and any of \[cron=0 22 \* \* fri,duration=6h0m0s,tz=Europe\/Berlin\]\); next opens 2026-04-03T20:00Z/);
+  assert.match(
+    r.message,
+    /outside the reboot windows \(every day 00:00-23:59:59 UTC and any of \[cron=0 22 \* \* fri,duration=6h0m0s,tz=Europe\/Berlin\]\); next opens 2026-04-03T20:00Z/,
+  );
 });
 
 Deno.test("kured's window AND any --reboot-window: both must be open", () => {

@@ -43,7 +43,11 @@ Deno.test("a window lasts its duration of real time across a DST change, in two 
   // Berlin springs forward on Sunday 2026-03-29 at 02:00 CET → 03:00 CEST (01:00Z).
   const berlin = parseWindowSpec("cron=0 22 * * sat,duration=6h,tz=Europe/Berlin");
   assert.equal(isOpen(berlin, ms("2026-03-28T21:00:00Z")), true, "Sat 22:00 CET");
-  assert.equal(isOpen(berlin, ms("2026-03-29T02:30:00Z")), true, "Sun 04:30 CEST: six real hours not yet over");
+  assert.equal(
+    isOpen(berlin, ms("2026-03-29T02:30:00Z")),
+    true,
+    "Sun 04:30 CEST: six real hours not yet over",
+  );
   assert.equal(isOpen(berlin, ms("2026-03-29T03:00:00Z")), false, "Sun 05:00 CEST = start + 6 h");
   // …and falls back on Sunday 2026-10-25 at 03:00 CEST → 02:00 CET (01:00Z).
   assert.equal(isOpen(berlin, ms("2026-10-25T01:59:59Z")), true, "Sun 02:59:59 CET");
@@ -138,7 +142,9 @@ Deno.test("hostile window specs are refused with what is wrong", () => {
 });
 
 Deno.test("parseCron takes nicknames, names and the Local zone", () => {
-  for (const p of ["@daily", "@weekly", "@monthly", "@yearly", "@hourly", "0 8 * * MON-FRI", "*/15 * * * *"]) {
+  for (
+    const p of ["@daily", "@weekly", "@monthly", "@yearly", "@hourly", "0 8 * * MON-FRI", "*/15 * * * *"]
+  ) {
     assert.equal(parseCron(p, "UTC").pattern, p);
   }
   assert.equal(parseCron(" 0 8 * * * ", "Local").timeZone, "Local");
