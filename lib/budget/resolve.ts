@@ -1,10 +1,13 @@
 /**
  * How many slots a group may use at an instant, and whether one more may be taken. Karpenter's rules
  * (https://karpenter.sh/docs/concepts/disruption/#nodepool-disruption-budgets): of the budgets that apply
- * to the group and are active now, the most restrictive wins; a percentage of the group's nodes rounds
- * up, as a PodDisruptionBudget's maxUnavailable does. `--concurrency` is the default budget, always
- * active, resolved by the lock's own rule (lib/lock/slots.ts: a percentage rounds down, at least 1) so
- * that without `--budget` nothing changes. A budget below the slots in use stops new acquisitions only.
+ * to the group and are active now, the most restrictive wins, and a percentage of the group's nodes rounds
+ * up, as a PodDisruptionBudget's maxUnavailable does. `--concurrency` is the default budget: it sets the
+ * limit while none of the group's budgets is active (as Karpenter's default 10% applies only where no budget
+ * is given), resolved by the lock's own rule (lib/lock/slots.ts: a percentage rounds down, at least 1), so
+ * that without `--budget` nothing changes. So a scheduled budget can both tighten the limit (`nodes=0` in
+ * office hours) and widen it (`nodes=30%` at night) for as long as it is active. A budget below the slots in
+ * use stops new acquisitions only.
  */
 import { resolveConcurrency } from "../lock/slots.ts";
 import { closesAfter, isOpen, nextOpening } from "../windows/mod.ts";
@@ -41,20 +44,22 @@ export interface BudgetPolicy {
 }
 
 /**
- * The slots group `g` of `groupNodes` nodes may hold at `atMs`: the least of `--concurrency` and every
- * active budget for the group. On a tie the earlier one names the reason (`--concurrency` first).
+ * The slots group `g` of `groupNodes` nodes may hold at `atMs`: the least of the group's active budgets, or
+ * `--concurrency` when none is active. On a tie the budget given first names the reason.
  */
 export function allowedSlots(p: BudgetPolicy, g: Group, groupNodes: number, atMs: number): Allowance {
-  let best: Allowance = {
-    allowed: resolveConcurrency(p.concurrency, groupNodes),
-    by: `--concurrency=${formatLimit(p.concurrency)}`,
-  };
+  let best: Allowance | undefined;
   for (const b of p.budgets) {
     if (!appliesTo(b, g) || !isActive(b, atMs)) continue;
     const allowed = budgetSlots(b.nodes, groupNodes);
-    if (allowed < best.allowed) best = { allowed, by: `--budget=${formatBudgetSpec(b)}` };
+    if (best === undefined || allowed < best.allowed) {
+      best = { allowed, by: `--budget=${formatBudgetSpec(b)}` };
+    }
   }
-  return best;
+  return best ?? {
+    allowed: resolveConcurrency(p.concurrency, groupNodes),
+    by: `--concurrency=${formatLimit(p.concurrency)}`,
+  };
 }
 
 /**

@@ -834,7 +834,7 @@ export const FLAGS: readonly Flag[] = [
     "budgets",
     "budget",
     specListFlag(
-      "Repeatable. A reboot budget: nodes=N or nodes=P% (of the group's nodes, rounded up), optionally group=VALUE (of --group-label; empty = nodes without it) and schedule=CRON,duration=DUR[,tz=ZONE] for when it applies. The most restrictive active budget and --concurrency wins.",
+      "Repeatable. A reboot budget: nodes=N or nodes=P% (of the group's nodes, rounded up), optionally group=VALUE (of --group-label; empty = nodes without it) and schedule=CRON,duration=DUR[,tz=ZONE] for when it applies. Of a group's active budgets the most restrictive wins; --concurrency applies while none is active.",
       parseBudgetSpec,
       formatBudgetSpec,
     ),

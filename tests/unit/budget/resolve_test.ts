@@ -41,33 +41,59 @@ Deno.test("--concurrency is the default budget, with today's rule (percent round
   assert.equal(allowedSlots(p({ kind: "percent", percent: 25 }), ALL, 40, 0).allowed, 10);
 });
 
-Deno.test("the most restrictive active budget for the group wins", () => {
+Deno.test("the most restrictive active budget for the group wins; --concurrency only when none is active", () => {
   const policy: BudgetPolicy = {
-    concurrency: { kind: "count", n: 5 },
+    concurrency: { kind: "count", n: 1 },
     budgets: [
       b("nodes=30%,group=batch"),
-      b("nodes=2"),
-      b("nodes=1,group=eu-west-1a"),
+      b("nodes=3,group=batch"),
+      b("nodes=0,group=eu-west-1a,schedule=0 8 * * mon-fri,duration=10h"),
       b("nodes=0,group="),
     ],
   };
-  const t = ms("2026-06-01T12:00:00Z");
-  assert.deepEqual(allowedSlots(policy, zone("batch"), 20, t), { allowed: 2, by: "--budget=nodes=2" });
-  assert.deepEqual(allowedSlots(policy, zone("batch"), 5, t), {
+  const monday = ms("2026-06-01T12:00:00Z");
+  const sunday = ms("2026-06-07T12:00:00Z");
+  assert.deepEqual(allowedSlots(policy, zone("batch"), 20, monday), {
+    allowed: 3,
+    by: "--budget=nodes=3,group=batch",
+  });
+  assert.deepEqual(allowedSlots(policy, zone("batch"), 5, monday), {
     allowed: 2,
     by: "--budget=nodes=30%,group=batch",
-  }, "30% of 5 = 1.5 → 2 ties with nodes=2: the first named wins the tie");
-  assert.deepEqual(allowedSlots(policy, zone("batch"), 3, t), {
-    allowed: 1,
+  }, "30% of 5 = 1.5 → 2");
+  assert.deepEqual(allowedSlots(policy, zone("batch"), 10, monday), {
+    allowed: 3,
     by: "--budget=nodes=30%,group=batch",
+  }, "a tie: the budget given first names it");
+  assert.equal(
+    allowedSlots(policy, zone("batch"), 20, monday).allowed,
+    3,
+    "budgets may allow more than --concurrency",
+  );
+  assert.deepEqual(allowedSlots(policy, zone("eu-west-1a"), 20, monday), {
+    allowed: 0,
+    by: "--budget=nodes=0,group=eu-west-1a,schedule=0 8 * * mon-fri,duration=10h0m0s,tz=UTC",
   });
-  assert.equal(allowedSlots(policy, zone("eu-west-1a"), 20, t).allowed, 1);
-  assert.equal(allowedSlots(policy, zone("other"), 20, t).allowed, 2, "only the budgets for every group");
-  assert.deepEqual(allowedSlots(policy, { kind: "unlabeled" }, 20, t), {
+  assert.deepEqual(allowedSlots(policy, zone("eu-west-1a"), 20, sunday), {
+    allowed: 1,
+    by: "--concurrency=1",
+  });
+  assert.deepEqual(allowedSlots(policy, zone("other"), 20, monday), { allowed: 1, by: "--concurrency=1" });
+  assert.deepEqual(allowedSlots(policy, { kind: "unlabeled" }, 20, monday), {
     allowed: 0,
     by: "--budget=nodes=0,group=",
   }, "group= is the nodes without the label");
-  assert.equal(allowedSlots(policy, ALL, 20, t).allowed, 2, "without --group-label only ungrouped budgets");
+  assert.equal(
+    allowedSlots(policy, ALL, 20, monday).allowed,
+    1,
+    "without --group-label only ungrouped budgets",
+  );
+  const everywhere: BudgetPolicy = {
+    concurrency: { kind: "count", n: 5 },
+    budgets: [b("nodes=2"), b("nodes=4,group=x")],
+  };
+  assert.deepEqual(allowedSlots(everywhere, zone("x"), 20, monday), { allowed: 2, by: "--budget=nodes=2" });
+  assert.deepEqual(allowedSlots(everywhere, ALL, 20, monday), { allowed: 2, by: "--budget=nodes=2" });
 });
 
 Deno.test("a scheduled budget applies from each cron time for its duration: Berlin office hours", () => {
@@ -97,15 +123,16 @@ Deno.test("a budget across midnight and a DST night in New York", () => {
   // The night of 2026-03-08 loses an hour: 20:00 EST (01:00Z) + 10 h = 11:00Z = 07:00 EDT.
   assert.equal(isActive(night, ms("2026-03-08T10:30:00Z")), true, "06:30 EDT: ten real hours not over");
   assert.equal(isActive(night, ms("2026-03-08T11:00:00Z")), false, "07:00 EDT");
-  const policy: BudgetPolicy = { concurrency: ONE, budgets: [b("nodes=10"), night] };
-  assert.equal(
-    allowedSlots(policy, ALL, 7, ms("2026-06-02T03:00:00Z")).allowed,
-    1,
-    "--concurrency=1 is less",
-  );
-  const wide: BudgetPolicy = { concurrency: { kind: "count", n: 100 }, budgets: [b("nodes=10"), night] };
-  assert.equal(allowedSlots(wide, ALL, 7, ms("2026-06-02T03:00:00Z")).allowed, 4, "50% of 7 → 4 at night");
-  assert.equal(allowedSlots(wide, ALL, 7, ms("2026-06-02T15:00:00Z")).allowed, 10, "by day nodes=10");
+  // 30% of a batch pool at night, --concurrency=1 by day.
+  const policy: BudgetPolicy = { concurrency: ONE, budgets: [night] };
+  assert.deepEqual(allowedSlots(policy, ALL, 7, ms("2026-06-02T03:00:00Z")), {
+    allowed: 4,
+    by: "--budget=nodes=50%,schedule=0 20 * * *,duration=10h0m0s,tz=America/New_York",
+  }, "50% of 7 → 4 at night");
+  assert.deepEqual(allowedSlots(policy, ALL, 7, ms("2026-06-02T15:00:00Z")), {
+    allowed: 1,
+    by: "--concurrency=1",
+  });
 });
 
 Deno.test("nextBudgetChange: when a scheduled budget of the group opens or closes next", () => {
