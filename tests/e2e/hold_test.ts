@@ -15,25 +15,9 @@ import {
   requestOf,
   requestSatisfied,
 } from "../../lib/node_control/mod.ts";
-import { REPO_ROOT, startCluster, type TestCluster } from "../harness/mod.ts";
+import { startCluster, type TestCluster } from "../harness/mod.ts";
+import { type CliResult, runKreboot } from "./support.ts";
 import * as k8s from "@kubernetes/client-node";
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function kreboot(kubeconfig: string, args: string[]): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${REPO_ROOT}/main.ts`, ...args, `--kubeconfig=${kubeconfig}`],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    cwd: REPO_ROOT,
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 /** A user whose credentials may do `verbs` on nodes and nothing else (besides what every user may). */
 async function user(cluster: TestCluster, name: string, verbs: string[]): Promise<string> {
@@ -74,7 +58,7 @@ Deno.test("kreboot hold, unhold and request-reboot e2e", async (t) => {
 
   await t.step("hold writes who (as the apiserver knows them), why and since when", async () => {
     const before = Date.now();
-    const r = await kreboot(alice, ["hold", "h1", "--reason", "NIC firmware debugging"]);
+    const r = await runKreboot(alice, ["hold", "h1", "--reason", "NIC firmware debugging"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /node h1 held by system:serviceaccount:ops:alice: NIC firmware debugging/);
     const node = await cluster.kube.core.readNode({ name: "h1" });
@@ -89,14 +73,14 @@ Deno.test("kreboot hold, unhold and request-reboot e2e", async (t) => {
 
   await t.step("credentials that may not patch nodes change nothing and say so in one line", async () => {
     const held = (await annotations(cluster, "h1"))[HOLD_ANNOTATION];
-    const r = await kreboot(eve, ["unhold", "h1"]);
+    const r = await runKreboot(eve, ["unhold", "h1"]);
     assert.equal(r.code, 1);
     assert.match(
       oneLine(r),
       /^kreboot unhold: your credentials may not change node h1 \(they need get and patch on nodes\): HTTP 403/,
     );
     assert.equal((await annotations(cluster, "h1"))[HOLD_ANNOTATION], held, "still held as before");
-    const h = await kreboot(eve, ["hold", "h2", "--reason", "x"]);
+    const h = await runKreboot(eve, ["hold", "h2", "--reason", "x"]);
     assert.equal(h.code, 1);
     assert.equal(isHeld(await cluster.kube.core.readNode({ name: "h2" })), false);
   });
@@ -104,7 +88,7 @@ Deno.test("kreboot hold, unhold and request-reboot e2e", async (t) => {
   await t.step(
     "a second hold replaces the first and says whose it was; --by names someone else",
     async () => {
-      const r = await kreboot(alice, [
+      const r = await runKreboot(alice, [
         "hold",
         "h1",
         "--reason",
@@ -119,20 +103,20 @@ Deno.test("kreboot hold, unhold and request-reboot e2e", async (t) => {
   );
 
   await t.step("unhold removes the annotation; unholding again is a no-op", async () => {
-    const r = await kreboot(alice, ["unhold", "h1"]);
+    const r = await runKreboot(alice, ["unhold", "h1"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
       /node h1 no longer held \(was held by alice@example\.com since .*: still debugging\)/,
     );
     assert.equal((await annotations(cluster, "h1"))[HOLD_ANNOTATION], undefined);
-    const again = await kreboot(alice, ["unhold", "h1"]);
+    const again = await runKreboot(alice, ["unhold", "h1"]);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /node h1 was not held/);
   });
 
   await t.step("--dry-run sends the write with dryRun=All: nothing changes", async () => {
-    const r = await kreboot(alice, ["hold", "h1", "--reason", "try", "--dry-run"]);
+    const r = await runKreboot(alice, ["hold", "h1", "--reason", "try", "--dry-run"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\(dry run: nothing was changed\)$/m);
     assert.equal((await annotations(cluster, "h1"))[HOLD_ANNOTATION], undefined);
@@ -140,7 +124,7 @@ Deno.test("kreboot hold, unhold and request-reboot e2e", async (t) => {
 
   await t.step("request-reboot records the boot it was made in; a new boot satisfies it", async () => {
     const bootID = await cluster.getBootID("h2");
-    const r = await kreboot(alice, ["request-reboot", "h2", "--reason", "kernel parameter change"]);
+    const r = await runKreboot(alice, ["request-reboot", "h2", "--reason", "kernel parameter change"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -161,7 +145,7 @@ Deno.test("kreboot hold, unhold and request-reboot e2e", async (t) => {
 
     // The daemon clears it with a JSON Patch that tests the value first: a request made again meanwhile stays.
     const seen = node.metadata?.annotations?.[REQUEST_ANNOTATION] ?? "";
-    const again = await kreboot(alice, ["request-reboot", "h2", "--reason", "one more"]);
+    const again = await runKreboot(alice, ["request-reboot", "h2", "--reason", "one more"]);
     assert.equal(again.code, 0, again.stderr);
     await assert.rejects(
       cluster.kube.core.patchNode(
@@ -180,27 +164,27 @@ Deno.test("kreboot hold, unhold and request-reboot e2e", async (t) => {
   });
 
   await t.step("request-reboot --cancel withdraws a request", async () => {
-    assert.equal((await kreboot(alice, ["request-reboot", "h2"])).code, 0);
+    assert.equal((await runKreboot(alice, ["request-reboot", "h2"])).code, 0);
     assert.ok((await annotations(cluster, "h2"))[REQUEST_ANNOTATION]);
-    const r = await kreboot(alice, ["request-reboot", "h2", "--cancel"]);
+    const r = await runKreboot(alice, ["request-reboot", "h2", "--cancel"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /reboot request for node h2 cancelled/);
     assert.equal((await annotations(cluster, "h2"))[REQUEST_ANNOTATION], undefined);
-    const none = await kreboot(alice, ["request-reboot", "h2", "--cancel"]);
+    const none = await runKreboot(alice, ["request-reboot", "h2", "--cancel"]);
     assert.match(none.stdout, /node h2 had no reboot request/);
   });
 
   await t.step("a missing node and bad usage: exit 1 or 2, one line, nothing written", async () => {
-    const missing = await kreboot(alice, ["hold", "nowhere", "--reason", "x"]);
+    const missing = await runKreboot(alice, ["hold", "nowhere", "--reason", "x"]);
     assert.equal(missing.code, 1);
     assert.match(
       oneLine(missing),
       /^kreboot hold: node nowhere not found: check the name with `kubectl get nodes`$/,
     );
-    const noReason = await kreboot(alice, ["hold", "h1"]);
+    const noReason = await runKreboot(alice, ["hold", "h1"]);
     assert.equal(noReason.code, 2);
     assert.match(oneLine(noReason), /hold needs --reason/);
-    const badFlag = await kreboot(alice, ["unhold", "h1", "--period=soon"]);
+    const badFlag = await runKreboot(alice, ["unhold", "h1", "--period=soon"]);
     assert.equal(badFlag.code, 2);
     assert.match(oneLine(badFlag), /--period/);
     const nodes = await cluster.kube.core.listNode();
