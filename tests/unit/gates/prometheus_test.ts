@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  activeAlerts,
-  alertCounts,
-  checkPrometheus,
-  type PrometheusOptions,
-} from "../../../lib/gates/prometheus.ts";
+import { alertCounts } from "../../../lib/gates/alert_filter.ts";
+import { activeAlerts, checkPrometheus, type PrometheusOptions } from "../../../lib/gates/prometheus.ts";
 
 const strict = { sanitizeOps: true, sanitizeResources: true };
 
