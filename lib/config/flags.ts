@@ -94,6 +94,10 @@ export interface Config {
   recoveryTimeout: number;
   notifyTimeout: number;
   prometheusTimeout: number;
+  /** "" = no Alertmanager gate. */
+  alertmanagerUrl: string;
+  /** PromQL instant queries asked of `prometheusUrl`; a non-empty result blocks. */
+  prometheusQuery: string[];
 }
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
@@ -222,7 +226,7 @@ function stringFlag(help: string, def: string, check?: (s: string) => string): F
   };
 }
 
-function intFlag(help: string, def: number, min: number, max: number): FlagSpec<number> {
+export function intFlag(help: string, def: number, min: number, max: number): FlagSpec<number> {
   return {
     kind: "int",
     help,
@@ -249,7 +253,7 @@ export function parseGoBool(s: string): boolean {
   throw new InvalidValue("true or false (also 1/0, t/f)");
 }
 
-function boolFlag(help: string, def: boolean): FlagSpec<boolean> {
+export function boolFlag(help: string, def: boolean): FlagSpec<boolean> {
   return {
     kind: "bool",
     help,
@@ -260,7 +264,7 @@ function boolFlag(help: string, def: boolean): FlagSpec<boolean> {
   };
 }
 
-function durationFlag(help: string, def: number, positive = false): FlagSpec<number> {
+export function durationFlag(help: string, def: number, positive = false): FlagSpec<number> {
   return {
     kind: "duration",
     help,
@@ -794,12 +798,36 @@ export const FLAGS: readonly Flag[] = [
     "prometheusTimeout",
     "prometheus-timeout",
     durationFlag(
-      "Give up one Prometheus query after this long (the reboot then counts as blocked).",
+      "Give up one Prometheus or Alertmanager query after this long (the reboot then counts as blocked).",
       10 * SECOND,
       true,
     ),
     { group: "kreboot" },
   ),
+  flag(
+    "alertmanagerUrl",
+    "alertmanager-url",
+    stringFlag(
+      "Alertmanager to ask for active alerts (API v2); one that is neither silenced nor inhibited blocks the reboot, under the --alert-filter-* flags. Empty = no check.",
+      "",
+      (s) => httpUrl(s, "http://alertmanager.monitoring:9093"),
+    ),
+    { group: "kreboot" },
+  ),
+  flag("prometheusQuery", "prometheus-query", {
+    kind: "stringArray",
+    help:
+      "Repeatable. A PromQL instant query asked of --prometheus-url; a non-empty result blocks the reboot, e.g. kube_deployment_status_replicas_unavailable > 0. Never split on commas.",
+    default: [],
+    decode(raw) {
+      for (const q of raw) {
+        if (q.trim() === "") throw new InvalidValue("a PromQL query", "empty", q);
+      }
+      return [...raw];
+    },
+    encode: (v) => v,
+    json: (v) => [...v],
+  }, { group: "kreboot" }),
 ];
 
 function timeFlag(help: string, def: string): FlagSpec<TimeOfDay> {
@@ -849,19 +877,16 @@ function annotationKey(s: string): string {
   return s;
 }
 
-function httpUrl(s: string): string {
+function httpUrl(s: string, example = "http://prometheus.monitoring:9090"): string {
   if (s === "") return s;
   let url: URL;
   try {
     url = new URL(s);
   } catch {
-    throw new InvalidValue("an http(s) URL such as http://prometheus.monitoring:9090", "not a parsable URL");
+    throw new InvalidValue(`an http(s) URL such as ${example}`, "not a parsable URL");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new InvalidValue(
-      "an http(s) URL such as http://prometheus.monitoring:9090",
-      `scheme ${url.protocol}`,
-    );
+    throw new InvalidValue(`an http(s) URL such as ${example}`, `scheme ${url.protocol}`);
   }
   return s;
 }

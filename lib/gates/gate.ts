@@ -3,7 +3,7 @@
  * word for metrics, Events and the Node condition) and a message for humans that names what blocks.
  */
 
-export type BlockReason = "window" | "alert" | "pod" | "pdb" | "lock" | "paused" | "sentinel-error";
+export type BlockReason = "window" | "alert" | "query" | "pod" | "pdb" | "lock" | "paused" | "sentinel-error";
 
 export type GateResult =
   | { clear: true }

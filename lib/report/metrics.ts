@@ -13,6 +13,7 @@ import { type Phase, PHASES } from "../machine.ts";
 export const BLOCK_REASONS: readonly BlockReason[] = [
   "window",
   "alert",
+  "query",
   "pod",
   "pdb",
   "lock",
@@ -67,7 +68,7 @@ export class Metrics {
     });
     this.#blocked = new Gauge({
       name: "kreboot_reboot_blocked",
-      help: "1 for what currently blocks a required reboot (window, alert, pod, pdb, lock, paused, " +
+      help: "1 for what currently blocks a required reboot (window, alert, query, pod, pdb, lock, paused, " +
         "sentinel-error), 0 for the others.",
       labelNames: ["node", "reason"] as const,
       registers,
