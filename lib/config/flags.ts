@@ -611,7 +611,7 @@ export const FLAGS: readonly Flag[] = [
   ),
   flag("notifyUrl", "notify-url", {
     ...stringFlag(
-      "Where to send notifications, in shoutrrr URL syntax (slack://, teams://, generic+https://, smtp://, …); surrounding quotes are stripped. Cannot be combined with --slack-hook-url.",
+      "Where to send notifications, in shoutrrr URL syntax (slack://, teams+https:// for Teams Workflows, teams://, generic+https://, smtp://, …); surrounding quotes are stripped. Cannot be combined with --slack-hook-url.",
       "",
       (s) => {
         const url = stripQuotes(s);

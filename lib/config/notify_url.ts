@@ -13,6 +13,8 @@ import { InvalidValue } from "./errors.ts";
 export const NOTIFY_SCHEMES = [
   "slack",
   "teams",
+  "teams+https",
+  "teams+http",
   "generic",
   "generic+http",
   "generic+https",

@@ -7,6 +7,7 @@
 import { slackHookToNotifyUrl } from "../../config/notify_url.ts";
 import { redact } from "../../log.ts";
 import { base64Utf8 } from "./smtp.ts";
+import { parseTeamsWorkflows, type TeamsWorkflowsTarget, workflowsSecrets } from "./teams_workflows.ts";
 
 export class NotifyUrlError extends Error {
   override name = "NotifyUrlError";
@@ -77,10 +78,17 @@ export interface SmtpTarget {
   clientHost: string;
 }
 
-export type NotifyTarget = SlackWebhookTarget | SlackApiTarget | TeamsTarget | GenericTarget | SmtpTarget;
+export type NotifyTarget =
+  | SlackWebhookTarget
+  | SlackApiTarget
+  | TeamsTarget
+  | TeamsWorkflowsTarget
+  | GenericTarget
+  | SmtpTarget;
 
 const FORMS = "slack://T000/B000/XXXX, slack://xoxb:TOKEN@CHANNEL, " +
-  "teams://GROUP@TENANT/ALT/OWNER/EXTRA?host=ORG.webhook.office.com, generic+https://HOST/PATH, " +
+  "teams://GROUP@TENANT/ALT/OWNER/EXTRA?host=ORG.webhook.office.com, teams+https://WORKFLOW-URL, " +
+  "generic+https://HOST/PATH, " +
   "smtp://USER:PASS@HOST:PORT/?fromAddress=FROM&toAddresses=TO1,TO2";
 
 function fail(why: string): never {
@@ -121,6 +129,11 @@ export function parseNotifyUrl(raw: string): NotifyTarget {
       return parseSlack(url);
     case "teams":
       return parseTeams(url);
+    case "teams+https":
+    case "teams+http": {
+      const t = parseTeamsWorkflows(raw);
+      return typeof t === "string" ? fail(t) : t;
+    }
     case "generic":
     case "generic+http":
     case "generic+https":
@@ -323,6 +336,8 @@ export function secretsOf(t: NotifyTarget): string[] {
       return [t.webhook, new URL(t.webhook).pathname];
     case "slack-api":
       return [t.token];
+    case "teams-workflows":
+      return workflowsSecrets(t);
     case "generic": {
       const u = new URL(t.url);
       return [

@@ -13,6 +13,11 @@ Deno.test("checkNotifyUrl accepts the supported shoutrrr schemes", () => {
     ["slack://kured@T000/B000/XXXX?channel=ops", "slack"],
     ["slack://xoxb:123-abc@C0123", "slack"],
     ["teams://group@tenant/altId/groupOwner/extraId?host=example.webhook.office.com", "teams"],
+    [
+      "teams+https://prod-00.westus.logic.azure.com:443/workflows/w/triggers/manual/paths/invoke?sig=s",
+      "teams+https",
+    ],
+    ["teams+http://127.0.0.1:8080/workflows/w/triggers/manual/paths/invoke", "teams+http"],
     ["generic+https://example.com/hook?template=json", "generic+https"],
     ["generic+http://127.0.0.1:8080/hook", "generic+http"],
     ["generic://example.com/hook", "generic"],
