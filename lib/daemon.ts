@@ -22,6 +22,7 @@ import { sleep } from "./sleep.ts";
 import { NodeOps } from "./node_ops.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
+import { unreadyDaemonPods } from "./safety/health.ts";
 
 export function rebootWindow(config: Config): RebootWindow {
   const w: RebootWindow = {
@@ -83,10 +84,7 @@ export async function readNodeState(kube: Kube, name: string): Promise<NodeState
 /** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */
 export async function daemonPodsReady(kube: Kube, node: string): Promise<boolean> {
   const pods = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
-  return pods.items
-    .filter((p) => p.metadata?.ownerReferences?.some((o) => o.kind === "DaemonSet" && o.controller))
-    .filter((p) => !p.metadata?.deletionTimestamp)
-    .every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+  return unreadyDaemonPods(pods.items).length === 0;
 }
 
 export async function runDaemon(config: Config, signal: AbortSignal): Promise<number> {
