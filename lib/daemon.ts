@@ -22,7 +22,7 @@ import { sleep } from "./sleep.ts";
 import { NodeOps } from "./node_ops.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
-import { unreadyDaemonPods } from "./safety/health.ts";
+import { unreadyDaemonPods } from "./safety/mod.ts";
 
 export function rebootWindow(config: Config): RebootWindow {
   const w: RebootWindow = {

@@ -11,6 +11,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { type Pdb, pdbsCovering } from "../drain/pdb.ts";
 import { isNodeName } from "../lock/slots.ts";
+import { parseAnnotationJson } from "./annotation_json.ts";
 
 /** The slot Lease annotation holding the record. */
 export const EVICTED_ANNOTATION = "kreboot.dev/evicted";
@@ -91,20 +92,9 @@ export function decodeEvicted(raw: string | undefined): DecodedRecord {
     record: EMPTY_RECORD,
     problems: [`the ${EVICTED_ANNOTATION} annotation is unreadable (${why}); nothing evicted is waited for`],
   });
-  if (raw.length > MAX_DECODE_BYTES) {
-    return unreadable(`${raw.length} characters, more than ${MAX_DECODE_BYTES}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return unreadable("not JSON");
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    return unreadable("not an object");
-  }
-  const obj = parsed as Record<string, unknown>;
-  if (obj.v !== VERSION) return unreadable(`version ${JSON.stringify(obj.v)}, expected ${VERSION}`);
+  const parsed = parseAnnotationJson(raw, VERSION, MAX_DECODE_BYTES);
+  if (!parsed.ok) return unreadable(parsed.why);
+  const obj = parsed.fields;
   const problems: string[] = [];
   let bad = 0;
   const workloads: WorkloadRef[] = [];
