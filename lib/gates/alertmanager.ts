@@ -14,9 +14,8 @@
  * never while it is pending), so `--alert-firing-only` changes nothing here. Unreachable, slow (more than
  * `--prometheus-timeout`) or malformed answers block (fail safe), as the Prometheus gate does.
  */
-import { redact } from "../log.ts";
-import { alertBlocks, type AlertFilterOptions } from "./alert_filter.ts";
-import { blocked, CLEAR, type GateResult, listNames } from "./gate.ts";
+import { alertBlocks, type AlertFilterOptions, alertGateResult, type AlertsResult } from "./alert_filter.ts";
+import type { GateResult } from "./gate.ts";
 import { apiEndpoint, isRecord, requestJson, snippet } from "./http_json.ts";
 
 export interface AlertmanagerOptions extends AlertFilterOptions {
@@ -36,13 +35,11 @@ export interface AmAlert {
   suppressed: boolean;
 }
 
-export type AmAlertsResult = { ok: true; alerts: string[] } | { ok: false; error: string };
-
 const STATES = new Set(["active", "suppressed", "unprocessed"]);
 const UNNAMED = "(alert without alertname)";
 
 /** The sorted, de-duplicated names of the alerts that block, or what went wrong. */
-export async function unsilencedAlerts(opts: AlertmanagerOptions): Promise<AmAlertsResult> {
+export async function unsilencedAlerts(opts: AlertmanagerOptions): Promise<AlertsResult> {
   const endpoint = apiEndpoint(opts.url, "/api/v2/alerts");
   endpoint.search = new URLSearchParams({
     active: "true",
@@ -67,18 +64,11 @@ export async function unsilencedAlerts(opts: AlertmanagerOptions): Promise<AmAle
 
 /** The gate: blocked while an alert that is neither silenced nor inhibited counts, or when Alertmanager cannot be asked. */
 export async function checkAlertmanager(opts: AlertmanagerOptions): Promise<GateResult> {
-  const r = await unsilencedAlerts(opts);
-  if (!r.ok) {
-    return blocked(
-      "alert",
-      `cannot query Alertmanager at ${redact(opts.url)}, so reboots are blocked to be safe: ${r.error}`,
-    );
-  }
-  if (r.alerts.length === 0) return CLEAR;
-  const n = r.alerts.length;
-  return blocked(
-    "alert",
-    `${n} active Alertmanager alert${n === 1 ? "" : "s"} (not silenced or inhibited): ${listNames(r.alerts)}`,
+  return alertGateResult(
+    "Alertmanager",
+    opts.url,
+    await unsilencedAlerts(opts),
+    " (not silenced or inhibited)",
   );
 }
 

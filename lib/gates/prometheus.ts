@@ -8,15 +8,12 @@
  * message saying what was wrong. Unlike kured, a sample without an `alertname` label is treated as a
  * malformed answer (the URL most likely points at something that is not Prometheus) rather than skipped.
  */
-import { redact } from "../log.ts";
-import { alertBlocks, type AlertFilterOptions } from "./alert_filter.ts";
-import { blocked, CLEAR, type GateResult, listNames } from "./gate.ts";
+import { alertBlocks, type AlertFilterOptions, alertGateResult, type AlertsResult } from "./alert_filter.ts";
+import type { GateResult } from "./gate.ts";
 import { snippet } from "./http_json.ts";
 import { instantQuery, type PrometheusTarget } from "./promql.ts";
 
 export interface PrometheusOptions extends PrometheusTarget, AlertFilterOptions {}
-
-export type AlertsResult = { ok: true; alerts: string[] } | { ok: false; error: string };
 
 /** The sorted, de-duplicated names of the alerts that count, or what went wrong. */
 export async function activeAlerts(opts: PrometheusOptions): Promise<AlertsResult> {
@@ -39,14 +36,5 @@ export async function activeAlerts(opts: PrometheusOptions): Promise<AlertsResul
 
 /** The alert gate: blocked while any counted alert is active, or when Prometheus cannot be asked. */
 export async function checkPrometheus(opts: PrometheusOptions): Promise<GateResult> {
-  const r = await activeAlerts(opts);
-  if (!r.ok) {
-    return blocked(
-      "alert",
-      `cannot query Prometheus at ${redact(opts.url)}, so reboots are blocked to be safe: ${r.error}`,
-    );
-  }
-  if (r.alerts.length === 0) return CLEAR;
-  const n = r.alerts.length;
-  return blocked("alert", `${n} active Prometheus alert${n === 1 ? "" : "s"}: ${listNames(r.alerts)}`);
+  return alertGateResult("Prometheus", opts.url, await activeAlerts(opts));
 }
