@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
 import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube.ts";
 import { Logger } from "../../lib/log.ts";
-import type { Phase, Report } from "../../lib/machine.ts";
+import type { Phase, Report } from "../../lib/machine/mod.ts";
 import { IN_PROGRESS, MOST_RECENT } from "../../lib/report/annotations.ts";
 import { CONDITION_TYPE } from "../../lib/report/condition.ts";
 import { REPORTING_CONTROLLER } from "../../lib/report/events.ts";
