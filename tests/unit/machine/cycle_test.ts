@@ -10,7 +10,6 @@ import {
   type State,
 } from "../../../lib/machine/mod.ts";
 import { blocked, CFG as cfg, clear, req, st, T } from "./support.ts";
-import { ROWS } from "./rows.ts";
 
 Deno.test("decide(): a closed window with a known opening waits until then at the latest", () => {
   const d = decide(st("required"), {
@@ -83,19 +82,6 @@ Deno.test("decide(): a failure's report always carries its error text", () => {
     assert.match(d.report?.message ?? "", message, phase);
     assert.equal(REPORT_REASONS[d.report!.reason], "Warning", `${phase}: ${d.report?.reason}`);
   }
-});
-
-Deno.test("decide(): only a reason of the table's trouble is a Warning; the rows' happy steps are Normal", () => {
-  const normal = ["RebootRequired", "SlotAcquired", "Cordoned", "Draining", "Rebooting", "RebootConfirmed"];
-  for (const r of [...normal, "Uncordoned", "SlotReleased", "RebootBlocked"] as const) {
-    assert.equal(REPORT_REASONS[r as keyof typeof REPORT_REASONS], "Normal", r);
-  }
-  const seen = new Set(ROWS.map((r) => r.expect.report).filter((r) => r !== null));
-  assert.deepEqual(
-    Object.keys(REPORT_REASONS).filter((r) => !seen.has(r as keyof typeof REPORT_REASONS)),
-    [],
-    "every reason is reported by some row",
-  );
 });
 
 Deno.test("phase sets: the guarded phases hold a slot and come before the reboot", () => {
