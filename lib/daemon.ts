@@ -16,7 +16,7 @@ import type { Kube } from "./kube.ts";
 import { RebootLock } from "./lock.ts";
 import { Logger } from "./log.ts";
 import { type NodeState, type Ports, RebootLoop } from "./loop.ts";
-import type { SentinelObs } from "./machine.ts";
+import type { SentinelObs } from "./machine/mod.ts";
 import { makeRebooter, type Rebooter } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
 import { NodeOps } from "./node_ops.ts";
