@@ -2,7 +2,7 @@
  * kreboot: the composition root. It parses the configuration (exit 2 on a bad value, before touching the
  * cluster or the host), dispatches subcommands, or builds the daemon and runs it until a signal arrives.
  */
-import "./lib/quiet.ts";
+import "./lib/silence_deprecation_warnings.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, HelpRequested, helpText, parseConfig } from "./lib/config/mod.ts";
 import { runCommand, splitOwnOptions, SUBCOMMANDS } from "./lib/cli/commands.ts";

@@ -5,10 +5,10 @@
 import { type Config, ConfigError, requireNodeId, WEEKDAYS } from "./config/mod.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
-import { assertWindow, checkSchedule, describeWindow, type RebootWindow } from "./gates/schedule.ts";
-import { checkSentinel, type SentinelOptions } from "./gates/sentinel.ts";
+import { assertWindow, checkSchedule, describeWindow, type RebootWindow } from "./gates/window.ts";
+import { checkSentinel, type SentinelOptions } from "./sentinel/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
-import { sentinelChanged } from "./gates/sentinel_watch.ts";
+import { sentinelChanged } from "./sentinel/watch.ts";
 import { describeApiError, loadKubeConfig, makeKube } from "./kube.ts";
 import type { Kube } from "./kube.ts";
 import { RebootLock } from "./lock.ts";
@@ -17,7 +17,7 @@ import { type NodeState, type Ports, RebootLoop } from "./loop.ts";
 import type { SentinelObs } from "./machine.ts";
 import { makeRebooter, type Rebooter } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
-import { NodeOps } from "./node_ops.ts";
+import { NodeOps } from "./own_node.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
 

@@ -17,7 +17,7 @@ import {
   type TimeOfDay,
   type Weekday,
   WEEKDAYS,
-} from "./schedule.ts";
+} from "./window.ts";
 import { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
 import { shlexJoin, shlexSplit } from "./shlex.ts";
 

@@ -38,7 +38,7 @@ export {
   type Weekday,
   weekdayNumber,
   WEEKDAYS,
-} from "./schedule.ts";
+} from "./window.ts";
 export { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
 export {
   checkNotifyUrl,

@@ -8,7 +8,7 @@ import {
   setPreferNoScheduleTaint,
   uncordon,
 } from "../../../lib/drain/node.ts";
-import { retreat } from "../../../lib/drain.ts";
+import { retreat } from "../../../lib/drain/mod.ts";
 import type { Kube } from "../../../lib/kube.ts";
 
 class FakeNodes {

@@ -10,7 +10,7 @@
  * - Local times that fall into a DST gap or overlap resolve as Go's `time.Date` resolves them (emulated in
  *   `goDate`), and the ±24 h shifts are absolute durations, as in Go's `Time.Add`.
  */
-import type { TimeOfDay } from "../config/schedule.ts";
+import type { TimeOfDay } from "../config/window.ts";
 import { blocked, CLEAR, type GateResult } from "./gate.ts";
 
 export type { TimeOfDay };

@@ -13,7 +13,7 @@ import {
   retreat,
   setNodeLabels,
   setPreferNoScheduleTaint,
-} from "./drain.ts";
+} from "./drain/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
 import type { Kube } from "./kube.ts";
 import type { Logger } from "./log.ts";

@@ -6,7 +6,7 @@ import {
   inWindow,
   nextWindowStart,
   type RebootWindow,
-} from "../../../lib/gates/schedule.ts";
+} from "../../../lib/gates/window.ts";
 
 const EVERY_DAY = [0, 1, 2, 3, 4, 5, 6];
 

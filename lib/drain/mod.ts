@@ -11,16 +11,16 @@
  * drain-delay, reboot-delay and the slot are the loop's job.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { apiStatus, describeApiError, dryRunParam, isNotFound, type Kube } from "./kube.ts";
-import type { Logger } from "./log.ts";
-import { sleep } from "./sleep.ts";
-import { listNames } from "./gates/gate.ts";
-import { classifyEvictionError } from "./drain/answer.ts";
-import { MIN_EVICTION_RETRY_MS } from "./drain/backoff.ts";
-import { Limiter } from "./drain/limit.ts";
-import { listNodePods, listPdbs } from "./drain/list.ts";
-import { removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./drain/node.ts";
-import { pdbName, pdbsCovering } from "./drain/pdb.ts";
+import { apiStatus, describeApiError, dryRunParam, isNotFound, type Kube } from "../kube.ts";
+import type { Logger } from "../log.ts";
+import { sleep } from "../sleep.ts";
+import { listNames } from "../gates/gate.ts";
+import { classifyEvictionError } from "./answer.ts";
+import { MIN_EVICTION_RETRY_MS } from "./backoff.ts";
+import { Limiter } from "./limit.ts";
+import { listNodePods, listPdbs } from "./list.ts";
+import { removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./node.ts";
+import { pdbName, pdbsCovering } from "./pdb.ts";
 import {
   controllerKind,
   deletionTime,
@@ -29,13 +29,13 @@ import {
   type Pod,
   podKey,
   selectPodsToDrain,
-} from "./drain/pods.ts";
+} from "./pods.ts";
 
-export { cordon, removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./drain/node.ts";
-export { preflight, type PreflightOptions } from "./drain/preflight.ts";
-export { type PodSelection, selectPodsToDrain, type SkipReason } from "./drain/pods.ts";
-export { labelSelectorMatches } from "./drain/selector.ts";
-export { evictionRetryDelayMs, MIN_EVICTION_RETRY_MS } from "./drain/backoff.ts";
+export { cordon, removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./node.ts";
+export { preflight, type PreflightOptions } from "./preflight.ts";
+export { type PodSelection, selectPodsToDrain, type SkipReason } from "./pods.ts";
+export { labelSelectorMatches } from "./selector.ts";
+export { evictionRetryDelayMs, MIN_EVICTION_RETRY_MS } from "./backoff.ts";
 
 /** The parts of the Kubernetes port a drain uses. */
 export type DrainKube = Pick<Kube, "core" | "policy" | "dryRun">;
