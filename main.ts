@@ -5,7 +5,7 @@
 import "./lib/silence_deprecation_warnings.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, HelpRequested, helpText, parseConfig } from "./lib/config/mod.ts";
-import { runCommand, splitOwnOptions, SUBCOMMANDS } from "./lib/cli/commands.ts";
+import { runSubcommand, splitOwnOptions, SUBCOMMANDS } from "./lib/cli/commands.ts";
 import { configCommand } from "./lib/cli/config_cmd.ts";
 import { runDaemon } from "./lib/daemon.ts";
 
@@ -33,7 +33,7 @@ async function main(args: string[]): Promise<number> {
     throw e;
   }
   for (const w of parsed.warnings) console.error(`kreboot: warning: ${w}`);
-  if (sub) return await runCommand(sub, parsed.config, subArgs);
+  if (sub) return await runSubcommand(sub, parsed.config, subArgs);
 
   const stop = new AbortController();
   let signals = 0;

@@ -11,7 +11,8 @@
  * after `timeoutMs` counts as having done its job. Dry-run is the caller's business: print `describe()`
  * instead of calling `reboot()`.
  */
-import { hostArgv, outputTail, quoteArgv, runCommand, SpawnError } from "./proc.ts";
+import { type Config, ConfigError } from "./config/mod.ts";
+import { hostArgv, outputTail, quoteArgv, runBounded, SpawnError } from "./proc.ts";
 
 interface Common {
   /** Run inside PID 1's mount namespace. */
@@ -36,6 +37,18 @@ export interface Rebooter {
 
 export const DEFAULT_REBOOT_SIGNAL = 39;
 const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The rebooter the flags describe; throws `ConfigError` naming the flag when it could never run. */
+export function rebooterFor(config: Config): Rebooter {
+  try {
+    return config.rebootMethod === "signal"
+      ? makeRebooter({ method: "signal", signal: config.rebootSignal, nsenter: config.nsenter })
+      : makeRebooter({ method: "command", command: config.rebootCommand, nsenter: config.nsenter });
+  } catch (e) {
+    const flag = config.rebootMethod === "signal" ? "reboot-signal" : "reboot-command";
+    throw new ConfigError(flag, e instanceof Error ? e.message : String(e));
+  }
+}
 
 /** Builds a rebooter; throws on a configuration it could never run (empty command, invalid signal). */
 export function makeRebooter(opts: RebootOptions): Rebooter {
@@ -66,7 +79,7 @@ export function makeRebooter(opts: RebootOptions): Rebooter {
     async reboot(signal?: AbortSignal): Promise<void> {
       let r;
       try {
-        r = await runCommand(argv, signal ? { timeoutMs, signal } : { timeoutMs });
+        r = await runBounded(argv, signal ? { timeoutMs, signal } : { timeoutMs });
       } catch (e) {
         if (e instanceof SpawnError) throw new Error(`${what} failed: ${e.message}`, { cause: e });
         throw e;

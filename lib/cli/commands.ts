@@ -7,7 +7,7 @@ import { configToJson } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
 import { loadKubeConfig, makeKube } from "../kube.ts";
-import { lockFor } from "../daemon.ts";
+import { lockFor } from "../lock/from_config.ts";
 import { Logger } from "../log.ts";
 import {
   collectStatus,
@@ -64,7 +64,11 @@ export function splitOwnOptions(
   return { own, rest };
 }
 
-export async function runCommand(sub: Subcommand, config: Config, args: readonly string[]): Promise<number> {
+export async function runSubcommand(
+  sub: Subcommand,
+  config: Config,
+  args: readonly string[],
+): Promise<number> {
   const { own } = splitOwnOptions(sub, args);
   switch (sub) {
     case "config":

@@ -10,6 +10,7 @@
  * - Local times that fall into a DST gap or overlap resolve as Go's `time.Date` resolves them (emulated in
  *   `goDate`), and the ±24 h shifts are absolute durations, as in Go's `Time.Add`.
  */
+import { type Config, ConfigError, WEEKDAYS } from "../config/mod.ts";
 import type { TimeOfDay } from "../config/window.ts";
 import { blocked, CLEAR, type GateResult } from "./gate.ts";
 
@@ -22,6 +23,22 @@ export interface RebootWindow {
   end: TimeOfDay;
   /** "UTC", "Local" (the process's zone) or an IANA name. */
   timeZone: string;
+}
+
+/** The window the flags describe; throws `ConfigError` (naming `--time-zone`) when it cannot be evaluated. */
+export function rebootWindow(config: Config): RebootWindow {
+  const w: RebootWindow = {
+    days: new Set(config.rebootDays.map((d) => WEEKDAYS.indexOf(d))),
+    start: config.startTime,
+    end: config.endTime,
+    timeZone: config.timeZone,
+  };
+  try {
+    assertWindow(w);
+  } catch (e) {
+    throw new ConfigError("time-zone", e instanceof Error ? e.message : String(e));
+  }
+  return w;
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -88,8 +105,8 @@ export function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Tem
   return undefined;
 }
 
-/** The schedule gate: clear inside the window, otherwise blocked with when it opens next. */
-export function checkSchedule(w: RebootWindow, now: Temporal.Instant): GateResult {
+/** The window gate: clear inside the window, otherwise blocked with when it opens next. */
+export function checkWindow(w: RebootWindow, now: Temporal.Instant): GateResult {
   if (inWindow(w, now)) return CLEAR;
   const next = nextWindowStart(w, now);
   const when = next === undefined

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
   assertWindow,
-  checkSchedule,
+  checkWindow,
   describeWindow,
   inWindow,
   nextWindowStart,
@@ -162,23 +162,23 @@ Deno.test("nextWindowStart() finds when the window opens next", () => {
   assert.equal(nextWindowStart(win([], "00:00", "23:59:59"), at("2026-11-20T12:00Z")), undefined);
 });
 
-Deno.test("checkSchedule() is clear inside and says when the window opens outside", () => {
+Deno.test("checkWindow() is clear inside and says when the window opens outside", () => {
   const w = win(MON_FRI, "02:00", "05:00", LA);
-  assert.deepEqual(checkSchedule(w, at("2026-11-23T10:30Z")), { clear: true });
-  assert.deepEqual(checkSchedule(w, at("2026-11-21T12:00Z")), {
+  assert.deepEqual(checkWindow(w, at("2026-11-23T10:30Z")), { clear: true });
+  assert.deepEqual(checkWindow(w, at("2026-11-21T12:00Z")), {
     clear: false,
     reason: "window",
     message:
       "outside the reboot window (mon-fri 02:00-05:00 America/Los_Angeles); next opens 2026-11-23T02:00-08:00",
     retryAtMs: Date.parse("2026-11-23T10:00:00Z"),
   });
-  assert.deepEqual(checkSchedule(win([], "00:00", "23:59:59"), at("2026-11-21T12:00Z")), {
+  assert.deepEqual(checkWindow(win([], "00:00", "23:59:59"), at("2026-11-21T12:00Z")), {
     clear: false,
     reason: "window",
     message:
       "outside the reboot window (no days 00:00-23:59:59 UTC); it never opens (no reboot day is configured)",
   });
-  const secs = checkSchedule(win([2], "02:00:30", "03:00"), at("2026-11-23T12:00Z"));
+  const secs = checkWindow(win([2], "02:00:30", "03:00"), at("2026-11-23T12:00Z"));
   assert.ok(!secs.clear);
   assert.match(secs.message, /\(tue 02:00:30-03:00 UTC\); next opens 2026-11-24T02:00:30\+00:00$/);
 });
