@@ -107,7 +107,7 @@ export class OwnNode {
     await restoreAfterReboot(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       postRebootLabels: this.#c.postRebootNodeLabels,
-    });
+    }, this.#log);
   }
 
   /** After a failed drain: undo the cordon (only if kreboot cordoned), the taint and the pre-reboot labels. */

@@ -45,7 +45,7 @@ export async function cordon(kube: NodeKube, node: string): Promise<{ wasUnsched
       return { wasUnschedulable: false };
     } catch (e) {
       if (!isConflict(e) || attempt >= CONFLICT_RETRIES) {
-        throw new Error(`cannot cordon node ${node}: ${describeApiError(e)}`);
+        throw new Error(`cannot cordon node ${node}: ${describeApiError(e)}`, { cause: e });
       }
     }
   }
@@ -73,7 +73,7 @@ export async function uncordon(kube: NodeKube, node: string): Promise<{ uncordon
       return { uncordoned: true };
     } catch (e) {
       if (!isConflict(e) || attempt >= CONFLICT_RETRIES) {
-        throw new Error(`cannot uncordon node ${node}: ${describeApiError(e)}`);
+        throw new Error(`cannot uncordon node ${node}: ${describeApiError(e)}`, { cause: e });
       }
     }
   }
