@@ -23,7 +23,8 @@ export type {
   LogFormat,
   RebootMethod,
 } from "./flags.ts";
-export { FLAGS, parseGoBool } from "./flags.ts";
+export { FLAGS } from "./flags.ts";
+export { parseGoBool } from "./kinds.ts";
 export { defaultConfig, parseConfig, type ParseResult, wantsHelp } from "./parse.ts";
 export { formatGoDuration, parseGoDuration } from "./duration.ts";
 export { shlexJoin, shlexSplit } from "./shlex.ts";
