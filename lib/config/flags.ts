@@ -27,9 +27,10 @@ import {
   selectorFlag,
   single,
   stringFlag,
+  stripQuotes,
   timeFlag,
 } from "./kinds.ts";
-import { checkNotifyUrl, stripQuotes } from "./notify_url.ts";
+import { checkNotifyUrl } from "./notify_url.ts";
 import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./window.ts";
 import { checkLabelSelector } from "./selector.ts";
 import { LOG_FORMATS, type LogFormat } from "../log.ts";

@@ -211,6 +211,15 @@ export function timeFlag(help: string, def: string): FlagSpec<TimeOfDay> {
 // ---------------------------------------------------------------------------------------------------
 // Small checks used by string flags.
 
+/** kured's `stripQuotes`: removes one pair of matching surrounding quotes when the string is longer than 2. */
+export function stripQuotes(s: string): string {
+  if (s.length > 2) {
+    const first = s[0];
+    if (first === s[s.length - 1] && (first === '"' || first === "'")) return s.slice(1, -1);
+  }
+  return s;
+}
+
 export function nonEmpty(what: string): (s: string) => string {
   return (s) => {
     if (s === "") throw new InvalidValue(what, "empty");

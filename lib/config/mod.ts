@@ -41,13 +41,6 @@ export {
   WEEKDAYS,
 } from "./window.ts";
 export { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
-export {
-  checkNotifyUrl,
-  NOTIFY_SCHEMES,
-  type NotifyScheme,
-  slackHookToNotifyUrl,
-  stripQuotes,
-} from "./notify_url.ts";
 
 /** The daemon needs to know its node; subcommands such as `config` do not. Throws `ConfigError`. */
 export function requireNodeId(config: Config): void {

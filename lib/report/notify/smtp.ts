@@ -17,10 +17,8 @@ export class SmtpError extends Error {
 const enc = new TextEncoder();
 
 /** Base64 of a UTF-8 string (btoa alone fails on non-Latin-1 characters). */
-export function base64Utf8(s: string): string {
-  let bin = "";
-  for (const b of enc.encode(s)) bin += String.fromCharCode(b);
-  return btoa(bin);
+function base64Utf8(s: string): string {
+  return enc.encode(s).toBase64();
 }
 
 /** A header value, RFC 2047-encoded when it is not plain ASCII. */
