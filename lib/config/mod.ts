@@ -126,11 +126,12 @@ export function flagTableMarkdown(): string {
   return lines.join("\n") + "\n";
 }
 
-/** `kreboot --help`: the flags grouped by origin, with type, default and environment variables. */
+/**
+ * The flags part of `kreboot --help` (lib/cli/help.ts puts the usage and the subcommands before it): the
+ * flags grouped by origin, with type, default and environment variables.
+ */
 export function helpText(): string {
   const out: string[] = [
-    "Usage: kreboot [flags]",
-    "",
     "Flags win over KREBOOT_<FLAG>, which wins over KURED_<FLAG>. Booleans: --flag or --flag=false.",
   ];
   for (const group of ["kured", "kreboot"] as const) {

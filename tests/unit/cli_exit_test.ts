@@ -29,6 +29,20 @@ Deno.test("kreboot --version prints the version from deno.json", async () => {
   assert.equal(r.stdout.trim(), `kreboot ${version}`);
 });
 
+Deno.test("kreboot --help lists every subcommand with one line each, then the flags", async () => {
+  for (const args of [["--help"], ["-h"], ["config", "--help"]]) {
+    const r = await kreboot(args);
+    assert.equal(r.code, 0, r.stderr);
+    for (const sub of ["config", "status", "pause", "resume", "manifests"]) {
+      const lines = r.stdout.split("\n").filter((l) => l.startsWith(`  ${sub} `));
+      assert.equal(lines.length, 1, `${args.join(" ")}: one line for ${sub}:\n${r.stdout.slice(0, 800)}`);
+      assert.match(lines[0] ?? "", new RegExp(`^  ${sub} +\\w`), "with what it does");
+    }
+    assert.match(r.stdout, /^Usage: kreboot /);
+    assert.match(r.stdout, /^  --node-id /m);
+  }
+});
+
 Deno.test("kreboot config prints kured's defaults as JSON and exits 0", async () => {
   const r = await kreboot(["config"]);
   assert.equal(r.code, 0, r.stderr);
