@@ -39,7 +39,7 @@ Deno.test("kreboot --help lists every subcommand with one line each, then the fl
       assert.match(lines[0] ?? "", new RegExp(`^  ${sub} +\\w`), "with what it does");
     }
     assert.match(r.stdout, /^Usage: kreboot /);
-    assert.match(r.stdout, /^  --node-id /m);
+    assert.match(r.stdout, /^ {2}--node-id /m);
   }
 });
 
