@@ -1,5 +1,6 @@
 /**
- * Rebooting the host (kured.md §3.8), by one of two methods:
+ * Rebooting the host, by one of kured's two methods
+ * (https://github.com/kubereboot/kured/tree/1.23.0/pkg/reboot):
  *
  * - `command`: run an argv (never a shell), by default inside PID 1's mount namespace through nsenter, e.g.
  *   `nsenter -t 1 -m -- /bin/systemctl reboot`. Needs `hostPID: true` and a privileged container.

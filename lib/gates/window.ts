@@ -1,6 +1,6 @@
 /**
  * The reboot window (`--reboot-days`, `--start-time`, `--end-time`, `--time-zone`), with kured's exact
- * semantics (kured.md §3.16, `pkg/timewindow.Contains`):
+ * semantics (`Contains` in https://github.com/kubereboot/kured/blob/1.23.0/pkg/timewindow/timewindow.go):
  *
  * - The weekday of *now* in the window's zone must be one of `days` (an empty set never matches).
  * - Start and end are built on now's local date; start is inclusive, end is inclusive to .999999999 s.
