@@ -58,7 +58,7 @@ export class SpawnError extends Error {
   }
 }
 
-export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 const DEFAULT_KILL_GRACE_MS = 1000;
 const DEFAULT_DRAIN_MS = 1000;
 

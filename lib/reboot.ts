@@ -36,7 +36,6 @@ export interface Rebooter {
   reboot(signal?: AbortSignal): Promise<void>;
 }
 
-export const DEFAULT_REBOOT_SIGNAL = 39;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The rebooter the flags describe; throws `ConfigError` naming the flag when it could never run. */

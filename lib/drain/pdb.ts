@@ -25,7 +25,7 @@ export function pdbName(pdb: Pdb): string {
 }
 
 /** Whether the eviction handler consults PDBs for this pod at all. */
-export function evictionChecksPdbs(pod: Pod): boolean {
+function evictionChecksPdbs(pod: Pod): boolean {
   return pod.status?.phase === "Running" && deletionTime(pod) === undefined;
 }
 

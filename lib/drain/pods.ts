@@ -33,7 +33,7 @@ export interface SelectionOptions {
   skipWaitForDeleteTimeoutSeconds: number;
 }
 
-export const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
+const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 
 export function selectPodsToDrain(pods: readonly Pod[], opts: SelectionOptions, now: Date): PodSelection {
   const out: PodSelection = { evict: [], delete: [], skip: [] };
@@ -60,12 +60,12 @@ export function podKey(pod: Pod): string {
   return `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
 }
 
-export function isFinished(pod: Pod): boolean {
+function isFinished(pod: Pod): boolean {
   const phase = pod.status?.phase;
   return phase === "Succeeded" || phase === "Failed";
 }
 
-export function isMirror(pod: Pod): boolean {
+function isMirror(pod: Pod): boolean {
   return pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined;
 }
 

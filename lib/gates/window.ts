@@ -46,7 +46,7 @@ const NS_PER_DAY = 86_400n * NS_PER_SECOND;
 const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 
 /** Throws a message fit for a configuration error when the window cannot be evaluated. */
-export function assertWindow(w: RebootWindow): void {
+function assertWindow(w: RebootWindow): void {
   for (const d of w.days) {
     if (!Number.isInteger(d) || d < 0 || d > 6) throw new Error(`invalid weekday ${d}: use 0 (Sunday) to 6`);
   }
@@ -84,7 +84,7 @@ export function inWindow(w: RebootWindow, instant: Temporal.Instant): boolean {
  * The first instant at or after `instant` that is inside the window, or undefined if there is none within
  * the next eight days (which means never: the pattern repeats weekly). For status lines and logs.
  */
-export function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Temporal.Instant | undefined {
+function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Temporal.Instant | undefined {
   if (w.days.size === 0) return undefined;
   const tz = zoneId(w.timeZone);
   const today = instant.toZonedDateTimeISO(tz).toPlainDate();

@@ -7,7 +7,7 @@
 import { ConfigError } from "../config/errors.ts";
 
 /** client-node reads the ServiceAccount token from here for an in-cluster config. */
-export const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 export type KubeConfigSource =
   /** `--kubeconfig` */

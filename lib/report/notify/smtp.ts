@@ -28,7 +28,7 @@ function headerText(s: string): string {
 }
 
 /** The RFC 5322 message: headers, then the body base64-encoded (safe for any server and any text). */
-export function formatMessage(t: SmtpTarget, content: MailContent, now: Date): string {
+function formatMessage(t: SmtpTarget, content: MailContent, now: Date): string {
   const from = t.fromName ? `${headerText(t.fromName)} <${t.from}>` : t.from;
   const domain = t.from.split("@")[1] ?? "localhost";
   const id = `${now.getTime().toString(36)}.${crypto.randomUUID()}@${domain}`;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../../lib/config/mod.ts";
-import { findKubeConfig, IN_CLUSTER_TOKEN } from "../../../lib/kube/find_config.ts";
+import { findKubeConfig } from "../../../lib/kube/find_config.ts";
+
+const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 function find(flag: string | undefined, env: Record<string, string>, files: string[] = []) {
   return findKubeConfig(flag, { env: { get: (k) => env[k] }, exists: (p) => files.includes(p) });
