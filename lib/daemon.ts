@@ -14,7 +14,7 @@ import type { Kube } from "./kube.ts";
 import { lockFor } from "./lock/from_config.ts";
 import { Logger } from "./log.ts";
 import { type Ports, RebootLoop } from "./loop.ts";
-import type { SentinelObs } from "./machine.ts";
+import type { SentinelObs } from "./machine/mod.ts";
 import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
 import { daemonPodsReady, OwnNode, readNodeState } from "./own_node.ts";

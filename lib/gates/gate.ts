@@ -3,7 +3,9 @@
  * word for metrics, Events and the Node condition) and a message for humans that names what blocks.
  */
 
-export type BlockReason = "window" | "alert" | "pod" | "pdb" | "lock" | "paused" | "sentinel-error";
+/** Every block reason: the `reason` label of `kreboot_reboot_blocked`, and `kreboot status`'s BLOCKED BY. */
+export const BLOCK_REASONS = ["window", "alert", "pod", "pdb", "lock", "paused", "sentinel-error"] as const;
+export type BlockReason = typeof BLOCK_REASONS[number];
 
 export type GateResult =
   | { clear: true }
