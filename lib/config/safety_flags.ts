@@ -2,15 +2,14 @@
  * The flags of the rollout safety features of issue 16 whose behaviour is not wired into the reboot cycle yet
  * (post-reboot health gate, circuit breaker, reboot-loop guard, eviction escalation). They are kept OUT of
  * the `FLAGS` table on purpose: a flag that parses but does nothing would be a lie to the operator. Their
- * parsers are ready here, built with the table's own builders and tested (tests/unit/config/safety_flags_test.ts).
- * Wiring one = its field in `Config` and its entry moved to the end of `FLAGS` as
- * `flag("postRebootReadyFor", "post-reboot-ready-for", durationFlag(…), { group: "kreboot" })` (moved, not
- * imported: flags.ts importing this file would be an import cycle while the builders live in flags.ts).
+ * parsers are ready here, built with the table's own builders (lib/config/kinds.ts) and tested
+ * (tests/unit/config/safety_flags_test.ts). Wiring one = its field in `Config` and its entry moved to the end
+ * of `FLAGS` as `flag("postRebootReadyFor", "post-reboot-ready-for", durationFlag(…), { group: "kreboot" })`.
  *
  * The pure cores these settings drive are lib/safety/health.ts, lib/safety/breaker.ts,
  * lib/safety/loop_guard.ts and lib/drain/blockers.ts.
  */
-import { boolFlag, durationFlag, type FlagSpec, intFlag } from "./flags.ts";
+import { boolFlag, durationFlag, type FlagSpec, intFlag } from "./kinds.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,10 +1,11 @@
 /**
- * The apiserver's answers to an Eviction, sorted into what the drain does next (peers-and-drain.md §4.2–4.3):
- * 2xx accepted (the pod is now terminating), 404 already gone, 429 try again later (a PDB allows no
- * disruption now, or its status is still being processed), 403 NamespaceTerminating wait and retry, an
- * admission webhook's or policy's denial retry (kured#1269: a drain cleaner denies on purpose and moves the
- * pod itself), an unreachable or overloaded apiserver retry too, and everything else — a pod under several
- * PDBs (500), a negative budget (403) — fails the drain for a human. lib/drain/blockers.ts says why in words.
+ * The apiserver's answers to an Eviction, sorted into what the drain does next: 2xx accepted (the pod is now
+ * terminating), 404 already gone, 429 try again later (a PDB allows no disruption now, or its status is still
+ * being processed), 403 NamespaceTerminating wait and retry, an admission webhook's or policy's denial retry
+ * (https://github.com/kubereboot/kured/issues/1269: a drain cleaner denies on purpose and moves the pod
+ * itself), an unreachable or overloaded apiserver retry too, and everything else — a pod under several PDBs
+ * (500), a negative budget (403) — fails the drain for a human. lib/drain/blockers.ts says why in words.
+ * See https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/.
  */
 import { apiStatus, apiStatusBody, describeApiError, retryAfterSeconds } from "../kube.ts";
 import { evictionRetryDelayMs } from "./backoff.ts";

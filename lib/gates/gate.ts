@@ -33,7 +33,7 @@ export function blocked(reason: BlockReason, message: string): GateResult {
 }
 
 /** How soon a gate that could not ask the API server tries again: an outage must not cost a whole period. */
-export const UNREACHABLE_RETRY_MS = 10_000;
+const UNREACHABLE_RETRY_MS = 10_000;
 
 /** Blocked because the gate could not find out (the API server is unreachable): retried soon, not a period later. */
 export function cannotCheck(reason: BlockReason, message: string, nowMs: number): GateResult {

@@ -1,7 +1,8 @@
 /**
- * The Prometheus alert gate (`--prometheus-url`), exactly as kured queries it (kured.md §3.10): an instant
- * PromQL query of the `ALERTS` series (lib/gates/promql.ts), not Alertmanager, so silences do not apply
- * (`--alertmanager-url`, lib/gates/alertmanager.ts, is the gate that respects them).
+ * The Prometheus alert gate (`--prometheus-url`), exactly as kured queries it
+ * (https://github.com/kubereboot/kured/blob/1.23.0/pkg/blockers/prometheus.go): an instant PromQL query of the
+ * `ALERTS` series (lib/gates/promql.ts), not Alertmanager, so silences do not apply (`--alertmanager-url`,
+ * lib/gates/alertmanager.ts, is the gate that respects them).
  *
  * A sample counts when its value is not 0 and it passes the alert filter (lib/gates/alert_filter.ts; "firing"
  * is its `alertstate` label). Anything that is not a well-formed vector answer blocks (fail safe), with a

@@ -6,7 +6,7 @@
  * the cardinality per node is fixed.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { EvictionResult } from "../drain.ts";
+import type { EvictionResult } from "../drain/mod.ts";
 import { BLOCK_REASONS, type BlockReason } from "../gates/gate.ts";
 import { type Phase, PHASES } from "../machine/mod.ts";
 
@@ -135,7 +135,7 @@ export class Metrics {
     this.#lastReboot.set({ node: this.node }, at.getTime() / 1000);
   }
 
-  /** The drain's hooks (`DrainHooks` in lib/node_ops.ts), so a `Metrics` can be passed to the drain as is. */
+  /** The drain's hooks (`DrainHooks` in lib/own_node.ts), so a `Metrics` can be passed to the drain as is. */
   onEviction(result: EvictionResult): void {
     this.countEviction(result);
   }

@@ -11,7 +11,7 @@
  * show them. Decoding trusts nothing (the Lease is editable by hand); encoding is bounded.
  */
 import { formatGoDuration } from "../config/duration.ts";
-import { isNodeName } from "../lock/slots.ts";
+import { isDnsSubdomain } from "../config/names.ts";
 import { isRecord, oneLine as cut, parseAnnotationJson, timeOf } from "./annotation_json.ts";
 
 export const FAILURES_ANNOTATION = "kreboot.dev/failed-reboots";
@@ -161,7 +161,7 @@ function decodeFailure(item: unknown): FailedReboot | undefined {
   const { node, at, kind, why } = item;
   const atMs = timeOf(at);
   const k = FAILURE_KINDS.find((x) => x === kind);
-  if (typeof node !== "string" || !isNodeName(node) || atMs === undefined || k === undefined) {
+  if (typeof node !== "string" || !isDnsSubdomain(node) || atMs === undefined || k === undefined) {
     return undefined;
   }
   return { node, atMs, kind: k, why: typeof why === "string" ? cut(why, MAX_WHY) : "" };

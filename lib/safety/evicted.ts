@@ -10,7 +10,7 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import { type Pdb, pdbsCovering } from "../drain/pdb.ts";
-import { isNodeName } from "../lock/slots.ts";
+import { isDnsLabel, isDnsSubdomain } from "../config/names.ts";
 import { parseAnnotationJson } from "./annotation_json.ts";
 
 /** The slot Lease annotation holding the record. */
@@ -133,12 +133,7 @@ function parseNamespaced(s: string): PdbRef | undefined {
   const parts = s.split("/");
   const [namespace, name] = parts;
   if (parts.length !== 2 || namespace === undefined || name === undefined) return undefined;
-  return isNamespace(namespace) && isNodeName(name) ? { namespace, name } : undefined;
-}
-
-/** A namespace is an RFC 1123 label: a subdomain without dots, at most 63 characters. */
-function isNamespace(s: string): boolean {
-  return s.length <= 63 && !s.includes(".") && isNodeName(s);
+  return isDnsLabel(namespace) && isDnsSubdomain(name) ? { namespace, name } : undefined;
 }
 
 /** Sorted and de-duplicated, so equal records encode equally (no needless Lease writes). */
