@@ -16,7 +16,7 @@ import {
   makeKube,
   MERGE_PATCH,
 } from "../kube.ts";
-import { isNodeName } from "../lock/slots.ts";
+import { isDnsSubdomain } from "../config/names.ts";
 import {
   type Hold,
   holdOf,
@@ -45,6 +45,13 @@ const USAGE: Record<NodeCommand, string> = {
   "request-reboot": 'kreboot request-reboot NODE [--reason "why"] [--by NAME] [--cancel] [flags]',
 };
 
+/** One line each for `kreboot --help` (lib/cli/help.ts), after the cluster-wide commands. */
+export const NODE_COMMAND_SUMMARIES: Record<NodeCommand, string> = {
+  hold: 'NODE --reason "why" [--by WHO]: the node never takes a reboot slot (your credentials)',
+  unhold: "NODE: lift a hold; the node reboots again when it needs to",
+  "request-reboot": 'NODE [--reason "why"] [--cancel]: reboot it although its sentinel does not ask',
+};
+
 const HELP: Record<NodeCommand, string> = {
   hold: "Holds the node: it never takes a reboot slot until unheld. Records who, why and since when.",
   unhold: "Lifts a hold: the node reboots again when it needs to and its gates and budget allow.",
@@ -71,7 +78,7 @@ export function parseNodeCommandArgs(
   if (node === undefined || node.startsWith("-")) {
     throw new ConfigError(undefined, `${sub} needs the node name first: ${USAGE[sub]}`);
   }
-  if (!isNodeName(node)) {
+  if (!isDnsSubdomain(node)) {
     throw new ConfigError(
       undefined,
       `${JSON.stringify(node.slice(0, 80))} is not a node name (lower-case letters, digits, '-' and '.'): ${

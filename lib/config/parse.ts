@@ -189,6 +189,12 @@ function crossCheck(config: Config, sources: Map<Flag, Source>): string[] {
       );
     }
   }
+  if (config.prometheusQuery.length > 0 && config.prometheusUrl === "") {
+    throw new ConfigError(
+      "prometheus-query",
+      "--prometheus-query needs --prometheus-url: set the Prometheus to ask, e.g. --prometheus-url=http://prometheus.monitoring:9090",
+    );
+  }
   const preKeys = Object.keys(config.preRebootNodeLabels).sort();
   const postKeys = Object.keys(config.postRebootNodeLabels).sort();
   if (preKeys.join(",") !== postKeys.join(",")) {

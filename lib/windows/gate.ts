@@ -1,19 +1,19 @@
 /**
  * The window gate with `--reboot-window`: a reboot may start when kured's window (`--reboot-days`,
- * `--start-time`, `--end-time`, `--time-zone`, judged exactly as kured does in lib/gates/schedule.ts) is
+ * `--start-time`, `--end-time`, `--time-zone`, judged exactly as kured does in lib/gates/window.ts) is
  * open AND, when any `--reboot-window` is given, at least one of them is open. kured's flags default to
  * "every day, all day", so with only `--reboot-window` given the cron windows alone decide; giving both
  * narrows the cron windows to kured's days and hours. Without `--reboot-window` the result is exactly
- * lib/gates/schedule.ts's, message included.
+ * lib/gates/window.ts's, message included.
  */
 import { blocked, CLEAR, type GateResult } from "../gates/gate.ts";
 import {
-  checkSchedule,
+  checkWindow,
   describeWindow,
   inWindow,
   nextWindowStart,
   type RebootWindow,
-} from "../gates/schedule.ts";
+} from "../gates/window.ts";
 import { formatWindowSpec } from "./spec.ts";
 import { type AnchoredWindow, anyOpen, anyOpenAtOrAfter } from "./window.ts";
 
@@ -72,10 +72,10 @@ export function describePolicy(p: WindowPolicy): string {
 
 /**
  * The window gate: clear when a reboot may start now, otherwise blocked (reason `window`) with when it
- * may start next as `retryAtMs`. Same shape and reason as lib/gates/schedule.ts's `checkSchedule`.
+ * may start next as `retryAtMs`. Same shape and reason as lib/gates/window.ts's `checkWindow`.
  */
 export function checkWindows(p: WindowPolicy, now: Temporal.Instant): GateResult {
-  if (p.windows.length === 0) return checkSchedule(p.kured, now);
+  if (p.windows.length === 0) return checkWindow(p.kured, now);
   const atMs = now.epochMilliseconds;
   if (mayStart(p, atMs)) return CLEAR;
   const next = nextStart(p, atMs);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkSchedule, type RebootWindow } from "../../../lib/gates/schedule.ts";
+import { checkWindow, type RebootWindow } from "../../../lib/gates/window.ts";
 import {
   checkWindows,
   mayStart,
@@ -21,7 +21,7 @@ const fridayNight = parseWindowSpec("cron=0 22 * * fri,duration=6h,tz=Europe/Ber
 Deno.test("without --reboot-window the gate is kured's, message and all", () => {
   const kured: RebootWindow = { ...ALL_DAYS, days: new Set([1]), timeZone: "Europe/Berlin" };
   for (const t of ["2026-03-28T00:00:00Z", "2026-03-30T10:00:00Z", "2026-03-31T10:00:00Z"]) {
-    assert.deepEqual(checkWindows({ kured, windows: [] }, at(t)), checkSchedule(kured, at(t)), t);
+    assert.deepEqual(checkWindows({ kured, windows: [] }, at(t)), checkWindow(kured, at(t)), t);
   }
 });
 

@@ -12,7 +12,7 @@ import {
   parseWindowSpec,
   splitSpec,
 } from "../../../lib/windows/mod.ts";
-import { inWindow } from "../../../lib/gates/schedule.ts";
+import { inWindow } from "../../../lib/gates/window.ts";
 
 const ms = (iso: string) => Date.parse(iso);
 const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
