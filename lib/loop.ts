@@ -24,7 +24,7 @@ import {
   type Report,
   type SentinelObs,
   type State,
-} from "./machine.ts";
+} from "./machine/mod.ts";
 
 /** The lock as the loop uses it (RebootLock implements it). */
 export interface LockPort {

@@ -15,7 +15,7 @@
  * which interrupts the action under way.
  */
 import type { Logger } from "../log.ts";
-import { GUARDED_PHASES, HOLDING_PHASES, type Phase } from "../machine.ts";
+import { GUARDED_PHASES, HOLDING_PHASES, type Phase } from "../machine/mod.ts";
 import { LostSlotError } from "./cas.ts";
 
 /** The lock as the keeper uses it (RebootLock implements it). */

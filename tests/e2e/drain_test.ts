@@ -15,7 +15,7 @@ import {
   retreat,
   setNodeLabels,
   setPreferNoScheduleTaint,
-} from "../../lib/drain.ts";
+} from "../../lib/drain/mod.ts";
 import { type Kube, loadKubeConfig, makeKube, MERGE_PATCH } from "../../lib/kube.ts";
 import { Logger } from "../../lib/log.ts";
 import { startCluster, type TestCluster } from "../harness/mod.ts";

@@ -11,7 +11,7 @@ import {
   type Ports,
   RebootLoop,
 } from "../../lib/loop.ts";
-import type { MachineConfig, Phase, Report } from "../../lib/machine.ts";
+import { isWarning, type MachineConfig, type Phase, type Report } from "../../lib/machine/mod.ts";
 
 /** An in-memory world: one node, one slot, a host that "reboots" by changing its boot ID. */
 class World {
@@ -305,7 +305,7 @@ Deno.test("RebootLoop: a restarted loop keeps guarding its slot: taken while cor
   keeper.stop();
   assert.deepEqual(w.calls, ["acquire", "retreat", "release"], "never cordoned or drained without the slot");
   const lost = w.reports.find((r) => r.reason === "SlotLost");
-  assert.ok(lost?.warning, JSON.stringify(w.reports));
+  assert.ok(lost && isWarning(lost), JSON.stringify(w.reports));
   assert.equal(w.slotHolder, "n2", "the other node keeps its slot");
   assert.equal(keeper.lost, undefined, "cleared once the node no longer holds a slot");
 });
