@@ -156,7 +156,7 @@ export class SlotKeeper {
       this.#nextGuardAt = this.#o.now() + this.#o.guardMs;
       try {
         if (!(await this.#lock.stillHeld())) {
-          this.#markLost("the slot is gone (its Lease was deleted or taken by another node)");
+          this.#markLost("its Lease was deleted or taken by another node");
         }
       } catch {
         // Cannot tell (the API server is away): keep going; the next check or write finds out for sure.
@@ -189,8 +189,8 @@ export class SlotKeeper {
     if (this.#lost !== undefined) return;
     this.#lost = why;
     const guarded = this.#phase !== undefined && GUARDED_PHASES.has(this.#phase);
-    if (guarded) this.#o.log.error(`${why}; stopping and undoing the cordon`);
-    else this.#o.log.warn(`${why}; finishing without it`);
+    if (guarded) this.#o.log.error(`the slot is gone (${why}); stopping and undoing the cordon`);
+    else this.#o.log.warn(`the slot is gone (${why}); finishing without it`);
     this.#lostCtl.abort(new Error(why));
   }
 }

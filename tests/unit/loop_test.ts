@@ -299,7 +299,7 @@ Deno.test("RebootLoop: a restarted loop keeps guarding its slot: taken while cor
   // Meanwhile another node takes the slot (its Lease was deleted and re-created, say).
   w.slotHolder = "n2";
   await sleep(100);
-  assert.match(keeper.lost ?? "", /slot is gone/);
+  assert.match(keeper.lost ?? "", /deleted or taken by another node/);
   assert.ok(keeper.lostSignal.aborted);
   await runUntil(w, l, () => w.calls.includes("release"));
   keeper.stop();

@@ -103,7 +103,7 @@ Deno.test("keeper: a slot taken in a guarded phase is lost: reported, signalled,
   const signal = keeper.lostSignal;
   store.externalPatch(SLOT0, { spec: { holderIdentity: "b" } });
   await sleep(100);
-  assert.match(keeper.lost ?? "", /slot is gone/);
+  assert.match(keeper.lost ?? "", /deleted or taken by another node/);
   assert.ok(signal.aborted);
   assert.ok(messages().some((m) => /^the slot is gone .*; stopping and undoing the cordon$/.test(m)));
   const reads = store.calls.listLeases;
