@@ -1,8 +1,8 @@
 /**
  * observe -> decide -> act. The loop gathers only what the current phase needs (an idle node reads its
  * sentinel and nothing else, so it sends no API requests), asks the pure machine what to do, hands the phase to
- * the slot keeper (which records it on the Lease while the node holds a slot), performs at most one action
- * through a port, and waits as told.
+ * the slot keeper (which records on the Lease what a restart needs while the node holds a slot), performs at
+ * most one action through a port, and waits as told.
  */
 import type { GateResult } from "./gates/gate.ts";
 import type { AcquireResult, HolderState } from "./lock/mod.ts";
@@ -31,7 +31,7 @@ export interface LockPort {
   mine(): Promise<HeldSlotRecord | undefined>;
   readonly held: HeldSlotRecord | undefined;
   tryAcquire(state: HolderState): Promise<AcquireResult>;
-  update(fields: { releaseAfter: Date | null }): Promise<unknown>;
+  update(fields: { releaseAfter: Date | null; phase?: string }): Promise<unknown>;
   release(): Promise<void>;
   waitForChance(signal: AbortSignal, maxMs: number): Promise<"changed" | "timeout" | "aborted">;
   stopWatching(): void;
@@ -261,7 +261,8 @@ export class RebootLoop {
         return await attempt("release", () => this.#p.lock.release());
       case "set-release-after": {
         try {
-          await this.#p.lock.update({ releaseAfter: new Date(action.at) });
+          // The phase goes in the same write: a restart then resumes the delay (lib/machine/startup.ts).
+          await this.#p.lock.update({ releaseAfter: new Date(action.at), phase: this.#state.phase });
           return { action: "set-release-after", ok: true, at: action.at };
         } catch (e) {
           return { action: "set-release-after", ok: false, at: action.at, error: fail(e) };

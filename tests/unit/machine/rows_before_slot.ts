@@ -79,6 +79,12 @@ export const BEFORE_SLOT: Row[] = [
     expect: { phase: "draining", action: null, wait: null, report: "Resumed" },
   },
   {
+    name: "startup, node without a boot ID, was recovering (renewed after the reboot) -> recovering",
+    state: st("startup"),
+    obs: { slot: { phase: "recovering" }, node: { ready: true } },
+    expect: { phase: "recovering", action: null, wait: null, report: "Resumed" },
+  },
+  {
     name: "startup, slot with no readable phase -> retreating (garbage is not trusted)",
     state: st("startup"),
     obs: { slot: { bootId: "a" }, node: { bootId: "a", ready: true } },
