@@ -20,7 +20,8 @@ import { type Ports, RebootLoop } from "./loop.ts";
 import type { SentinelObs } from "./machine/mod.ts";
 import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
-import { daemonPodsReady, OwnNode, readNodeState } from "./own_node.ts";
+import { daemonPodsReady, nodeState, OwnNode } from "./own_node.ts";
+import { OwnNodeReader } from "./own_node_reader.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
 
@@ -70,6 +71,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   const reporter = new Reporter({ config, kube, log, metrics });
   const ownNode = new OwnNode(kube, config, log, metrics);
+  const nodeReader = new OwnNodeReader(kube, node, log, (n) => reporter.nodeSeen(n));
 
   // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
   const alerts = {
@@ -113,7 +115,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       return obs;
     },
     gates,
-    node: () => readNodeState(kube, node),
+    node: async () => nodeState(await nodeReader.read()),
     daemonPodsReady: () => daemonPodsReady(kube, node),
     lock,
     keeper,
@@ -130,6 +132,9 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     report: (r, phase) => reporter.report(r, phase),
     phaseChanged(phase) {
       reporter.phaseChanged(phase);
+      // A node that needs a reboot follows its Node with a watch until it is idle again (no polling reads).
+      if (phase === "idle") nodeReader.stop();
+      else nodeReader.follow();
       // kured's --prefer-no-schedule-taint: on while this node waits for a slot, off when nothing is pending.
       if (phase === "waiting") void ownNode.setPendingTaint(true);
       else if (phase === "idle") void ownNode.setPendingTaint(false);
@@ -154,6 +159,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     return await runWithRetry(loop, signal, log, config.once);
   } finally {
     keeper.stop();
+    nodeReader.stop();
     alive = false;
     await reporter.flush();
     await server.shutdown();

@@ -3,8 +3,9 @@
  * PreferNoSchedule taint, the pre-reboot labels, `--drain-delay` and the cordon (`prepareForDrain`); the
  * drain; after the reboot the uncordon (only if kreboot cordoned), the post-reboot labels and the taint off
  * (`restoreAfterReboot`); after a failed drain the retreat. A thin adapter from the configuration onto
- * lib/drain, plus the two reads the loop makes of this node.
+ * lib/drain, plus what the loop reads of this node.
  */
+import type * as k8s from "@kubernetes/client-node";
 import type { Config } from "./config/mod.ts";
 import {
   cordon,
@@ -120,9 +121,8 @@ export class OwnNode {
   }
 }
 
-/** Reads this node as the loop needs it. */
-export async function readNodeState(kube: Kube, name: string): Promise<NodeState> {
-  const node = await kube.core.readNode({ name });
+/** This node as the loop needs it, from its Node object (lib/own_node_reader.ts reads it). */
+export function nodeState(node: k8s.V1Node): NodeState {
   const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const bootId = node.status?.nodeInfo?.bootID;
   return { ready, unschedulable: node.spec?.unschedulable === true, ...(bootId ? { bootId } : {}) };

@@ -7,6 +7,7 @@
  * the background (so the condition and the Events keep the order of the reports), notifications run beside
  * them within `--notify-timeout`, and every failure is a log line. `flush` waits for all of it at shutdown.
  */
+import type * as k8s from "@kubernetes/client-node";
 import type { Config } from "../config/mod.ts";
 import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube.ts";
 import type { Logger } from "../log.ts";
@@ -130,6 +131,15 @@ export class Reporter {
     this.#notify(r);
   }
 
+  /**
+   * A read of this node made for the loop (lib/own_node_reader.ts): the first gives the uid for Events and the
+   * condition as it is, so the reporter need not read the node itself.
+   */
+  nodeSeen(node: k8s.V1Node): void {
+    if (this.#nodeRead) return;
+    this.#learn(node);
+  }
+
   /** The loop's `phaseChanged` hook. */
   phaseChanged(phase: Phase): void {
     const m = this.#o.metrics;
@@ -245,19 +255,25 @@ export class Reporter {
     });
   }
 
-  /** Reads the node once for its uid (Events) and its current condition (so a restart does not rewrite it). */
+  /**
+   * The node's uid (Events) and its current condition (so a restart does not rewrite it), read once unless the
+   * loop's read came first (`nodeSeen`).
+   */
   async #readNode(): Promise<void> {
     if (this.#nodeRead) return;
     try {
-      const node = await this.#o.kube.core.readNode({ name: this.#node });
-      this.#events.uid = node.metadata?.uid;
-      this.#condition = findCondition(node);
-      this.#nodeRead = true;
+      this.#learn(await this.#o.kube.core.readNode({ name: this.#node }));
     } catch (e) {
       this.#o.log.warn("could not read the node for Events and its condition", {
         error: describeApiError(e),
       });
     }
+  }
+
+  #learn(node: k8s.V1Node): void {
+    this.#events.uid = node.metadata?.uid;
+    this.#condition = findCondition(node);
+    this.#nodeRead = true;
   }
 
   async #setCondition(next: RebootCondition): Promise<void> {

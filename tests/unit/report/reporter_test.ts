@@ -207,6 +207,29 @@ Deno.test("Reporter: an unchanged condition already on the node is not rewritten
   assert.equal(f.of("createNamespacedEvent").length, 1);
 });
 
+Deno.test("Reporter: the loop's read of the node gives the uid and the condition: no read of its own", async () => {
+  const f = fakeKube();
+  const s = setup({ annotateNodes: false }, f);
+  s.reporter.nodeSeen({
+    metadata: { name: "n1", uid: "uid-seen" },
+    status: {
+      conditions: [{ type: "RebootRequired", status: "True", reason: "BlockedByWindow", message: "closed" }],
+    },
+  });
+  // A later read (from the watch, maybe older than what the reporter wrote since) changes nothing.
+  s.reporter.nodeSeen({ metadata: { name: "n1", uid: "uid-later" }, status: { conditions: [] } });
+  s.reporter.report({ reason: "RebootBlocked", message: "closed", blockReason: "window" }, "required");
+  s.reporter.report(
+    { reason: "RebootBlocked", message: "all 1 slot(s) held", blockReason: "lock" },
+    "waiting",
+  );
+  await s.reporter.flush();
+  assert.equal(f.of("readNode").length, 0);
+  assert.equal(f.of("patchNodeStatus").length, 1, "the unchanged window block is not rewritten");
+  const events = f.of("createNamespacedEvent").map((c) => c.params.body as { regarding?: { uid?: string } });
+  assert.ok(events.length === 2 && events.every((e) => e.regarding?.uid === "uid-seen"));
+});
+
 Deno.test("Reporter: the reason alone sets the Event type, the log level, the notification and the metrics", async () => {
   const s = setup({ annotateNodes: false });
   const r = s.reporter;

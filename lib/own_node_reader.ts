@@ -1,0 +1,140 @@
+/**
+ * This node's Node object as the loop and the reporter read it. While the node is idle a read is one GET (an
+ * idle node keeps nothing open and sends nothing); from the moment it needs a reboot until it is idle again a
+ * watch follows the Node, and every read is answered from the watch: no GET before each try for a slot, none
+ * every few seconds while the node recovers from its reboot. Every Node read is handed to `onRead` (the
+ * reporter takes the Node's uid and its condition from the first, so a process reads its Node once, not twice).
+ */
+import type * as k8s from "@kubernetes/client-node";
+import type { Kube } from "./kube.ts";
+import type { Logger } from "./log.ts";
+
+/** How long a read waits for a new watch's first event (the Node as it is) before it reads instead. */
+const FIRST_EVENT_MS = 1_000;
+const FIRST_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+
+export class OwnNodeReader {
+  readonly #kube: Pick<Kube, "core" | "watch">;
+  readonly #name: string;
+  readonly #log: Logger;
+  readonly #onRead: (node: k8s.V1Node) => void;
+  #following = false;
+  /** The current watch; a new object on every (re)start. */
+  #watch: { ctl?: AbortController; stopped: boolean } | undefined;
+  /** The Node as the current watch last delivered it; undefined until it did (or after it was deleted). */
+  #node: k8s.V1Node | undefined;
+  #heardWaiters = new Set<() => void>();
+  #restart: ReturnType<typeof setTimeout> | undefined;
+  #backoffMs = FIRST_BACKOFF_MS;
+
+  constructor(
+    kube: Pick<Kube, "core" | "watch">,
+    name: string,
+    log: Logger,
+    onRead: (node: k8s.V1Node) => void = () => {},
+  ) {
+    this.#kube = kube;
+    this.#name = name;
+    this.#log = log;
+    this.#onRead = onRead;
+  }
+
+  /** The Node now: from the watch when it follows the Node and has delivered it, else one GET. */
+  async read(): Promise<k8s.V1Node> {
+    if (this.#following && (this.#node ?? await this.#firstEvent())) {
+      const node = this.#node;
+      if (node) {
+        this.#onRead(node);
+        return node;
+      }
+    }
+    const node = await this.#kube.core.readNode({ name: this.#name });
+    this.#onRead(node);
+    return node;
+  }
+
+  /** Starts following the Node with a watch (the node needs a reboot); idempotent. */
+  follow(): void {
+    if (this.#following) return;
+    this.#following = true;
+    this.#backoffMs = FIRST_BACKOFF_MS;
+    this.#start();
+  }
+
+  /** Stops following (the node is idle again, or the daemon stops). */
+  stop(): void {
+    this.#following = false;
+    if (this.#restart !== undefined) clearTimeout(this.#restart);
+    this.#restart = undefined;
+    this.#end();
+  }
+
+  #start(): void {
+    const w: { ctl?: AbortController; stopped: boolean } = { stopped: false };
+    this.#watch = w;
+    this.#node = undefined;
+    const startedAt = Date.now();
+    const current = () => this.#following && this.#watch === w && !w.stopped;
+    // No resourceVersion: the watch begins with the Node as it is (an ADDED event), then every change.
+    this.#kube.watch.watch(
+      "/api/v1/nodes",
+      { fieldSelector: `metadata.name=${this.#name}`, allowWatchBookmarks: true },
+      (type: string, obj: k8s.V1Node) => {
+        if (!current()) return;
+        if (type === "ADDED" || type === "MODIFIED") this.#node = obj;
+        else if (type === "DELETED") this.#node = undefined;
+        else return;
+        for (const wake of [...this.#heardWaiters]) wake();
+      },
+      (err: unknown) => {
+        if (!current()) return;
+        this.#end();
+        // A watch that ran for a while restarts at once; one that keeps failing backs off.
+        this.#backoffMs = Date.now() - startedAt > MAX_BACKOFF_MS
+          ? FIRST_BACKOFF_MS
+          : Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);
+        if (err) {
+          this.#log.warn("the watch on this node ended; reading it meanwhile", {
+            error: err instanceof Error ? err.message : String(err),
+            inMs: this.#backoffMs,
+          });
+        }
+        this.#restart = setTimeout(() => {
+          this.#restart = undefined;
+          if (this.#following) this.#start();
+        }, this.#backoffMs);
+      },
+    ).then((ctl) => {
+      w.ctl = ctl;
+      if (w.stopped) ctl.abort();
+    }, () => {
+      // Reported through the done callback as well; the restart comes from there.
+    });
+  }
+
+  #end(): void {
+    const w = this.#watch;
+    this.#watch = undefined;
+    this.#node = undefined;
+    if (w) {
+      w.stopped = true;
+      w.ctl?.abort();
+    }
+    for (const wake of [...this.#heardWaiters]) wake();
+  }
+
+  /** Waits (a moment at most) for the current watch to deliver the Node; true when it did. */
+  #firstEvent(): Promise<boolean> {
+    if (!this.#watch) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#heardWaiters.delete(done);
+        resolve(this.#node !== undefined);
+      };
+      const timer = setTimeout(done, FIRST_EVENT_MS);
+      this.#heardWaiters.add(done);
+    });
+  }
+}
