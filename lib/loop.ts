@@ -107,6 +107,8 @@ export class RebootLoop {
   #firstPeriod = true;
   #wouldReboot = false;
   #blocked = false;
+  /** The last wait on the lock ended with a change that may free a slot. */
+  #lockChanged = false;
 
   constructor(ports: Ports, opts: LoopOptions) {
     this.#p = ports;
@@ -178,6 +180,8 @@ export class RebootLoop {
 
   async #observe(phase: Phase, signal: AbortSignal): Promise<Observation> {
     const obs: Observation = { now: this.#now() };
+    const lockChanged = this.#lockChanged;
+    this.#lockChanged = false;
     switch (phase) {
       case "startup": {
         const [slot, node] = await Promise.all([this.#p.lock.mine(), this.#p.node()]);
@@ -192,6 +196,11 @@ export class RebootLoop {
       case "waiting":
       case "cordoning":
         obs.sentinel = await this.#p.sentinel();
+        if (phase === "waiting" && lockChanged) {
+          // Woken by the lock: the slot first, the gates in cordoning (lib/machine/waiting.ts).
+          obs.lockChanged = true;
+          break;
+        }
         if (obs.sentinel.required && !obs.sentinel.error && !signal.aborted) obs.gate = await this.#p.gates();
         break;
       case "recovering": {
@@ -297,6 +306,7 @@ export class RebootLoop {
       }
       case "lock": {
         const r = await this.#p.lock.waitForChance(signal, this.#o.periodMs);
+        this.#lockChanged = r === "changed";
         if (r === "timeout") this.#o.log.info("no change in the lock for a period; checking again");
         return;
       }
