@@ -98,9 +98,13 @@ export class RebootLock {
    * the DaemonSet (pause, node count) is read when a slot is wanted.
    */
   async mine(): Promise<SlotRecord | undefined> {
+    await this.#readLeases();
+    return this.#held;
+  }
+
+  async #readLeases(): Promise<void> {
     await this.#view.readLeases();
     this.#syncHeld();
-    return this.#held;
   }
 
   /**
@@ -134,7 +138,9 @@ export class RebootLock {
    */
   async tryAcquire(state: HolderState): Promise<AcquireResult> {
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
-      if (!this.#watch?.live || round > 0) await this.refresh();
+      // After a lost race only the slots changed: the DaemonSet (pause, node count) was read or is watched.
+      if (round > 0) await this.#readLeases();
+      else if (!this.#watch?.live) await this.refresh();
       if (this.#held) return { acquired: true, slot: this.#held };
       const paused = this.pauseState();
       if (paused.paused) {

@@ -64,11 +64,15 @@ Deno.test("conflict: two nodes race for one slot: exactly one wins, the loser re
       await first.tryAcquire(cordoning);
       await first.release();
     }
+    const ds = store.calls.readDaemonSet ?? 0;
+    const lists = store.calls.listLeases ?? 0;
     const [ra, rb] = await Promise.all([
       lockOn(store, "a").tryAcquire(cordoning),
       lockOn(store, "b").tryAcquire(cordoning),
     ]);
     assert.equal([ra, rb].filter((r) => r.acquired).length, 1, `existing Lease: ${existing}`);
+    assert.equal((store.calls.listLeases ?? 0) - lists, 3, "one read each, and the loser's re-read");
+    assert.equal((store.calls.readDaemonSet ?? 0) - ds, 2, "the loser re-reads only the Leases");
     const loser = ra.acquired ? rb : ra;
     assert.ok(!loser.acquired && loser.reason === "full", JSON.stringify(loser));
     assert.equal(store.holder(SLOT0), ra.acquired ? "a" : "b");
