@@ -70,8 +70,8 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   const lock = lockFor(kube, config, log);
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   const reporter = new Reporter({ config, kube, log, metrics });
-  const ownNode = new OwnNode(kube, config, log, metrics);
   const nodeReader = new OwnNodeReader(kube, node, log, (n) => reporter.nodeSeen(n));
+  const ownNode = new OwnNode(kube, config, log, metrics, () => nodeReader.read());
 
   // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
   const alerts = {
@@ -122,8 +122,9 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     cordon: () => ownNode.prepareForDrain(signal),
     drain: (s) => ownNode.drain(s),
     reboot: async () => {
-      // The drain and reboot messages go out before the host goes down (a hung webhook costs --notify-timeout).
-      await reporter.flushNotifications();
+      // The drain and reboot messages go out before the host goes down (a hung webhook costs --notify-timeout),
+      // and so do the Rebooting Event and condition (an API server away costs a few seconds at most).
+      await Promise.all([reporter.flushNotifications(), reporter.flushWrites(REPORT_FLUSH_MS)]);
       await rebooter.reboot(signal);
     },
     describeReboot: () => rebooter.describe(),
@@ -166,6 +167,9 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     log.info("kreboot stopped");
   }
 }
+
+/** How long the reboot waits at most for the Events and condition written before it. */
+const REPORT_FLUSH_MS = 5_000;
 
 /** How long `--once` keeps trying to reach the API server before it gives up with exit 1. */
 export const ONCE_RETRY_MS = 15_000;

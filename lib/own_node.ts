@@ -11,6 +11,7 @@ import {
   cordon,
   drain,
   type EvictionResult,
+  type KnownNode,
   preflight,
   restoreAfterReboot,
   retreat,
@@ -35,12 +36,15 @@ export class OwnNode {
   #c: Config;
   #log: Logger;
   #hooks: DrainHooks;
+  #known: KnownNode | undefined;
 
-  constructor(kube: Kube, config: Config, log: Logger, hooks: DrainHooks = {}) {
+  /** `known`: the Node as the daemon follows it (lib/own_node_reader.ts), for a first write without a read. */
+  constructor(kube: Kube, config: Config, log: Logger, hooks: DrainHooks = {}, known?: KnownNode) {
     this.#kube = kube;
     this.#c = config;
     this.#log = log;
     this.#hooks = hooks;
+    this.#known = known;
   }
 
   get #node(): string {
@@ -54,13 +58,15 @@ export class OwnNode {
     });
   }
 
-  /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. */
-  async setPendingTaint(on: boolean): Promise<void> {
-    if (!this.#c.preferNoScheduleTaint) return;
+  /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. True when it changed. */
+  async setPendingTaint(on: boolean): Promise<boolean> {
+    if (!this.#c.preferNoScheduleTaint) return false;
     try {
-      await setPreferNoScheduleTaint(this.#kube, this.#node, this.#c.preferNoScheduleTaint, on);
+      const key = this.#c.preferNoScheduleTaint;
+      return (await setPreferNoScheduleTaint(this.#kube, this.#node, key, on, this.#known)).changed;
     } catch (e) {
       this.#log.warn("could not change the PreferNoSchedule taint", { on, error: String(e) });
+      return false;
     }
   }
 
@@ -69,13 +75,15 @@ export class OwnNode {
    * the wait of `--drain-delay`, then the cordon.
    */
   async prepareForDrain(signal?: AbortSignal): Promise<void> {
-    await this.setPendingTaint(true);
+    const tainted = await this.setPendingTaint(true);
     await setNodeLabels(this.#kube, this.#node, this.#c.preRebootNodeLabels);
     if (this.#c.drainDelay > 0 && !this.#kube.dryRun) {
       this.#log.info("waiting --drain-delay before cordoning", { ms: this.#c.drainDelay });
       await sleep(this.#c.drainDelay, signal);
     }
-    const { wasUnschedulable } = await cordon(this.#kube, this.#node);
+    // Right after a write of our own the followed Node is likely one version behind: read it then.
+    const changed = tainted || Object.keys(this.#c.preRebootNodeLabels).length > 0;
+    const { wasUnschedulable } = await cordon(this.#kube, this.#node, changed ? undefined : this.#known);
     this.#log.info(
       wasUnschedulable
         ? "node was already cordoned by someone else; it stays cordoned after the reboot"
@@ -109,6 +117,7 @@ export class OwnNode {
     await restoreAfterReboot(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       postRebootLabels: this.#c.postRebootNodeLabels,
+      ...(this.#known ? { known: this.#known } : {}),
     }, this.#log);
   }
 
@@ -117,6 +126,7 @@ export class OwnNode {
     await retreat(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       preRebootLabels: this.#c.preRebootNodeLabels,
+      ...(this.#known ? { known: this.#known } : {}),
     }, this.#log);
   }
 }

@@ -168,6 +168,16 @@ export class Reporter {
     await this.#notifier.flush();
   }
 
+  /**
+   * Waits at most `maxMs` for the Events and condition writes queued so far. The loop calls it before the
+   * reboot command too: the host going down would cut the `Rebooting` condition a user should see meanwhile.
+   */
+  async flushWrites(maxMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#chain, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
+    clearTimeout(timer);
+  }
+
   /** Waits for queued API writes and notifications in flight (each bounded by its own timeout). */
   async flush(): Promise<void> {
     await this.#chain;

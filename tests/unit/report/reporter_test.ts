@@ -344,3 +344,31 @@ Deno.test("Reporter: --slack-channel and a non-default --slack-username reach a 
 Deno.test("Reporter: a bad --notify-url is refused at construction", () => {
   assert.throws(() => setup({ notifyUrl: "slack://only/two" }), /--notify-url: .*three token parts/);
 });
+
+Deno.test("Reporter: flushWrites waits for the queued writes, and no longer than told", async () => {
+  const s = setup({ annotateNodes: false });
+  s.reporter.report({ reason: "Rebooting", message: "rebooting node" }, "rebooting");
+  await s.reporter.flushWrites(5_000);
+  assert.equal(s.f.of("createNamespacedEvent").length, 1);
+  assert.equal(s.f.of("patchNodeStatus").length, 1);
+
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const hang = () => gate.then(() => ({}));
+  const stuck = new Reporter({
+    config: { ...CONFIG, notifyUrl: "", annotateNodes: false },
+    kube: {
+      dryRun: false,
+      core: { readNode: hang, patchNodeStatus: hang },
+      events: { createNamespacedEvent: hang },
+    } as unknown as Kube,
+    log: new Logger({ format: "json", node: "n1", sink: () => {} }),
+    metrics: new Metrics("n1", { defaultMetrics: false }),
+  });
+  stuck.report({ reason: "Rebooting", message: "rebooting node" }, "rebooting");
+  const t0 = Date.now();
+  await stuck.flushWrites(100);
+  assert.ok(Date.now() - t0 < 2_000, "bounded");
+  release();
+  await stuck.flush();
+});
