@@ -11,6 +11,8 @@ import type { Logger } from "./log.ts";
 
 /** How long a read waits for a new watch's first event (the Node as it is) before it reads instead. */
 const FIRST_EVENT_MS = 1_000;
+/** How many versions delivered by the watch are remembered, to tell a write's answer that the watch passed. */
+const RECENT_VERSIONS = 16;
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
 
@@ -24,6 +26,10 @@ export class OwnNodeReader {
   #watch: { ctl?: AbortController; stopped: boolean } | undefined;
   /** The Node as the current watch last delivered it; undefined until it did (or after it was deleted). */
   #node: k8s.V1Node | undefined;
+  /** The resourceVersion of our own last write while the watch has not delivered it yet. */
+  #ownRv: string | undefined;
+  /** The versions the current watch delivered lately (it may be ahead of a write's answer). */
+  #recent: string[] = [];
   #heardWaiters = new Set<() => void>();
   #restart: ReturnType<typeof setTimeout> | undefined;
   #backoffMs = FIRST_BACKOFF_MS;
@@ -54,6 +60,18 @@ export class OwnNodeReader {
     return node;
   }
 
+  /**
+   * The API server's answer to a write of this daemon's to the Node: newer than anything the watch delivered
+   * so far, so it answers reads until the watch brings that version (the next write starts from it, not from
+   * the version before, which would cost a conflict).
+   */
+  wrote(node: k8s.V1Node): void {
+    const rv = node.metadata?.resourceVersion;
+    if (!this.#watch || this.#node === undefined || rv === undefined || this.#recent.includes(rv)) return;
+    this.#node = node;
+    this.#ownRv = rv;
+  }
+
   /** Starts following the Node with a watch (the node needs a reboot); idempotent. */
   follow(): void {
     if (this.#following) return;
@@ -74,6 +92,8 @@ export class OwnNodeReader {
     const w: { ctl?: AbortController; stopped: boolean } = { stopped: false };
     this.#watch = w;
     this.#node = undefined;
+    this.#ownRv = undefined;
+    this.#recent = [];
     const startedAt = Date.now();
     const current = () => this.#following && this.#watch === w && !w.stopped;
     // No resourceVersion: the watch begins with the Node as it is (an ADDED event), then every change.
@@ -82,8 +102,14 @@ export class OwnNodeReader {
       { fieldSelector: `metadata.name=${this.#name}`, allowWatchBookmarks: true },
       (type: string, obj: k8s.V1Node) => {
         if (!current()) return;
-        if (type === "ADDED" || type === "MODIFIED") this.#node = obj;
-        else if (type === "DELETED") this.#node = undefined;
+        if (type === "ADDED" || type === "MODIFIED") {
+          const rv = obj.metadata?.resourceVersion ?? "";
+          this.#recent = [...this.#recent.slice(-(RECENT_VERSIONS - 1)), rv];
+          // Versions before our own last write are history: its answer is newer.
+          if (this.#ownRv !== undefined && rv !== this.#ownRv) return;
+          this.#ownRv = undefined;
+          this.#node = obj;
+        } else if (type === "DELETED") this.#node = undefined;
         else return;
         for (const wake of [...this.#heardWaiters]) wake();
       },

@@ -51,6 +51,8 @@ export interface ReporterOptions {
   fetch?: typeof fetch;
   /** At most one Event write per reason+message in this interval; default 60 s. */
   eventIntervalMs?: number;
+  /** The Node as a condition write left it (lib/own_node_reader.ts `wrote`); not called in a dry run. */
+  nodeWritten?: (node: k8s.V1Node) => void;
 }
 
 /** kured's default, which it never used; only a non-default bot name is applied to slack:// URLs. */
@@ -292,10 +294,11 @@ export class Reporter {
     const patch = conditionPatch(this.#condition, next, now);
     if (!patch) return;
     try {
-      await this.#o.kube.core.patchNodeStatus(
+      const node = await this.#o.kube.core.patchNodeStatus(
         { name: this.#node, body: patch, ...dryRunParam(this.#o.kube) },
         STRATEGIC_MERGE_PATCH,
       );
+      if (!this.#o.kube.dryRun) this.#o.nodeWritten?.(node);
       const written = patch.status.conditions[0];
       this.#condition = written;
     } catch (e) {

@@ -122,3 +122,29 @@ Deno.test("OwnNodeReader: a watch that says nothing is read around; an ended one
   assert.equal(h.gets.length, 1, "the new watch answers");
   h.reader.stop();
 });
+
+Deno.test("OwnNodeReader: the answer to our own write answers reads until the watch brings that version", async () => {
+  const h = harness({ initialEvent: false });
+  const v = (rv: string, unschedulable: boolean): k8s.V1Node => ({
+    metadata: { name: "n1", resourceVersion: rv },
+    spec: { unschedulable },
+  });
+  h.reader.wrote(v("9", true));
+  h.reader.follow();
+  const w = h.watches[0]!;
+  w.send("ADDED", v("1", false));
+  h.reader.wrote(v("2", true));
+  assert.equal((await h.reader.read()).metadata?.resourceVersion, "2", "newer than the watch so far");
+  w.send("MODIFIED", v("2", true));
+  w.send("MODIFIED", v("3", false));
+  assert.equal((await h.reader.read()).metadata?.resourceVersion, "3", "the watch caught up and went on");
+  // An answer that the watch already passed changes nothing.
+  w.send("MODIFIED", v("4", true));
+  h.reader.wrote(v("4", true));
+  w.send("MODIFIED", v("5", false));
+  assert.equal((await h.reader.read()).metadata?.resourceVersion, "5");
+  h.reader.wrote(v("3", false));
+  assert.equal((await h.reader.read()).metadata?.resourceVersion, "5");
+  assert.equal(h.gets.length, 0);
+  h.reader.stop();
+});

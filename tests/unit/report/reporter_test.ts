@@ -372,3 +372,21 @@ Deno.test("Reporter: flushWrites waits for the queued writes, and no longer than
   release();
   await stuck.flush();
 });
+
+Deno.test("Reporter: the Node a condition write returns goes to nodeWritten, except in a dry run", async () => {
+  for (const dryRun of [false, true]) {
+    const f = fakeKube({ dryRun });
+    const written: unknown[] = [];
+    const reporter = new Reporter({
+      config: { ...CONFIG, notifyUrl: "", annotateNodes: false, dryRun },
+      kube: f.kube,
+      log: new Logger({ format: "json", node: "n1", sink: () => {} }),
+      metrics: new Metrics("n1", { defaultMetrics: false }),
+      nodeWritten: (n) => written.push(n),
+    });
+    reporter.report({ reason: "RebootRequired", message: "reboot required" }, "required");
+    await reporter.flush();
+    assert.equal(f.of("patchNodeStatus").length, 1);
+    assert.equal(written.length, dryRun ? 0 : 1, `dry run ${dryRun}`);
+  }
+});
