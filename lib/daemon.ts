@@ -69,7 +69,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
 
   const lock = lockFor(kube, config, log);
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
-  const reporter = new Reporter({ config, kube, log, metrics, nodeWritten: (n) => nodeReader.wrote(n) });
+  const reporter = new Reporter({ config, kube, log, metrics, nodeWrites: (w) => nodeReader.expect(w) });
   const nodeReader = new OwnNodeReader(kube, node, log, (n) => reporter.nodeSeen(n));
   const ownNode = new OwnNode(kube, config, log, metrics, () => nodeReader.read());
 

@@ -4,6 +4,8 @@
  * watch follows the Node, and every read is answered from the watch: no GET before each try for a slot, none
  * every few seconds while the node recovers from its reboot. Every Node read is handed to `onRead` (the
  * reporter takes the Node's uid and its condition from the first, so a process reads its Node once, not twice).
+ * The daemon's own writes to the Node (the condition) are awaited and their answers kept (`expect`), so that the
+ * Node writes computed from a read here (lib/drain/node.ts) do not start from the version before them.
  */
 import type * as k8s from "@kubernetes/client-node";
 import type { Kube } from "./kube.ts";
@@ -11,6 +13,8 @@ import type { Logger } from "./log.ts";
 
 /** How long a read waits for a new watch's first event (the Node as it is) before it reads instead. */
 const FIRST_EVENT_MS = 1_000;
+/** How long a read waits at most for this daemon's own queued writes to the Node. */
+const OWN_WRITES_MS = 2_000;
 /** How many versions delivered by the watch are remembered, to tell a write's answer that the watch passed. */
 const RECENT_VERSIONS = 16;
 const FIRST_BACKOFF_MS = 1_000;
@@ -31,6 +35,8 @@ export class OwnNodeReader {
   /** The versions the current watch delivered lately (it may be ahead of a write's answer). */
   #recent: string[] = [];
   #heardWaiters = new Set<() => void>();
+  /** Own writes to the Node announced with `expect` and not answered yet. */
+  #pending = new Set<Promise<void>>();
   #restart: ReturnType<typeof setTimeout> | undefined;
   #backoffMs = FIRST_BACKOFF_MS;
 
@@ -48,6 +54,7 @@ export class OwnNodeReader {
 
   /** The Node now: from the watch when it follows the Node and has delivered it, else one GET. */
   async read(): Promise<k8s.V1Node> {
+    if (this.#pending.size > 0) await this.#ownWrites();
     if (this.#following && (this.#node ?? await this.#firstEvent())) {
       const node = this.#node;
       if (node) {
@@ -61,11 +68,19 @@ export class OwnNodeReader {
   }
 
   /**
-   * The API server's answer to a write of this daemon's to the Node: newer than anything the watch delivered
-   * so far, so it answers reads until the watch brings that version (the next write starts from it, not from
-   * the version before, which would cost a conflict).
+   * A write of this daemon's to the Node, queued or under way, and the Node as it will leave it (undefined:
+   * nothing written). Reads wait for it (a moment at most), and its answer, newer than anything the watch
+   * delivered so far, answers them until the watch brings that version: the next write then starts from it,
+   * not from the version before, which would cost a conflict and a read.
    */
-  wrote(node: k8s.V1Node): void {
+  expect(written: Promise<k8s.V1Node | undefined>): void {
+    const settled: Promise<void> = written.then((node) => {
+      if (node) this.#wrote(node);
+    }, () => {}).finally(() => this.#pending.delete(settled));
+    this.#pending.add(settled);
+  }
+
+  #wrote(node: k8s.V1Node): void {
     const rv = node.metadata?.resourceVersion;
     if (!this.#watch || this.#node === undefined || rv === undefined || this.#recent.includes(rv)) return;
     this.#node = node;
@@ -148,6 +163,13 @@ export class OwnNodeReader {
       w.ctl?.abort();
     }
     for (const wake of [...this.#heardWaiters]) wake();
+  }
+
+  async #ownWrites(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((r) => (timer = setTimeout(r, OWN_WRITES_MS)));
+    await Promise.race([Promise.all(this.#pending), late]);
+    clearTimeout(timer);
   }
 
   /** Waits (a moment at most) for the current watch to deliver the Node; true when it did. */

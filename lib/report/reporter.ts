@@ -51,8 +51,11 @@ export interface ReporterOptions {
   fetch?: typeof fetch;
   /** At most one Event write per reason+message in this interval; default 60 s. */
   eventIntervalMs?: number;
-  /** The Node as a condition write left it (lib/own_node_reader.ts `wrote`); not called in a dry run. */
-  nodeWritten?: (node: k8s.V1Node) => void;
+  /**
+   * Told of each condition write as it is queued, with the Node as the write will leave it (undefined when
+   * nothing is written): lib/own_node_reader.ts `expect`. Not called in a dry run.
+   */
+  nodeWrites?: (written: Promise<k8s.V1Node | undefined>) => void;
 }
 
 /** kured's default, which it never used; only a non-default bot name is applied to slack:// URLs. */
@@ -128,7 +131,7 @@ export class Reporter {
       await this.#events.record({ reason: r.reason, message: r.message, type, action: phase });
     });
     const cond = conditionFor(r);
-    if (cond) this.#enqueue(() => this.#setCondition(cond));
+    if (cond) this.#enqueueCondition(cond);
     if (this.#o.config.annotateNodes) this.#annotate(r);
     this.#notify(r);
   }
@@ -247,8 +250,22 @@ export class Reporter {
     });
   }
 
-  /** Runs API writes one at a time, in report order, off the loop's path. */
-  #enqueue(task: () => Promise<void>): void {
+  #enqueueCondition(cond: RebootCondition): void {
+    let settle: (node: k8s.V1Node | undefined) => void = () => {};
+    const written = new Promise<k8s.V1Node | undefined>((r) => (settle = r));
+    if (!this.#o.kube.dryRun) this.#o.nodeWrites?.(written);
+    const queued = this.#enqueue(async () => {
+      try {
+        settle(await this.#setCondition(cond));
+      } finally {
+        settle(undefined);
+      }
+    });
+    if (!queued) settle(undefined);
+  }
+
+  /** Runs API writes one at a time, in report order, off the loop's path. False when dropped. */
+  #enqueue(task: () => Promise<void>): boolean {
     if (this.#queued >= MAX_QUEUED) {
       if (!this.#droppedWarned) {
         this.#droppedWarned = true;
@@ -256,7 +273,7 @@ export class Reporter {
           "the API server is not keeping up; dropping Events and condition updates until it does",
         );
       }
-      return;
+      return false;
     }
     this.#queued++;
     this.#chain = this.#chain.then(task).catch((e: unknown) => {
@@ -265,6 +282,7 @@ export class Reporter {
       this.#queued--;
       if (this.#queued === 0) this.#droppedWarned = false;
     });
+    return true;
   }
 
   /**
@@ -288,24 +306,26 @@ export class Reporter {
     this.#nodeRead = true;
   }
 
-  async #setCondition(next: RebootCondition): Promise<void> {
+  /** Writes the condition if it changed; the Node as the write left it, or undefined. */
+  async #setCondition(next: RebootCondition): Promise<k8s.V1Node | undefined> {
     await this.#readNode();
     const now = this.#now();
     const patch = conditionPatch(this.#condition, next, now);
-    if (!patch) return;
+    if (!patch) return undefined;
     try {
       const node = await this.#o.kube.core.patchNodeStatus(
         { name: this.#node, body: patch, ...dryRunParam(this.#o.kube) },
         STRATEGIC_MERGE_PATCH,
       );
-      if (!this.#o.kube.dryRun) this.#o.nodeWritten?.(node);
       const written = patch.status.conditions[0];
       this.#condition = written;
+      return node;
     } catch (e) {
       this.#o.log.warn("could not set the RebootRequired condition on the node", {
         state: next.state,
         error: describeApiError(e),
       });
+      return undefined;
     }
   }
 }

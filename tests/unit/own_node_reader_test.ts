@@ -123,28 +123,43 @@ Deno.test("OwnNodeReader: a watch that says nothing is read around; an ended one
   h.reader.stop();
 });
 
-Deno.test("OwnNodeReader: the answer to our own write answers reads until the watch brings that version", async () => {
+Deno.test("OwnNodeReader: reads wait for our own queued write, whose answer counts until the watch brings it", async () => {
   const h = harness({ initialEvent: false });
   const v = (rv: string, unschedulable: boolean): k8s.V1Node => ({
     metadata: { name: "n1", resourceVersion: rv },
     spec: { unschedulable },
   });
-  h.reader.wrote(v("9", true));
   h.reader.follow();
   const w = h.watches[0]!;
   w.send("ADDED", v("1", false));
-  h.reader.wrote(v("2", true));
-  assert.equal((await h.reader.read()).metadata?.resourceVersion, "2", "newer than the watch so far");
+  // A condition write is queued: a read waits for its answer rather than answer with version 1.
+  let answer: (n: k8s.V1Node | undefined) => void = () => {};
+  h.reader.expect(new Promise((r) => (answer = r)));
+  const reading = h.reader.read();
+  setTimeout(() => answer(v("2", true)), 20);
+  assert.equal((await reading).metadata?.resourceVersion, "2", "newer than the watch so far");
   w.send("MODIFIED", v("2", true));
   w.send("MODIFIED", v("3", false));
   assert.equal((await h.reader.read()).metadata?.resourceVersion, "3", "the watch caught up and went on");
-  // An answer that the watch already passed changes nothing.
+  // An answer that the watch already passed changes nothing; nor does a write that wrote nothing.
   w.send("MODIFIED", v("4", true));
-  h.reader.wrote(v("4", true));
+  h.reader.expect(Promise.resolve(v("4", true)));
   w.send("MODIFIED", v("5", false));
   assert.equal((await h.reader.read()).metadata?.resourceVersion, "5");
-  h.reader.wrote(v("3", false));
+  h.reader.expect(Promise.resolve(undefined));
+  h.reader.expect(Promise.reject(new Error("refused")));
   assert.equal((await h.reader.read()).metadata?.resourceVersion, "5");
   assert.equal(h.gets.length, 0);
+  h.reader.stop();
+});
+
+Deno.test("OwnNodeReader: a write that never answers holds a read back for a moment only", async () => {
+  const h = harness();
+  h.reader.follow();
+  h.reader.expect(new Promise(() => {}));
+  const t0 = Date.now();
+  await h.reader.read();
+  const ms = Date.now() - t0;
+  assert.ok(ms >= 1_500 && ms < 5_000, `${ms} ms`);
   h.reader.stop();
 });

@@ -373,20 +373,29 @@ Deno.test("Reporter: flushWrites waits for the queued writes, and no longer than
   await stuck.flush();
 });
 
-Deno.test("Reporter: the Node a condition write returns goes to nodeWritten, except in a dry run", async () => {
+Deno.test("Reporter: each queued condition write is announced with the Node it leaves, except in a dry run", async () => {
   for (const dryRun of [false, true]) {
     const f = fakeKube({ dryRun });
-    const written: unknown[] = [];
+    const writes: Promise<unknown>[] = [];
     const reporter = new Reporter({
       config: { ...CONFIG, notifyUrl: "", annotateNodes: false, dryRun },
       kube: f.kube,
       log: new Logger({ format: "json", node: "n1", sink: () => {} }),
       metrics: new Metrics("n1", { defaultMetrics: false }),
-      nodeWritten: (n) => written.push(n),
+      nodeWrites: (w) => writes.push(w),
     });
+    reporter.report({ reason: "RebootRequired", message: "reboot required" }, "required");
+    // The same condition again: announced, and answered with nothing written.
     reporter.report({ reason: "RebootRequired", message: "reboot required" }, "required");
     await reporter.flush();
     assert.equal(f.of("patchNodeStatus").length, 1);
-    assert.equal(written.length, dryRun ? 0 : 1, `dry run ${dryRun}`);
+    if (dryRun) {
+      assert.equal(writes.length, 0);
+      continue;
+    }
+    const answers = await Promise.all(writes);
+    assert.equal(answers.length, 2);
+    assert.ok(answers[0], "the first wrote the condition");
+    assert.equal(answers[1], undefined, "the second wrote nothing");
   }
 });
