@@ -157,6 +157,9 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     log,
   });
   try {
+    // Start-up reads the Node from the watch too: one request either way, and a node that resumes its cycle
+    // (after its reboot) keeps following it; an idle one closes it.
+    nodeReader.follow();
     return await runWithRetry(loop, signal, log, config.once);
   } finally {
     keeper.stop();
