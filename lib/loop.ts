@@ -169,6 +169,8 @@ export class RebootLoop {
       // The quick first sentinel check is for a fresh start only; after any cycle the full period applies.
       if (phase !== "idle") this.#firstPeriod = false;
       this.#o.log.setPhase(phase);
+      // Most phases are not recorded on the slot Lease (lib/machine/startup.ts): the log says where a node stands.
+      this.#o.log.info("phase changed", { from: before });
       this.#p.phaseChanged?.(phase);
       if (before === "waiting") this.#p.lock.stopWatching();
     }
