@@ -6,8 +6,8 @@
  * - records on the slot Lease, before the loop acts in it, each new phase that a restarted daemon must tell
  *   apart from the one recorded before (RECORDED_PHASES in lib/machine/startup.ts); the others ride along
  *   with the next renewal, so `kreboot status` follows them with a TTL and no write is spent on them without,
- * - renews the Lease every third of `--lock-ttl` (with a TTL), and retries a failed renewal within seconds,
- *   so that renewals resume as soon as the API server is back,
+ * - renews the Lease every third of `--lock-ttl` (with a TTL; at once when a restarted daemon picks its slot
+ *   up), and retries a failed renewal within seconds, so that renewals resume as soon as the API server is back,
  * - in the guarded phases (GUARDED_PHASES in lib/machine.ts) checks every few seconds that the Lease still
  *   names this node.
  *
@@ -94,7 +94,12 @@ export class SlotKeeper {
     if (GUARDED_PHASES.has(phase) && !(before !== undefined && GUARDED_PHASES.has(before))) {
       this.#nextGuardAt = now + this.#o.guardMs;
     }
-    if (phase !== before && this.#mustRecord(phase)) await this.#record(phase);
+    // A daemon that (re)started holding its slot says so at once when holders can fall silent (a TTL): its
+    // reboot or restart was silence enough.
+    const resumed = before === "startup" && this.#o.ttlMs > 0 && !this.#o.dryRun;
+    if (phase !== before && (this.#mustRecord(phase) || (resumed && this.#canWrite()))) {
+      await this.#record(phase);
+    }
     this.#schedule();
   }
 
@@ -105,9 +110,11 @@ export class SlotKeeper {
   }
 
   #mustRecord(phase: Phase): boolean {
-    const held = this.#lock.held;
-    return held !== undefined && this.#lost === undefined && RECORDED_PHASES.has(phase) &&
-      held.phase !== phase;
+    return this.#canWrite() && RECORDED_PHASES.has(phase) && this.#lock.held?.phase !== phase;
+  }
+
+  #canWrite(): boolean {
+    return this.#lock.held !== undefined && this.#lost === undefined;
   }
 
   async #record(phase: Phase): Promise<void> {

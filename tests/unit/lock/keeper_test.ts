@@ -173,3 +173,13 @@ Deno.test("keeper: an outage during the guard is no loss", async () => {
   assert.equal(keeper.lost, undefined);
   keeper.stop();
 });
+
+Deno.test("keeper: with a TTL, a daemon that restarts holding its slot renews it at once", async () => {
+  for (const ttlMs of [0, 3_000]) {
+    const { store, keeper } = await holding({ ttlMs });
+    await keeper.track("startup");
+    await keeper.track("recovering");
+    assert.equal(store.calls.patchLease ?? 0, ttlMs > 0 ? 1 : 0, `ttl ${ttlMs}`);
+    keeper.stop();
+  }
+});
