@@ -194,11 +194,13 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   const cleanups: (() => void)[] = [];
   /**
    * Calls `act` with the daemon of each slot holder as it enters `phase`, until `act` returns true. A phase
-   * recorded on the slot Lease is seen as that lands there (the daemon writes it before acting in it); the
-   * others only in the daemon's log, as its "phase changed" line comes.
+   * written on the slot Lease as the daemon enters it is seen as that lands there: the phases a restart needs
+   * (RECORDED_PHASES), and with a TTL `recovering`, where the restarted daemon renews at once (lib/lock/keeper.ts)
+   * — so an apiserver restart aimed there comes right after the holder's last write, as the TTL assumes. The
+   * others are seen in the daemon's log, as its "phase changed" line comes.
    */
   const onPhase = (phase: string, act: (d: Daemon) => boolean) => {
-    if (RECORDED_PHASES.has(phase as Phase)) {
+    if (RECORDED_PHASES.has(phase as Phase) || (lockTtl && phase === "recovering")) {
       const unsubscribe = monitor.onSlotChange((holder, recorded) => {
         const d = daemons.get(holder);
         if (recorded === phase && d && act(d)) unsubscribe();
