@@ -7,7 +7,7 @@ import { checkBlockingPods } from "./gates/pods.ts";
 import { checkAlertmanager } from "./gates/alertmanager.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
 import { checkPrometheusQueries } from "./gates/prometheus_query.ts";
-import { checkWindow, describeWindow, rebootWindow } from "./gates/window.ts";
+import { checkWindows, describePolicy, windowPolicy } from "./gates/window/mod.ts";
 import { checkSentinel, sentinelOptions } from "./sentinel/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
 import { sentinelChanged } from "./sentinel/watch.ts";
@@ -27,7 +27,7 @@ import { Reporter } from "./report/reporter.ts";
 export async function runDaemon(config: Config, signal: AbortSignal): Promise<number> {
   // Configuration problems first: nothing has touched the cluster or the host yet.
   requireNodeId(config);
-  const window = rebootWindow(config);
+  const window = windowPolicy(config);
   const rebooter = rebooterFor(config);
   const sentinel = sentinelOptions(config);
   const alertFilter = config.alertFilterRegexp === undefined
@@ -62,7 +62,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     dryRun: config.dryRun,
     period: config.period,
     concurrency: config.concurrency,
-    window: describeWindow(window),
+    window: describePolicy(window),
     reboot: rebooter.describe(),
   });
 
@@ -81,7 +81,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   };
   const gates = async (): Promise<GateResult> => {
     const steps: (() => Promise<GateResult>)[] = [
-      () => Promise.resolve(checkWindow(window, Temporal.Now.instant())),
+      () => Promise.resolve(checkWindows(window, Temporal.Now.instant())),
     ];
     if (config.prometheusUrl) {
       steps.push(() => checkPrometheus({ url: config.prometheusUrl, ...alerts }));
