@@ -3,6 +3,7 @@
  * that can be wrong with the configuration is found here before the first request to the cluster or the host.
  */
 import { type Config, ConfigError, requireNodeId } from "./config/mod.ts";
+import { checkHold } from "./gates/hold.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkAlertmanager } from "./gates/alertmanager.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
@@ -21,6 +22,7 @@ import type { SentinelObs } from "./machine/mod.ts";
 import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
 import { daemonPodsReady, OwnNode, readNodeState } from "./own_node.ts";
+import { clearRequestAfterReboot, describeRequest, holdOf, NodeControlWatch } from "./node_control/mod.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
 
@@ -70,6 +72,10 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   const reporter = new Reporter({ config, kube, log, metrics });
   const ownNode = new OwnNode(kube, config, log, metrics);
+  // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts).
+  const control = new NodeControlWatch(kube, node, log);
+  control.onChange = (n) => metrics.setHeld(holdOf(n));
+  control.start();
 
   // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
   const alerts = {
@@ -81,6 +87,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   };
   const gates = async (): Promise<GateResult> => {
     const steps: (() => Promise<GateResult>)[] = [
+      () => checkHold(node, () => control.hold(), Date.now()),
       () => Promise.resolve(checkWindows(window, Temporal.Now.instant())),
     ];
     if (config.prometheusUrl) {
@@ -108,7 +115,12 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     async sentinel(): Promise<SentinelObs> {
       const r = await checkSentinel(sentinel);
       if ("warning" in r) log.warn(r.warning);
-      const obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
+      let obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
+      // required = sentinel OR an operator's request (`kreboot request-reboot`); a failing sentinel still blocks.
+      const request = await control.request();
+      if (request && !obs.required && !obs.error) {
+        obs = { required: true, requestedBy: describeRequest(request) };
+      }
       reporter.sentinel(obs);
       return obs;
     },
@@ -125,7 +137,10 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       await rebooter.reboot(signal);
     },
     describeReboot: () => rebooter.describe(),
-    uncordon: () => ownNode.restoreAfterReboot(),
+    uncordon: async () => {
+      await ownNode.restoreAfterReboot();
+      await clearRequestAfterReboot(kube, node, await control.current(), log);
+    },
     retreat: () => ownNode.retreat(),
     report: (r, phase) => reporter.report(r, phase),
     phaseChanged(phase) {
@@ -135,6 +150,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       else if (phase === "idle") void ownNode.setPendingTaint(false);
     },
     ...("file" in sentinel ? { sentinelChanged: (s: AbortSignal) => sentinelChanged(sentinel.file, s) } : {}),
+    nodeControlChanged: (s) => control.changed(s),
   };
 
   const loop = new RebootLoop(ports, {
@@ -154,6 +170,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     return await runWithRetry(loop, signal, log, config.once);
   } finally {
     keeper.stop();
+    control.stop();
     alive = false;
     await reporter.flush();
     await server.shutdown();

@@ -28,7 +28,12 @@ export function initialState(now: number): State {
   return { phase: "startup", since: now, rebootAttempts: 0 };
 }
 
-export type SentinelObs = { required: boolean; error?: string };
+export type SentinelObs = {
+  required: boolean;
+  error?: string;
+  /** Who asked for the reboot and why, when an operator did (`kreboot request-reboot`) and the sentinel did not. */
+  requestedBy?: string;
+};
 
 /** The slot this node holds, as recorded on the Lease. */
 export interface HeldSlot {
