@@ -38,6 +38,10 @@ class World {
   failNodeRead: (n: number) => boolean = () => false;
   gateChecks = 0;
   failGateCheck: (n: number) => boolean = () => false;
+  /** Resolves the loop's pending wait for a hold or request change (the node watch of lib/node_control/). */
+  controlChanged: (() => void) | undefined;
+  /** How many times the loop started waiting for such a change. */
+  controlWaits = 0;
 
   #api(): Promise<void> {
     return this.apiDown ? Promise.reject(new Error("connect ECONNREFUSED")) : Promise.resolve();
@@ -141,6 +145,12 @@ class World {
       },
       report: (r) => void w.reports.push(r),
       phaseChanged: (p) => void w.phases.push(p),
+      nodeControlChanged: (signal) =>
+        new Promise<void>((resolve) => {
+          w.controlChanged = resolve;
+          w.controlWaits++;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        }),
     };
   }
 }
@@ -324,4 +334,40 @@ Deno.test("RebootLoop: a slot lost during the cordon is seen before the drain; t
   await done;
   assert.deepEqual(w.calls, ["acquire", "cordon", "retreat", "release"]);
   assert.ok(w.reports.some((r) => r.reason === "SlotLost"));
+});
+
+/** Waits (a few ms at a time) until `cond` holds; fails after `ms`. */
+async function until(cond: () => boolean, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await sleep(5);
+  }
+}
+
+Deno.test("RebootLoop: a request or an unhold wakes an idle or blocked node at once, not a period later", async () => {
+  const w = new World();
+  w.sentinel = false;
+  const l = loop(w);
+  const ac = new AbortController();
+  const run = l.run(ac.signal);
+  const wake = () => w.controlChanged?.();
+  // Idle with a 60 s period: nothing happens until the watch says the control changed.
+  await until(() => l.phase === "idle" && w.controlChanged !== undefined);
+  await sleep(50);
+  assert.deepEqual(w.calls, []);
+  w.sentinel = true; // what the sentinel port says once the request is seen
+  w.gate = { clear: false, reason: "held", message: "held by alice: NIC firmware" };
+  wake();
+  const waits = w.controlWaits;
+  await until(() => w.reports.some((r) => r.blockReason === "held") && w.controlWaits > waits);
+  assert.equal(l.phase, "required");
+  assert.deepEqual(w.calls, [], "a held node never tries for a slot");
+  // Unheld: the blocked node goes on within moments, though its wait was a period.
+  w.gate = { clear: true };
+  wake();
+  await until(() => w.calls.includes("acquire"));
+  ac.abort();
+  await run;
+  w.keeper?.stop();
 });
