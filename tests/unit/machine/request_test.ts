@@ -1,16 +1,7 @@
 /** An operator's hold and reboot request as the machine sees them: a sentinel observation and a gate. */
 import assert from "node:assert/strict";
-import { decide, initialState, type MachineConfig, type State } from "../../../lib/machine/mod.ts";
-
-const cfg: MachineConfig = {
-  forceReboot: false,
-  rebootDelayMs: 0,
-  releaseDelayMs: 0,
-  rebootTimeoutMs: 60_000,
-  recoveryTimeoutMs: 60_000,
-  dryRun: false,
-};
-const at = (phase: State["phase"]): State => ({ ...initialState(0), phase });
+import { decide } from "../../../lib/machine/mod.ts";
+import { CFG as cfg, st as at } from "./support.ts";
 
 Deno.test("a requested reboot starts like a sentinel's, and its report says who asked", () => {
   const d = decide(
