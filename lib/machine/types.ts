@@ -45,6 +45,8 @@ export interface HeldSlot {
 export interface NodeObs {
   bootId?: string;
   ready: boolean;
+  /** The node carries kreboot's own cordon annotation (lib/drain/node.ts CORDONED_BY_KREBOOT). */
+  cordonedByUs?: boolean;
 }
 
 /** How an action that can only succeed or fail came out; a failure always says why. */

@@ -259,6 +259,11 @@ Deno.test("RebootLoop: a slot held by another node leaves this one waiting, not 
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `cond` holds (at most 5 s): a loaded machine runs timers late, never early. */
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!cond() && Date.now() < deadline) await sleep(10);
+}
 
 Deno.test("RebootLoop: a slot held across a restart of the loop keeps being renewed (issue 13)", async () => {
   const w = new World();
@@ -276,11 +281,11 @@ Deno.test("RebootLoop: a slot held across a restart of the loop keeps being rene
   assert.equal(l.phase, "recovering");
   // While the caller backs off before running the loop again, the slot is renewed.
   const before = w.renewals.length;
-  await sleep(450);
+  await until(() => w.renewals.length - before >= 3);
   assert.ok(w.renewals.length - before >= 3, `${w.renewals.length - before} renewals during the backoff`);
   // The loop runs again, still in recovering: renewals go on.
   const again = l.run(ac.signal);
-  await sleep(250);
+  await until(() => w.renewals.length - before >= 5);
   ac.abort();
   await again;
   assert.ok(w.renewals.length - before >= 5, `${w.renewals.length - before} renewals in all`);
@@ -308,7 +313,7 @@ Deno.test("RebootLoop: a restarted loop keeps guarding its slot: taken while cor
   assert.deepEqual(w.calls, ["acquire"]);
   // Meanwhile another node takes the slot (its Lease was deleted and re-created, say).
   w.slotHolder = "n2";
-  await sleep(100);
+  await until(() => keeper.lost !== undefined);
   assert.match(keeper.lost ?? "", /deleted or taken by another node/);
   assert.ok(keeper.lostSignal.aborted);
   await runUntil(w, l, () => w.calls.includes("release"));
@@ -329,7 +334,7 @@ Deno.test("RebootLoop: a slot lost during the cordon is seen before the drain; t
   const done = runUntil(w, l, () => w.calls.includes("release"));
   while (!w.calls.includes("cordon")) await sleep(5);
   w.slotHolder = "n2";
-  await sleep(100);
+  await until(() => w.keeper?.lost !== undefined);
   open();
   await done;
   assert.deepEqual(w.calls, ["acquire", "cordon", "retreat", "release"]);
