@@ -341,15 +341,6 @@ Deno.test("RebootLoop: a slot lost during the cordon is seen before the drain; t
   assert.ok(w.reports.some((r) => r.reason === "SlotLost"));
 });
 
-/** Waits (a few ms at a time) until `cond` holds; fails after `ms`. */
-async function until(cond: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await sleep(5);
-  }
-}
-
 Deno.test("RebootLoop: a request or an unhold wakes an idle or blocked node at once, not a period later", async () => {
   const w = new World();
   w.sentinel = false;
@@ -359,6 +350,7 @@ Deno.test("RebootLoop: a request or an unhold wakes an idle or blocked node at o
   const wake = () => w.controlChanged?.();
   // Idle with a 60 s period: nothing happens until the watch says the control changed.
   await until(() => l.phase === "idle" && w.controlChanged !== undefined);
+  assert.equal(l.phase, "idle");
   await sleep(50);
   assert.deepEqual(w.calls, []);
   w.sentinel = true; // what the sentinel port says once the request is seen
@@ -372,6 +364,7 @@ Deno.test("RebootLoop: a request or an unhold wakes an idle or blocked node at o
   w.gate = { clear: true };
   wake();
   await until(() => w.calls.includes("acquire"));
+  assert.ok(w.calls.includes("acquire"), "unheld: it takes the slot within moments");
   ac.abort();
   await run;
   w.keeper?.stop();
