@@ -364,7 +364,7 @@ Deno.test("RebootLoop: a request or an unhold wakes an idle or blocked node at o
   w.gate = { clear: true };
   wake();
   await until(() => w.calls.includes("acquire"));
-  assert.ok(w.calls.includes("acquire"), "unheld: it takes the slot within moments");
+  assert.ok((w.calls as string[]).includes("acquire"), "unheld: it takes the slot within moments");
   ac.abort();
   await run;
   w.keeper?.stop();
