@@ -66,7 +66,7 @@ export class NodeControlWatch {
 
   /** The Node as the watch last saw it; read from the API server while the watch has not delivered it. */
   async current(): Promise<NodeLike> {
-    if (this.#latest === undefined || !this.#fromWatch) {
+    if (!this.#fromWatch) {
       const node = await this.#kube.core.readNode({ name: this.#name });
       if (!this.#fromWatch) this.#see(node, false);
     }
@@ -93,6 +93,7 @@ export class NodeControlWatch {
     }
     const r = requestOf(node);
     if (r?.problem !== undefined) this.#warnOnce(`${r.problem}; it requests nothing`);
+    else this.#warned = undefined;
     return rebootRequested(node) ? r?.value : undefined;
   }
 
@@ -122,6 +123,7 @@ export class NodeControlWatch {
     if (node !== undefined) this.onChange?.(node);
   }
 
+  /** Says a problem once, not at every check, until it is gone. */
   #warnOnce(message: string): void {
     if (this.#warned === message) return;
     this.#warned = message;
