@@ -9,8 +9,8 @@ import { assertWindow, checkSchedule, describeWindow, type RebootWindow } from "
 import { checkSentinel, type SentinelOptions } from "./gates/sentinel.ts";
 import type { GateResult } from "./gates/gate.ts";
 import { sentinelChanged } from "./gates/sentinel_watch.ts";
-import { describeApiError, loadKubeConfig, makeKube } from "./kube.ts";
-import type { Kube } from "./kube.ts";
+import { describeApiError, loadKubeConfig, makeKube } from "./kube/mod.ts";
+import type { Kube } from "./kube/mod.ts";
 import { RebootLock } from "./lock.ts";
 import { Logger } from "./log.ts";
 import { type NodeState, type Ports, RebootLoop } from "./loop.ts";

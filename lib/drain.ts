@@ -11,7 +11,7 @@
  * drain-delay, reboot-delay and the slot are the loop's job.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { apiStatus, describeApiError, dryRunParam, isNotFound, type Kube } from "./kube.ts";
+import { apiStatus, describeApiError, dryRunParam, isNotFound, type Kube } from "./kube/mod.ts";
 import type { Logger } from "./log.ts";
 import { sleep } from "./sleep.ts";
 import { listNames } from "./gates/gate.ts";

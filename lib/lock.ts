@@ -7,8 +7,8 @@
  * within moments of a release, a pause being lifted or a holder Node being deleted, instead of once per
  * period. A node that needs no reboot never calls into this module.
  */
-import type { Kube } from "./kube.ts";
-import { apiStatus, describeApiError, dryRunParam, isConflict, isNotFound, MERGE_PATCH } from "./kube.ts";
+import type { Kube } from "./kube/mod.ts";
+import { apiStatus, describeApiError, dryRunParam, isConflict, isNotFound, MERGE_PATCH } from "./kube/mod.ts";
 import type { Logger } from "./log.ts";
 import { sleep } from "./sleep.ts";
 import {

@@ -15,7 +15,7 @@ import {
   setPreferNoScheduleTaint,
 } from "./drain.ts";
 import type { GateResult } from "./gates/gate.ts";
-import type { Kube } from "./kube.ts";
+import type { Kube } from "./kube/mod.ts";
 import type { Logger } from "./log.ts";
 import { sleep } from "./sleep.ts";
 

@@ -6,7 +6,7 @@
 import { configToJson } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
-import { loadKubeConfig, makeKube } from "../kube.ts";
+import { loadKubeConfig, makeKube } from "../kube/mod.ts";
 import { lockFor } from "../daemon.ts";
 import { Logger } from "../log.ts";
 import {

@@ -4,7 +4,7 @@
  * disruption now, or its status is still being processed), 403 NamespaceTerminating wait and retry, and
  * an unreachable or overloaded apiserver retry too, and everything else — a pod under several PDBs (500), a negative budget (403) — fails the drain for a human.
  */
-import { apiStatus, apiStatusBody, describeApiError, retryAfterSeconds } from "../kube.ts";
+import { apiStatus, apiStatusBody, describeApiError, retryAfterSeconds } from "../kube/mod.ts";
 import { evictionRetryDelayMs } from "./backoff.ts";
 
 export type EvictionAnswer =

@@ -16,7 +16,8 @@ import {
   setNodeLabels,
   setPreferNoScheduleTaint,
 } from "../../lib/drain.ts";
-import { type Kube, loadKubeConfig, makeKube, MERGE_PATCH } from "../../lib/kube.ts";
+import { loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
+import { MERGE_PATCH, type TestKube as Kube } from "../harness/full_kube.ts";
 import { Logger } from "../../lib/log.ts";
 import { startCluster, type TestCluster } from "../harness/mod.ts";
 

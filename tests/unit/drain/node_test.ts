@@ -1,6 +1,6 @@
 /** Node writes against a recording fake: what each patch carries, the 409 re-read, and the admin cordon rule. */
 import assert from "node:assert/strict";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import {
   cordon,
   CORDONED_BY_KREBOOT,
@@ -9,7 +9,7 @@ import {
   uncordon,
 } from "../../../lib/drain/node.ts";
 import { retreat } from "../../../lib/drain.ts";
-import type { Kube } from "../../../lib/kube.ts";
+import { ApiError, type Kube, type PatchType } from "../../../lib/kube/mod.ts";
 
 class FakeNodes {
   node: k8s.V1Node;
@@ -28,19 +28,18 @@ class FakeNodes {
     readNode: () => Promise.resolve(structuredClone(this.node)),
     patchNode: (
       p: { name: string; body: Record<string, unknown>; dryRun?: string },
-      options?: k8s.ConfigurationOptions,
+      contentType?: PatchType,
     ) => {
       this.beforePatch?.();
       this.beforePatch = undefined;
-      const contentType = contentTypeOf(options);
       this.patches.push({ body: structuredClone(p.body), dryRun: p.dryRun, contentType });
       const code = this.failNext.shift();
-      if (code !== undefined) return Promise.reject(new k8s.ApiException(code, "x", "{}", {}));
+      if (code !== undefined) return Promise.reject(new ApiError(code, "{}", {}, "PATCH node"));
       const meta = p.body.metadata as { resourceVersion?: string } | undefined;
       if (
         meta?.resourceVersion !== undefined && meta.resourceVersion !== this.node.metadata?.resourceVersion
       ) {
-        return Promise.reject(new k8s.ApiException(409, "conflict", '{"reason":"Conflict"}', {}));
+        return Promise.reject(new ApiError(409, '{"reason":"Conflict"}', {}, "PATCH node"));
       }
       const spec = p.body.spec as k8s.V1NodeSpec | undefined;
       if (spec?.taints && p.dryRun === undefined) this.node.spec = { ...this.node.spec, taints: spec.taints };
@@ -57,13 +56,6 @@ class FakeNodes {
   kube(dryRun = false): Pick<Kube, "core" | "dryRun"> {
     return { core: this.core, dryRun } as unknown as Pick<Kube, "core" | "dryRun">;
   }
-}
-
-function contentTypeOf(options: k8s.ConfigurationOptions | undefined): string | undefined {
-  // MERGE_PATCH is a middleware that sets the header; run it against a throwaway request to read it.
-  const ctx = new k8s.RequestContext("http://x", k8s.HttpMethod.PATCH);
-  for (const m of options?.middleware ?? []) void m.pre(ctx);
-  return ctx.getHeaders()["Content-Type"];
 }
 
 Deno.test("cordon: one merge patch sets spec.unschedulable and kreboot's annotation, with the resourceVersion", async () => {
