@@ -64,9 +64,14 @@ export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
   return kc;
 }
 
-export function makeKube(kc: k8s.KubeConfig, dryRun: boolean): Kube {
+/**
+ * The port for a kubeconfig. Disposing it closes its HTTP client (the daemon keeps it for its lifetime; tests
+ * that check for leaked resources dispose it with `using`).
+ */
+export function makeKube(kc: k8s.KubeConfig, dryRun: boolean): Kube & Disposable {
   const t = new Transport(kc);
   return {
+    [Symbol.dispose]: () => t.close(),
     kc,
     core: new CoreV1(t),
     coord: new CoordinationV1(t),

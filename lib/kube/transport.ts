@@ -61,7 +61,7 @@ export class Transport {
   /** One request; the decoded JSON answer, `ApiError` for a non-2xx answer, `TransportError` for none. */
   async json<T>(r: Request): Promise<T> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const res = await this.#fetch(r, r.signal ? AbortSignal.any([r.signal, timeout]) : timeout);
+    const res = await this.#fetch(r, r.signal ? AbortSignal.any([r.signal, timeout]) : timeout, false);
     const text = await res.text().catch((e) => {
       throw new TransportError(describe(r), this.server, e);
     });
@@ -70,7 +70,7 @@ export class Transport {
 
   /** A streaming request (a watch): the 2xx response with its body unread; errors as `json`. No timeout. */
   stream(r: Request): Promise<Response> {
-    return this.#fetch(r, r.signal);
+    return this.#fetch(r, r.signal, true);
   }
 
   /** Closes the HTTP client (its idle connections). Open streams end. */
@@ -79,9 +79,9 @@ export class Transport {
     this.#client = undefined;
   }
 
-  async #fetch(r: Request, signal: AbortSignal | undefined): Promise<Response> {
+  async #fetch(r: Request, signal: AbortSignal | undefined, streaming: boolean): Promise<Response> {
     const what = describe(r);
-    const { url, init } = await this.#prepare(r).catch((e) => {
+    const { url, init } = await this.#prepare(r, streaming).catch((e) => {
       throw new TransportError(what, this.server, e);
     });
     let res: Response;
@@ -99,7 +99,10 @@ export class Transport {
     throw new ApiError(res.status, body, headers, what);
   }
 
-  async #prepare(r: Request): Promise<{ url: URL; init: RequestInit & { client?: Deno.HttpClient } }> {
+  async #prepare(
+    r: Request,
+    streaming: boolean,
+  ): Promise<{ url: URL; init: RequestInit & { client?: Deno.HttpClient } }> {
     const cluster = this.#kc.getCurrentCluster();
     if (!cluster) throw new Error("no current cluster in the kubeconfig");
     const opts: AppliedOptions = {};
@@ -133,6 +136,9 @@ export class Transport {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
     const headers = new Headers({ Accept: "application/json" });
+    // The apiserver gzips a watch stream as it goes, and Deno's fetch ends such a body at the first flushed
+    // block (Deno 2.9.6): a stream asks for no compression. Whole answers decode fine, and large lists gain.
+    if (streaming) headers.set("Accept-Encoding", "identity");
     for (const [k, v] of Object.entries(opts.headers ?? {})) {
       if (Array.isArray(v)) v.forEach((x) => headers.append(k, x));
       else if (v !== undefined) headers.set(k, String(v));

@@ -1,0 +1,13 @@
+import { startCluster } from "../tests/harness/mod.ts";
+import { loadKubeConfig, makeKube } from "../lib/kube/mod.ts";
+await using c = await startCluster();
+for (let i = 0; i < 4; i++) await c.createNode(`big-${i}`, {});
+for (let i = 0; i < 4; i++) await c.kube.core.patchNode({ name: `big-${i}`, body: [{ op: "add", path: "/metadata/annotations", value: { big: "x".repeat(60_000) } }] });
+const client = Deno.createHttpClient({ caCerts: [c.cp.caPem] });
+const res = await fetch(`${c.cp.url}/api/v1/nodes`, { client, headers: { Authorization: `Bearer ${c.cp.adminToken}` } });
+console.log(res.status, res.headers.get("content-encoding"));
+const body = await res.json();
+console.log(body.items.length, body.items.map((n: any) => n.metadata.annotations?.big?.length));
+client.close();
+const kube = makeKube(loadKubeConfig(c.cp.adminKubeconfig), false);
+console.log((await kube.core.listNode()).items.length);
