@@ -16,7 +16,6 @@ import {
   STATUS_NOT_FOUND_EXIT,
   StatusUnavailable,
 } from "./status.ts";
-import { renderManifests } from "./manifests.ts";
 
 export const SUBCOMMANDS = ["config", "status", "pause", "resume", "manifests"] as const;
 export type Subcommand = typeof SUBCOMMANDS[number];
@@ -70,13 +69,18 @@ export async function runCommand(sub: Subcommand, config: Config, args: readonly
     case "config":
       console.log(JSON.stringify(configToJson(config, { redact: true }), null, 2));
       return 0;
-    case "manifests":
+    case "manifests": {
+      // Loaded only here: its YAML goes through client-node's serializer, whose 718 model classes a running
+      // daemon must not keep in memory (issue 17).
+      const { defaultImageNote, renderManifests } = await import("./manifests.ts");
       console.log(renderManifests(config, {
         namespace: String(own.namespace),
         image: String(own.image),
         prometheusOperator: own["prometheus-operator"] === true,
       }));
+      if (!own.image) console.error(defaultImageNote());
       return 0;
+    }
     case "status": {
       const output = String(own.output);
       if (output !== "text" && output !== "json") {

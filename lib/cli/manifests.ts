@@ -5,20 +5,27 @@
  * The RBAC rules are exactly the calls the daemon makes (the e2e RBAC test compares them with the
  * apiserver's audit log): nothing is granted "just in case".
  */
-import { dumpYaml } from "@kubernetes/client-node";
+// The deep import: the package index would bring all of client-node (exec, cp, port-forward, ...) into the bundle.
+import { dumpYaml } from "@kubernetes/client-node/dist/yaml.js";
 import denoJson from "../../deno.json" with { type: "json" };
 import { type Config, configToArgs } from "../config/mod.ts";
 import { daemonGrants, type Grant } from "../rbac.ts";
 
 export interface ManifestOptions {
   namespace: string;
-  /** "" = the release image of this version. */
+  /** "" = DEFAULT_IMAGE (not published yet: see `defaultImageNote`). */
   image: string;
   /** Adds a PrometheusRule (the RebootRequired alert) and a ServiceMonitor. */
   prometheusOperator: boolean;
 }
 
 export const DEFAULT_IMAGE = `ghcr.io/kreboot/kreboot:${denoJson.version}`;
+
+/** Said on stderr when the manifests name DEFAULT_IMAGE: nothing has been published under that name yet. */
+export function defaultImageNote(): string {
+  return `kreboot manifests: note: no image has been published as ${DEFAULT_IMAGE} yet; build and push one ` +
+    "with the Containerfile and pass --image=<yours> (see README, Install)";
+}
 
 /** Where the sentinel file's host directory is mounted, as kured does (`/var/run` at `/sentinel`). */
 const SENTINEL_MOUNT = "/sentinel";

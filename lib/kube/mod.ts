@@ -5,13 +5,13 @@
  *
  * Behind it is a small transport on the platform's fetch (./transport.ts), not client-node's generated
  * clients: kreboot runs on every node, and those clients are most of a daemon's memory (issue 17). client-node
- * stays the source of credentials (`KubeConfig`) and of the object types.
+ * stays the source of credentials (its kubeconfig parsers and authenticators, ./credentials.ts) and of the
+ * object types.
  */
 import type * as k8s from "@kubernetes/client-node";
-// The deep import loads the kubeconfig code without client-node's index (its generated API clients).
-import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
-import { existsSync } from "node:fs";
 import { AppsV1, CoordinationV1, CoreV1, EventsV1, PolicyV1 } from "./api.ts";
+import { Credentials, type CredentialSource } from "./credentials.ts";
+import { existsSync } from "node:fs";
 import { type PatchType, Transport } from "./transport.ts";
 import { Watch } from "./watch.ts";
 
@@ -26,11 +26,13 @@ export {
   TransportError,
 } from "./errors.ts";
 export type { PatchType } from "./transport.ts";
+export { Credentials, type CredentialSource } from "./credentials.ts";
 export type { FollowOptions, WatchEvent } from "./watch.ts";
 export type { AppsV1, CoordinationV1, CoreV1, EventsV1, PolicyV1, Watch };
 
 export interface Kube {
-  readonly kc: k8s.KubeConfig;
+  /** Where credentials come from (a client-node `KubeConfig` also fits). */
+  readonly kc: CredentialSource;
   readonly core: CoreV1;
   readonly coord: CoordinationV1;
   readonly apps: AppsV1;
@@ -47,16 +49,16 @@ const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
  * Credentials in kreboot's order: an explicit `--kubeconfig`, else in-cluster, else `$KUBECONFIG`,
  * else `~/.kube/config`.
  */
-export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
-  const kc = new KubeConfig();
+export function loadKubeConfig(path: string | undefined): Credentials {
+  let kc: Credentials | undefined;
   if (path) {
-    kc.loadFromFile(path);
+    kc = Credentials.fromFile(path);
   } else if (Deno.env.get("KUBERNETES_SERVICE_HOST") && existsSync(IN_CLUSTER_TOKEN)) {
-    kc.loadFromCluster();
+    kc = Credentials.inCluster();
   } else {
-    kc.loadFromDefault();
+    kc = Credentials.fromDefault();
   }
-  if (!kc.getCurrentCluster()) {
+  if (!kc?.getCurrentCluster()) {
     throw new Error(
       "no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod with a ServiceAccount",
     );
@@ -68,7 +70,7 @@ export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
  * The port for a kubeconfig. Disposing it closes its HTTP client (the daemon keeps it for its lifetime; tests
  * that check for leaked resources dispose it with `using`).
  */
-export function makeKube(kc: k8s.KubeConfig, dryRun: boolean): Kube & Disposable {
+export function makeKube(kc: CredentialSource, dryRun: boolean): Kube & Disposable {
   const t = new Transport(kc);
   return {
     [Symbol.dispose]: () => t.close(),

@@ -1,12 +1,12 @@
 /**
- * The one way kreboot talks to the apiserver: the platform's `fetch` with JSON in and out. Credentials come from
- * `@kubernetes/client-node`'s `KubeConfig` on every request (`applyToHTTPSOptions`), so whatever it supports keeps
- * working: tokens, token files that rotate (in-cluster), exec plugins, auth providers, client certificates and
- * the in-cluster CA. The TLS material goes into a `Deno.createHttpClient`, made again only when it changes.
+ * The one way kreboot talks to the apiserver: the platform's `fetch` with JSON in and out. Credentials are
+ * applied on every request (`applyToHTTPSOptions` of ./credentials.ts, or of a client-node `KubeConfig`), so
+ * tokens, token files that rotate (in-cluster), exec plugins, client certificates and the in-cluster CA keep
+ * working. The TLS material goes into a `Deno.createHttpClient`, made again only when it changes.
  *
  * Only the types of client-node are imported: at run time this file needs nothing of its generated clients.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { CredentialSource, HttpsOptions } from "./credentials.ts";
 import { ApiError, TransportError } from "./errors.ts";
 
 /** The patch content types the apiserver accepts (https://kubernetes.io/docs/reference/using-api/api-concepts/#patch-and-apply). */
@@ -29,26 +29,15 @@ export interface Request {
   signal?: AbortSignal;
 }
 
-/** What `applyToHTTPSOptions` fills in (a subset of node's `https.RequestOptions`). */
-interface AppliedOptions {
-  headers?: Record<string, string | string[] | number | undefined>;
-  auth?: string;
-  ca?: string | Uint8Array;
-  cert?: string | Uint8Array;
-  key?: string | Uint8Array;
-  rejectUnauthorized?: boolean;
-  servername?: string;
-}
-
 /** Requests without an answer after this long fail (watches excepted): a hung connection must not hang the daemon. */
 export const REQUEST_TIMEOUT_MS = 60_000;
 
 export class Transport {
-  readonly #kc: KubeConfig;
+  readonly #kc: CredentialSource;
   readonly #timeoutMs: number;
   #client: { key: string; client: Deno.HttpClient | undefined } | undefined;
 
-  constructor(kc: KubeConfig, o: { timeoutMs?: number } = {}) {
+  constructor(kc: CredentialSource, o: { timeoutMs?: number } = {}) {
     this.#kc = kc;
     this.#timeoutMs = o.timeoutMs ?? REQUEST_TIMEOUT_MS;
   }
@@ -105,8 +94,8 @@ export class Transport {
   ): Promise<{ url: URL; init: RequestInit & { client?: Deno.HttpClient } }> {
     const cluster = this.#kc.getCurrentCluster();
     if (!cluster) throw new Error("no current cluster in the kubeconfig");
-    const opts: AppliedOptions = {};
-    await this.#kc.applyToHTTPSOptions(opts as Parameters<KubeConfig["applyToHTTPSOptions"]>[0]);
+    const opts: HttpsOptions = {};
+    await this.#kc.applyToHTTPSOptions(opts);
 
     const server = new URL(cluster.server);
     if (server.protocol === "http:" && !cluster.skipTLSVerify) {

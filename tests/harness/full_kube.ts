@@ -6,7 +6,6 @@
  * Errors are client-node's `ApiException`; lib/kube's `apiStatus`, `isNotFound` etc. read them too.
  */
 import * as k8s from "@kubernetes/client-node";
-import { loadKubeConfig } from "../../lib/kube/mod.ts";
 
 export interface TestKube {
   readonly kc: k8s.KubeConfig;
@@ -32,7 +31,9 @@ export function makeTestKube(kc: k8s.KubeConfig): TestKube {
 
 /** A client for the kubeconfig file at `path`. */
 export function loadTestKube(path: string): TestKube {
-  return makeTestKube(loadKubeConfig(path));
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(path);
+  return makeTestKube(kc);
 }
 
 /** Request options for a JSON merge patch (client-node defaults to JSON Patch otherwise). */
