@@ -110,7 +110,7 @@ export class Credentials implements CredentialSource {
   /** Adds a kubeconfig file's entries; earlier entries with the same name win, as in kubectl. */
   #add(path: string): void {
     const raw = yaml.load(readFileSync(path, "utf-8")) as Record<string, unknown> | null | undefined;
-    if (typeof raw !== "object" || raw === null) {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
       throw new Error(`${path} is not a kubeconfig (not a YAML map)`);
     }
     const root = dirname(path);
