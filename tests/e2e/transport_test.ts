@@ -21,7 +21,7 @@ import {
   retryAfterSeconds,
   STRATEGIC_MERGE_PATCH,
 } from "../../lib/kube/mod.ts";
-import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import { Credentials } from "../../lib/kube/credentials.ts";
 import { startCluster, type TestCluster } from "../harness/mod.ts";
 import { eventually } from "./support.ts";
 
@@ -324,7 +324,7 @@ Deno.test("transport e2e: the lean Kube port against the real apiserver", async 
   });
 
   await t.step(
-    "in-cluster: a token file rotated on disk is picked up (client-node re-reads it each minute)",
+    "in-cluster: a token file rotated on disk is picked up (re-read each minute)",
     async () => {
       const root = `${c.cp.dir}/incluster`;
       const sa = `${root}/var/run/secrets/kubernetes.io/serviceaccount`;
@@ -339,9 +339,9 @@ Deno.test("transport e2e: the lean Kube port against the real apiserver", async 
       };
       Deno.env.set("KUBERNETES_SERVICE_HOST", "127.0.0.1");
       Deno.env.set("KUBERNETES_SERVICE_PORT", port);
-      const kc = new KubeConfig();
+      let kc: Credentials;
       try {
-        kc.loadFromCluster(root);
+        kc = Credentials.inCluster(root);
       } finally {
         for (
           const [k, v] of [["KUBERNETES_SERVICE_HOST", saved.host], ["KUBERNETES_SERVICE_PORT", saved.port]]
