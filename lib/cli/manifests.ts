@@ -134,13 +134,14 @@ export function manifestObjects(config: Config, opts: ManifestOptions): Record<s
                 timeoutSeconds: 5,
                 failureThreshold: 3,
               },
-              // Measured with deploy/measure_resources.ts (one daemon, `deno run -A main.ts`, two runs): idle
-              // RSS after 60 s 118-123 MiB; peak during a drain of 50 pods 136-140 MiB (VmHWM). The request is
-              // the idle figure rounded up; the limit leaves ~1.8x the drain peak for larger drains and V8's
-              // heap growth. CPU is near zero between checks; no CPU limit, so a drain is never throttled.
+              // Measured with deploy/measure_resources.ts (one daemon in the shipped form, the bundle, two
+              // runs): idle RSS after 60 s 70-71 MiB; peak during a drain of 50 pods 80-83 MiB (VmHWM). The
+              // request is the idle figure rounded up; the limit leaves ~1.8x the drain peak for larger drains
+              // and V8's heap growth. CPU is near zero between checks; no CPU limit, so a drain is never
+              // throttled.
               resources: {
-                requests: { cpu: "10m", memory: "128Mi" },
-                limits: { memory: "256Mi" },
+                requests: { cpu: "10m", memory: "80Mi" },
+                limits: { memory: "160Mi" },
               },
               securityContext: { privileged: true, readOnlyRootFilesystem: true },
               volumeMounts: [
