@@ -4,7 +4,7 @@
  * the daemon's resident set can be split into the Deno runtime itself, the Kubernetes client library, and the
  * rest. `what`: `empty` (nothing imported), `credentials` (kreboot's credentials, lib/kube/credentials.ts, with
  * a kubeconfig loaded and applied), `client-node` (all of @kubernetes/client-node with the API clients the
- * daemon made before issue 17). bench/idle.ts runs it bundled, as the daemon ships.
+ * daemon made before issue 17).
  */
 const what = Deno.args[0] ?? "empty";
 if (what === "credentials") {
