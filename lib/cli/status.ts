@@ -5,12 +5,16 @@
  */
 import type { Kube } from "../kube/mod.ts";
 import { describeApiError, isNotFound } from "../kube/mod.ts";
-import type { PauseState } from "../lock.ts";
-import { decodeSlot, kuredAnnotationPause, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
-import { isBlockReason } from "../report/metrics.ts";
+import {
+  decodeDaemonSetPause,
+  decodePauseLease,
+  effectivePause,
+  NOT_PAUSED,
+  type PauseState,
+} from "../lock/pause.ts";
+import { decodeSlot, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
 import type { BlockReason } from "../gates/gate.ts";
-
-export const REBOOT_CONDITION = "RebootRequired";
+import { CONDITION_TYPE, decodeCondition, findCondition } from "../report/condition.ts";
 
 /** Exit code of `kreboot status` when kreboot does not seem to be installed or running in the cluster. */
 export const STATUS_NOT_FOUND_EXIT = 3;
@@ -31,7 +35,7 @@ export interface NodeStatus {
   reason?: string;
   /** Why it waits, as its daemon wrote it (window, alert names, pod, PDB, no slot, paused). */
   message?: string;
-  /** What blocks it, when it is blocked: window, alert, pod, pdb, lock (no free slot), paused, sentinel-error. */
+  /** What blocks it, when it is blocked: window, alert, query, pod, pdb, lock (no free slot), paused, sentinel-error. */
   blockedBy?: BlockReason;
   /** The slot this node holds, if any. */
   slot?: string;
@@ -60,17 +64,6 @@ export function seemsAbsent(r: StatusReport): boolean {
   return !r.installed && r.slots.length === 0 && r.nodes.length === 0 && !r.paused.paused;
 }
 
-/** The block reason the daemon wrote into the condition message as `blocked (<reason>): …`. */
-export function blockReasonOf(
-  reason: string | undefined,
-  message: string | undefined,
-): BlockReason | undefined {
-  if (reason === "SentinelError") return "sentinel-error";
-  if (reason !== "RebootBlocked") return undefined;
-  const m = /^blocked \(([a-z-]+)\):/.exec(message ?? "");
-  return isBlockReason(m?.[1]) ? m[1] : undefined;
-}
-
 export class StatusUnavailable extends Error {}
 
 export async function collectStatus(
@@ -89,21 +82,12 @@ export async function collectStatus(
         `Check the kubeconfig and that kreboot runs with --ds-namespace=${opts.namespace} --ds-name=${opts.dsName}.`,
     );
   }
-  let paused: PauseState = { paused: false };
+  let leasePause: PauseState = NOT_PAUSED;
   const slots: SlotStatus[] = [];
   for (const lease of leases.items) {
     const name = lease.metadata?.name ?? "";
     if (name === pauseLeaseName(opts.dsName)) {
-      const by = lease.spec?.holderIdentity;
-      if (by) {
-        paused = {
-          paused: true,
-          by,
-          reason: lease.metadata?.annotations?.["kreboot.dev/pause-reason"] ?? "(no reason given)",
-          source: "lease",
-          ...(lease.spec?.acquireTime ? { since: new Date(lease.spec.acquireTime) } : {}),
-        };
-      }
+      leasePause = decodePauseLease(lease);
       continue;
     }
     const index = slotIndex(opts.dsName, name);
@@ -117,23 +101,15 @@ export async function collectStatus(
   }
   slots.sort((a, b) => a.index - b.index);
   let installed = false;
+  let dsPause: PauseState = NOT_PAUSED;
   try {
     const ds = await kube.apps.readNamespacedDaemonSet({ name: opts.dsName, namespace: opts.namespace });
     installed = true;
-    if (!paused.paused) {
-      const by = kuredAnnotationPause(ds.metadata?.annotations?.[opts.lockAnnotation]);
-      if (by) {
-        paused = {
-          paused: true,
-          by,
-          reason: `kured lock annotation ${opts.lockAnnotation}`,
-          source: "kured-annotation",
-        };
-      }
-    }
+    dsPause = decodeDaemonSetPause(ds, opts);
   } catch (e) {
     if (!isNotFound(e)) throw new StatusUnavailable(`cannot read DaemonSet: ${describeApiError(e)}`);
   }
+  const paused = effectivePause(leasePause, dsPause);
   const held = new Map(slots.filter((s) => s.holder).map((s) => [s.holder, s.slot]));
   let nodeList;
   try {
@@ -145,23 +121,23 @@ export async function collectStatus(
   const unknownNodes: string[] = [];
   for (const node of nodeList.items) {
     const name = node.metadata?.name ?? "";
-    const cond = node.status?.conditions?.find((c) => c.type === REBOOT_CONDITION);
-    if (!cond) {
+    const found = findCondition(node);
+    if (!found) {
       unknownNodes.push(name);
       continue;
     }
+    const cond = decodeCondition(found);
     const n: NodeStatus = {
       node: name,
       rebootRequired: cond.status === "True",
       unschedulable: node.spec?.unschedulable === true,
     };
-    if (cond.reason) n.reason = cond.reason;
+    if (cond.state) n.reason = cond.state;
     if (cond.message) n.message = cond.message;
-    const blockedBy = blockReasonOf(cond.reason, cond.message);
-    if (blockedBy) n.blockedBy = blockedBy;
+    if (cond.blockedBy) n.blockedBy = cond.blockedBy;
     const slot = held.get(name);
     if (slot) n.slot = slot;
-    if (cond.lastTransitionTime) n.since = new Date(cond.lastTransitionTime).toISOString();
+    if (cond.since) n.since = cond.since.toISOString();
     nodes.push(n);
   }
   nodes.sort((a, b) => a.node.localeCompare(b.node));
@@ -182,7 +158,7 @@ export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
   if (seemsAbsent(r)) {
     return `kreboot does not seem to run here: no DaemonSet ${r.namespace}/${r.dsName}, no slot Leases, and no ` +
-      `node has the ${REBOOT_CONDITION} condition. Check --ds-namespace and --ds-name (kured's defaults are ` +
+      `node has the ${CONDITION_TYPE} condition. Check --ds-namespace and --ds-name (kured's defaults are ` +
       `kube-system and kured) and the kubeconfig's context.`;
   }
   lines.push(

@@ -190,3 +190,21 @@ export class EventsV1 {
     });
   }
 }
+
+export class AuthenticationV1 {
+  readonly #t: Transport;
+  constructor(t: Transport) {
+    this.#t = t;
+  }
+
+  createSelfSubjectReview(
+    p: k8s.AuthenticationV1ApiCreateSelfSubjectReviewRequest,
+  ): Promise<k8s.V1SelfSubjectReview> {
+    return this.#t.json({
+      method: "POST",
+      path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      query: queryOf(p),
+      body: p.body,
+    });
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * Where kreboot's credentials come from: a kubeconfig (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`) or the
- * pod's ServiceAccount (in-cluster). The entries are parsed and checked by `@kubernetes/client-node`'s own
+ * pod's ServiceAccount (in-cluster); which one, lib/kube/find_config.ts decides. The entries are parsed and checked by `@kubernetes/client-node`'s own
  * parsers (dist/config_types.js), and every request is authenticated by its own authenticators: exec plugins
  * (client.authentication.k8s.io ExecCredential), token files re-read each minute (in-cluster, projected
  * tokens rotate), OIDC. What is not taken from it is the `KubeConfig` class: its module imports client-node's
@@ -15,8 +15,8 @@ import { ExecAuth } from "@kubernetes/client-node/dist/exec_auth.js";
 import { FileAuth } from "@kubernetes/client-node/dist/file_auth.js";
 import { OpenIDConnectAuth } from "@kubernetes/client-node/dist/oidc_auth.js";
 import yaml from "js-yaml";
-import { existsSync, readFileSync } from "node:fs";
-import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 
 /** What the transport needs from a credential source; client-node's `KubeConfig` has it too. */
 export interface CredentialSource {
@@ -87,24 +87,11 @@ export class Credentials implements CredentialSource {
     return c;
   }
 
-  /**
-   * kubectl's defaults: every file in `$KUBECONFIG` (merged: the first file to name an entry or the current
-   * context wins), else `~/.kube/config`, else in-cluster; undefined when there is none of them.
-   */
-  static fromDefault(): Credentials | undefined {
-    const env = Deno.env.get("KUBECONFIG") ?? "";
-    const files = env.split(delimiter).filter((f) => f !== "");
-    if (files.length > 0) {
-      const c = new Credentials();
-      for (const f of files) c.#add(f);
-      return c;
-    }
-    const home = Deno.env.get("HOME");
-    if (home && existsSync(join(home, ".kube", "config"))) {
-      return Credentials.fromFile(join(home, ".kube", "config"));
-    }
-    if (existsSync(`${SERVICE_ACCOUNT_DIR}/token`)) return Credentials.inCluster();
-    return undefined;
+  /** Several kubeconfig files merged, as `$KUBECONFIG` lists them: the first to name an entry or the context wins. */
+  static fromFiles(paths: readonly string[]): Credentials {
+    const c = new Credentials();
+    for (const p of paths) c.#add(p);
+    return c;
   }
 
   /** Adds a kubeconfig file's entries; earlier entries with the same name win, as in kubectl. */

@@ -9,9 +9,11 @@
  * object types.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { AppsV1, CoordinationV1, CoreV1, EventsV1, PolicyV1 } from "./api.ts";
+import { AppsV1, AuthenticationV1, CoordinationV1, CoreV1, EventsV1, PolicyV1 } from "./api.ts";
 import { Credentials, type CredentialSource } from "./credentials.ts";
 import { existsSync } from "node:fs";
+import { delimiter } from "node:path";
+import { findKubeConfig } from "./find_config.ts";
 import { type PatchType, Transport } from "./transport.ts";
 import { Watch } from "./watch.ts";
 
@@ -28,7 +30,7 @@ export {
 export type { PatchType } from "./transport.ts";
 export { Credentials, type CredentialSource } from "./credentials.ts";
 export type { FollowOptions, WatchEvent } from "./watch.ts";
-export type { AppsV1, CoordinationV1, CoreV1, EventsV1, PolicyV1, Watch };
+export type { AppsV1, AuthenticationV1, CoordinationV1, CoreV1, EventsV1, PolicyV1, Watch };
 
 export interface Kube {
   /** Where credentials come from (a client-node `KubeConfig` also fits). */
@@ -38,27 +40,25 @@ export interface Kube {
   readonly apps: AppsV1;
   readonly policy: PolicyV1;
   readonly events: EventsV1;
+  /** Who the caller is (`kreboot hold` records it); the daemon does not use it. */
+  readonly auth: AuthenticationV1;
   readonly watch: Watch;
   /** True when every write must go with `dryRun=All`. */
   readonly dryRun: boolean;
 }
 
-const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
 /**
  * Credentials in kreboot's order: an explicit `--kubeconfig`, else in-cluster, else `$KUBECONFIG`,
- * else `~/.kube/config`.
+ * else `~/.kube/config`. Finding none is a `ConfigError` naming them all (lib/kube/find_config.ts).
  */
 export function loadKubeConfig(path: string | undefined): Credentials {
-  let kc: Credentials | undefined;
-  if (path) {
-    kc = Credentials.fromFile(path);
-  } else if (Deno.env.get("KUBERNETES_SERVICE_HOST") && existsSync(IN_CLUSTER_TOKEN)) {
-    kc = Credentials.inCluster();
-  } else {
-    kc = Credentials.fromDefault();
-  }
-  if (!kc?.getCurrentCluster()) {
+  const source = findKubeConfig(path, { env: Deno.env, exists: existsSync });
+  const kc = source.kind === "flag"
+    ? Credentials.fromFile(source.path)
+    : source.kind === "in-cluster"
+    ? Credentials.inCluster()
+    : Credentials.fromFiles(source.path.split(delimiter).filter((f) => f !== ""));
+  if (!kc.getCurrentCluster()) {
     throw new Error(
       "no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod with a ServiceAccount",
     );
@@ -80,6 +80,7 @@ export function makeKube(kc: CredentialSource, dryRun: boolean): Kube & Disposab
     apps: new AppsV1(t),
     policy: new PolicyV1(t),
     events: new EventsV1(t),
+    auth: new AuthenticationV1(t),
     watch: new Watch(t),
     dryRun,
   };

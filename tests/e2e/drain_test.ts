@@ -15,7 +15,7 @@ import {
   retreat,
   setNodeLabels,
   setPreferNoScheduleTaint,
-} from "../../lib/drain.ts";
+} from "../../lib/drain/mod.ts";
 import { loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
 import { MERGE_PATCH, type TestKube as Kube } from "../harness/full_kube.ts";
 import { Logger } from "../../lib/log.ts";

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
 import { MERGE_PATCH } from "../harness/full_kube.ts";
-import { RebootLock } from "../../lib/lock.ts";
+import { RebootLock } from "../../lib/lock/mod.ts";
 import { decodeSlot, LOCK_LABEL, microTimeString } from "../../lib/lock/slots.ts";
 import type { Concurrency } from "../../lib/lock/slots.ts";
 import { Logger } from "../../lib/log.ts";

@@ -17,7 +17,8 @@
  *   (nodes list); the DaemonSet itself is read and watched for kured's manual lock (daemonsets get/watch).
  */
 import assert from "node:assert/strict";
-import { type ApiCall, callResource, daemonGrants, grantAllows, type PolicyRule } from "../../lib/rbac.ts";
+import { daemonGrants, type PolicyRule } from "../../lib/rbac.ts";
+import { type ApiCall, callResource, grantAllows } from "../harness/rbac_match.ts";
 import { type AuditEvent, startCluster } from "../harness/mod.ts";
 import { eventually, installKreboot } from "./support.ts";
 

@@ -3,10 +3,11 @@
  * (ServiceAccount, RBAC, the DaemonSet object), and hand out a kubeconfig for its ServiceAccount, so the daemon
  * under test has the generated RBAC and nothing more.
  */
-import { manifestObjects } from "../../lib/cli/manifests.ts";
+import { loadAllYaml } from "@kubernetes/client-node";
+import { renderManifests } from "../../lib/cli/manifests.ts";
 import { parseConfig } from "../../lib/config/mod.ts";
 import { LOCK_LABEL } from "../../lib/lock/slots.ts";
-import type { PlainObject, TestCluster } from "../harness/mod.ts";
+import { type PlainObject, REPO_ROOT, type TestCluster } from "../harness/mod.ts";
 
 export interface Install {
   namespace: string;
@@ -26,9 +27,9 @@ export async function installKreboot(
   const args = [`--ds-name=${dsName}`, `--ds-namespace=${namespace}`];
   const { config } = parseConfig([...args, ...flags], {});
   await cluster.ensureNamespace(namespace);
-  await cluster.applyObjects(
-    manifestObjects(config, { namespace, image: "kreboot:e2e", prometheusOperator: false }) as PlainObject[],
-  );
+  const yaml = renderManifests(config, { namespace, image: "kreboot:e2e", prometheusOperator: false });
+  // loadAllYaml builds client-node model classes for known kinds; applyObjects wants plain JSON.
+  await cluster.applyObjects(JSON.parse(JSON.stringify(loadAllYaml(yaml))) as PlainObject[]);
   const kubeconfig = await cluster.serviceAccountKubeconfig(namespace, dsName);
   return { namespace, dsName, kubeconfig, args };
 }
@@ -70,4 +71,22 @@ export async function slotsFree(
 export async function schedulable(cluster: TestCluster, node: string): Promise<boolean> {
   const n = await cluster.kube.core.readNode({ name: node });
   return n.spec?.unschedulable !== true;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI (`deno run main.ts …`) with `kubeconfig`, as an operator would. */
+export async function runKreboot(kubeconfig: string, args: string[]): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${REPO_ROOT}/main.ts`, ...args, `--kubeconfig=${kubeconfig}`],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    cwd: REPO_ROOT,
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

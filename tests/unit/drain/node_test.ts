@@ -8,8 +8,9 @@ import {
   setPreferNoScheduleTaint,
   uncordon,
 } from "../../../lib/drain/node.ts";
-import { retreat } from "../../../lib/drain.ts";
+import { restoreAfterReboot, retreat } from "../../../lib/drain/mod.ts";
 import { ApiError, type Kube, type PatchType } from "../../../lib/kube/mod.ts";
+import { Logger } from "../../../lib/log.ts";
 
 class FakeNodes {
   node: k8s.V1Node;
@@ -19,17 +20,24 @@ class FakeNodes {
   failNext: number[] = [];
   /** Called before a patch is judged, to simulate a concurrent writer. */
   beforePatch: (() => void) | undefined;
+  /** The Node object was deleted: every read and patch answers 404. */
+  deleted = false;
+  reads = 0;
 
   constructor(spec: k8s.V1NodeSpec = {}) {
     this.node = { metadata: { name: "n1", resourceVersion: "1", labels: {} }, spec };
   }
 
   readonly core = {
-    readNode: () => Promise.resolve(structuredClone(this.node)),
+    readNode: () => {
+      this.reads++;
+      return this.deleted ? Promise.reject(notFound()) : Promise.resolve(structuredClone(this.node));
+    },
     patchNode: (
       p: { name: string; body: Record<string, unknown>; dryRun?: string },
       contentType?: PatchType,
     ) => {
+      if (this.deleted) return Promise.reject(notFound());
       this.beforePatch?.();
       this.beforePatch = undefined;
       this.patches.push({ body: structuredClone(p.body), dryRun: p.dryRun, contentType });
@@ -56,6 +64,20 @@ class FakeNodes {
   kube(dryRun = false): Pick<Kube, "core" | "dryRun"> {
     return { core: this.core, dryRun } as unknown as Pick<Kube, "core" | "dryRun">;
   }
+}
+
+function notFound(): ApiError {
+  return new ApiError(
+    404,
+    JSON.stringify({ reason: "NotFound", message: 'nodes "n1" not found' }),
+    {},
+    "GET node",
+  );
+}
+
+function collect(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { log: new Logger({ format: "json", node: "n1", sink: (l) => lines.push(JSON.parse(l)) }), lines };
 }
 
 Deno.test("cordon: one merge patch sets spec.unschedulable and kreboot's annotation, with the resourceVersion", async () => {
@@ -161,4 +183,39 @@ Deno.test("retreat: tries every step and reports all failures together", async (
     ["labels"],
   ]);
   assert.deepEqual(f.node.spec?.taints, []);
+});
+
+Deno.test("a deleted Node: the retreat and the restore succeed as 'nothing to restore', with a log line", async () => {
+  const opts = { taint: "k", preRebootLabels: { pre: "x" }, postRebootLabels: { post: "y" } };
+  for (const [what, run] of [["retreat", retreat], ["restoreAfterReboot", restoreAfterReboot]] as const) {
+    const f = new FakeNodes({ unschedulable: true });
+    f.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+    f.deleted = true;
+    const { log, lines } = collect();
+    await run(f.kube(), "n1", opts, log); // resolves: nothing left to retry
+    assert.equal(f.reads, 1, `${what}: stops at the first 404 instead of trying every step`);
+    assert.equal(f.patches.length, 0, what);
+    assert.deepEqual(lines.map((l) => [l.msg, l.node, l.step]), [
+      ["the Node object no longer exists: nothing to restore", "n1", "uncordon"],
+    ], what);
+  }
+});
+
+Deno.test("a Node deleted between the read and the uncordon patch: also nothing to restore", async () => {
+  const f = new FakeNodes({ unschedulable: true });
+  f.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+  f.beforePatch = () => f.deleted = true;
+  const { log, lines } = collect();
+  await restoreAfterReboot(f.kube(), "n1", { taint: "k", postRebootLabels: {} }, log);
+  assert.deepEqual(lines.map((l) => l.msg), ["the Node object no longer exists: nothing to restore"]);
+});
+
+Deno.test("other failures are still reported and retried, not mistaken for a deleted Node", async () => {
+  const f = new FakeNodes({ unschedulable: true });
+  f.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+  f.failNext = [500];
+  await assert.rejects(
+    restoreAfterReboot(f.kube(), "n1", { taint: "", postRebootLabels: {} }),
+    /restoring node n1 after its reboot incomplete \(will be retried\): uncordon: cannot uncordon node n1: HTTP 500/,
+  );
 });

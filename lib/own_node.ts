@@ -1,0 +1,141 @@
+/**
+ * What the daemon reads from and does to the node it runs on, in kured's order: before the drain the
+ * PreferNoSchedule taint, the pre-reboot labels, `--drain-delay` and the cordon (`prepareForDrain`); the
+ * drain; after the reboot the uncordon (only if kreboot cordoned), the post-reboot labels and the taint off
+ * (`restoreAfterReboot`); after a failed drain the retreat. A thin adapter from the configuration onto
+ * lib/drain, plus the two reads the loop makes of this node.
+ */
+import type { Config } from "./config/mod.ts";
+import {
+  cordon,
+  CORDONED_BY_KREBOOT,
+  drain,
+  type EvictionResult,
+  preflight,
+  restoreAfterReboot,
+  retreat,
+  setNodeLabels,
+  setPreferNoScheduleTaint,
+} from "./drain/mod.ts";
+import type { GateResult } from "./gates/gate.ts";
+import type { Kube } from "./kube/mod.ts";
+import type { Logger } from "./log.ts";
+import type { NodeState } from "./loop.ts";
+import { unreadyDaemonPods } from "./safety/mod.ts";
+import { sleep } from "./sleep.ts";
+
+export interface DrainHooks {
+  onEviction?(result: EvictionResult): void;
+  onDrained?(seconds: number, ok: boolean): void;
+}
+
+/** The configured steps on this node; the loop reaches them through its ports. */
+export class OwnNode {
+  #kube: Kube;
+  #c: Config;
+  #log: Logger;
+  #hooks: DrainHooks;
+
+  constructor(kube: Kube, config: Config, log: Logger, hooks: DrainHooks = {}) {
+    this.#kube = kube;
+    this.#c = config;
+    this.#log = log;
+    this.#hooks = hooks;
+  }
+
+  get #node(): string {
+    return this.#c.nodeId;
+  }
+
+  preflight(): Promise<GateResult> {
+    return preflight(this.#kube, this.#node, {
+      podSelector: this.#c.drainPodSelector,
+      skipWaitForDeleteTimeoutSeconds: this.#c.skipWaitForDeleteTimeout,
+    });
+  }
+
+  /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. */
+  async setPendingTaint(on: boolean): Promise<void> {
+    if (!this.#c.preferNoScheduleTaint) return;
+    try {
+      await setPreferNoScheduleTaint(this.#kube, this.#node, this.#c.preferNoScheduleTaint, on);
+    } catch (e) {
+      this.#log.warn("could not change the PreferNoSchedule taint", { on, error: String(e) });
+    }
+  }
+
+  /**
+   * Everything kured does before the drain, in its order: the PreferNoSchedule taint, the pre-reboot labels,
+   * the wait of `--drain-delay`, then the cordon.
+   */
+  async prepareForDrain(signal?: AbortSignal): Promise<void> {
+    await this.setPendingTaint(true);
+    await setNodeLabels(this.#kube, this.#node, this.#c.preRebootNodeLabels);
+    if (this.#c.drainDelay > 0 && !this.#kube.dryRun) {
+      this.#log.info("waiting --drain-delay before cordoning", { ms: this.#c.drainDelay });
+      await sleep(this.#c.drainDelay, signal);
+    }
+    const { wasUnschedulable } = await cordon(this.#kube, this.#node);
+    this.#log.info(
+      wasUnschedulable
+        ? "node was already cordoned by someone else; it stays cordoned after the reboot"
+        : this.#kube.dryRun
+        ? "would cordon the node (dry run)"
+        : "cordoned the node",
+    );
+  }
+
+  async drain(signal: AbortSignal): Promise<{ ok: true } | { ok: false; error: string }> {
+    const t0 = performance.now();
+    const r = await drain(this.#kube, this.#node, {
+      log: this.#log,
+      gracePeriodSeconds: this.#c.drainGracePeriod,
+      timeoutMs: this.#c.drainTimeout,
+      skipWaitForDeleteTimeoutSeconds: this.#c.skipWaitForDeleteTimeout,
+      podSelector: this.#c.drainPodSelector,
+      signal,
+      onEviction: (result) => this.#hooks.onEviction?.(result),
+    });
+    this.#hooks.onDrained?.((performance.now() - t0) / 1000, r.ok);
+    if (r.ok) {
+      this.#log.info("drained the node", { evicted: r.evicted, deleted: r.deleted, ms: r.durationMs });
+      return { ok: true };
+    }
+    return { ok: false, error: r.timedOut ? `drain timed out: ${r.reason}` : r.reason };
+  }
+
+  /** After the reboot: uncordon (only if kreboot cordoned), post-reboot labels, taint off. */
+  async restoreAfterReboot(): Promise<void> {
+    await restoreAfterReboot(this.#kube, this.#node, {
+      taint: this.#c.preferNoScheduleTaint,
+      postRebootLabels: this.#c.postRebootNodeLabels,
+    }, this.#log);
+  }
+
+  /** After a failed drain: undo the cordon (only if kreboot cordoned), the taint and the pre-reboot labels. */
+  async retreat(): Promise<void> {
+    await retreat(this.#kube, this.#node, {
+      taint: this.#c.preferNoScheduleTaint,
+      preRebootLabels: this.#c.preRebootNodeLabels,
+    }, this.#log);
+  }
+}
+
+/** Reads this node as the loop needs it. */
+export async function readNodeState(kube: Kube, name: string): Promise<NodeState> {
+  const node = await kube.core.readNode({ name });
+  const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+  const bootId = node.status?.nodeInfo?.bootID;
+  return {
+    ready,
+    unschedulable: node.spec?.unschedulable === true,
+    cordonedByUs: node.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined,
+    ...(bootId ? { bootId } : {}),
+  };
+}
+
+/** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */
+export async function daemonPodsReady(kube: Kube, node: string): Promise<boolean> {
+  const pods = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
+  return unreadyDaemonPods(pods.items).length === 0;
+}
