@@ -8,7 +8,7 @@
  *    the server ends resumes from the last resourceVersion seen (an event or a bookmark), and `410 Gone` (that
  *    version is too old) lists afresh, as client-go's reflector does.
  */
-import { ApiError, apiStatus } from "./errors.ts";
+import { ApiError, apiStatus, TransportError } from "./errors.ts";
 import type { Query, Transport } from "./transport.ts";
 import { sleep } from "../sleep.ts";
 
@@ -81,16 +81,41 @@ export interface FollowOptions<T> {
 
 const MAX_BACKOFF_MS = 30_000;
 
+/** The apiserver's own choice for a watch that names no timeout: 30–60 min at random (--min-request-timeout). */
+function serverDefaultTimeoutSeconds(): number {
+  return 1800 + Math.floor(Math.random() * 1800);
+}
+
 export class Watch {
   readonly #t: Transport;
-  constructor(t: Transport) {
+  readonly #graceMs: number;
+  /**
+   * `graceMs`: how long past its `timeoutSeconds` a stream may stay open before it counts as a dead connection
+   * (the server ends every watch at its timeout; a connection that died silently never says so).
+   */
+  constructor(t: Transport, o: { graceMs?: number } = {}) {
     this.#t = t;
+    this.#graceMs = o.graceMs ?? 30_000;
+  }
+
+  /** Aborts `ctl` if the stream outlives its timeout by the grace period; returns the clean-up. */
+  #deadline(ctl: AbortController, timeoutSeconds: number, path: string): () => void {
+    const t = setTimeout(
+      () =>
+        ctl.abort(
+          new TransportError(`WATCH ${path}`, this.#t.server, "no end of the stream past its timeout"),
+        ),
+      timeoutSeconds * 1000 + this.#graceMs,
+    );
+    return () => clearTimeout(t);
   }
 
   /**
    * Opens one watch on `path` (with `watch=true` added). Resolves once the stream is open, or calls `done(err)`
    * when it could not be opened (never rejects); `done` is called exactly once, with null when the server ended
-   * the stream. The returned controller aborts the stream (then `done` gets the abort reason).
+   * the stream. The returned controller aborts the stream (then `done` gets the abort reason). Without a
+   * `timeoutSeconds` the server's own default is asked for explicitly, so a stream still open well past it (a
+   * connection that died silently) is cut and reported through `done`.
    */
   async watch(
     path: string,
@@ -99,10 +124,15 @@ export class Watch {
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     const ctl = new AbortController();
+    const timeoutSeconds = Number(query.timeoutSeconds) > 0
+      ? Number(query.timeoutSeconds)
+      : serverDefaultTimeoutSeconds();
+    const clear = this.#deadline(ctl, timeoutSeconds, path);
     let called = false;
     const finish = (err: unknown) => {
       if (called) return;
       called = true;
+      clear();
       ctl.abort();
       done(err);
     };
@@ -111,7 +141,7 @@ export class Watch {
       res = await this.#t.stream({
         method: "GET",
         path,
-        query: { ...query, watch: true },
+        query: { ...query, timeoutSeconds, watch: true },
         signal: ctl.signal,
       });
     } catch (e) {
@@ -140,23 +170,32 @@ export class Watch {
           rv = list.metadata?.resourceVersion ?? "";
           o.onList(list.items, rv);
         }
-        const res = await this.#t.stream({
-          method: "GET",
-          path: o.path,
-          query: {
-            ...selectors,
-            watch: true,
-            allowWatchBookmarks: true,
-            resourceVersion: rv,
-            timeoutSeconds: o.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300),
-          },
-          signal: o.signal,
-        });
-        for await (const ev of watchEvents(res)) {
-          if (ev.type === "ERROR") throw statusError(ev.object, `WATCH ${o.path}`);
-          rv = resourceVersionOf(ev.object) ?? rv;
-          events++;
-          if (ev.type !== "BOOKMARK") o.onEvent(ev.type, ev.object as T);
+        const timeoutSeconds = o.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
+        const stream = new AbortController();
+        const clear = this.#deadline(stream, timeoutSeconds, o.path);
+        try {
+          const res = await this.#t.stream({
+            method: "GET",
+            path: o.path,
+            query: {
+              ...selectors,
+              watch: true,
+              allowWatchBookmarks: true,
+              resourceVersion: rv,
+              timeoutSeconds,
+            },
+            signal: AbortSignal.any([o.signal, stream.signal]),
+          });
+          for await (const ev of watchEvents(res)) {
+            if (ev.type === "ERROR") throw statusError(ev.object, `WATCH ${o.path}`);
+            rv = resourceVersionOf(ev.object) ?? rv;
+            events++;
+            if (ev.type !== "BOOKMARK") o.onEvent(ev.type, ev.object as T);
+          }
+        } catch (e) {
+          throw stream.signal.aborted ? stream.signal.reason : e;
+        } finally {
+          clear();
         }
         // The server ended the stream (its timeout, an apiserver restart): resume where it stopped. A stream
         // that ends at once, again and again, backs off like an error.

@@ -4,8 +4,9 @@
  * afresh, other errors retried with backoff, and the client-node-compatible `watch()` callbacks.
  */
 import assert from "node:assert/strict";
-import { apiStatus, makeKube } from "../../../lib/kube/mod.ts";
-import { watchEvents } from "../../../lib/kube/watch.ts";
+import { apiStatus, makeKube, TransportError } from "../../../lib/kube/mod.ts";
+import { Transport } from "../../../lib/kube/transport.ts";
+import { Watch, watchEvents } from "../../../lib/kube/watch.ts";
 import { event, FakeApiserver, openStream, type Seen, status, watchStream } from "./fake_apiserver.ts";
 
 const strict = { sanitizeOps: true, sanitizeResources: true };
@@ -140,5 +141,37 @@ Deno.test({
     const failed = Promise.withResolvers<unknown>();
     await kube.watch.watch("/forbidden", {}, () => {}, failed.resolve);
     assert.equal(apiStatus(await failed.promise), 403);
+  },
+});
+
+Deno.test({
+  name:
+    "watch(): asks for the server's default timeout explicitly, and cuts a stream that outlives its timeout",
+  ...strict,
+  fn: async () => {
+    await using api = await FakeApiserver.start(() => openStream());
+    const t = new Transport(api.credentials());
+    try {
+      const w = new Watch(t, { graceMs: 100 });
+      const ended = Promise.withResolvers<unknown>();
+      const started = performance.now();
+      await w.watch(PATH, { timeoutSeconds: 1 }, () => {}, ended.resolve);
+      const err = await ended.promise;
+      assert.ok(err instanceof TransportError, String(err));
+      assert.match(
+        err.message,
+        /^WATCH \/apis\/coordination.* on http:\/\/127\.0\.0\.1:\d+: no end of the stream/,
+      );
+      assert.ok(performance.now() - started >= 1_000);
+
+      const quiet = Promise.withResolvers<unknown>();
+      const ctl = await w.watch(PATH, {}, () => {}, quiet.resolve);
+      ctl.abort();
+      await quiet.promise;
+      const asked = Number(api.seen.at(-1)?.query.get("timeoutSeconds"));
+      assert.ok(asked >= 1800 && asked < 3600, `timeoutSeconds=${asked}`);
+    } finally {
+      t.close();
+    }
   },
 });
