@@ -12,8 +12,8 @@ import { checkWindows, describePolicy, windowPolicy } from "./gates/window/mod.t
 import { checkSentinel, sentinelOptions } from "./sentinel/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
 import { sentinelChanged } from "./sentinel/watch.ts";
-import { describeApiError, loadKubeConfig, makeKube } from "./kube.ts";
-import type { Kube } from "./kube.ts";
+import { describeApiError, loadKubeConfig, makeKube } from "./kube/mod.ts";
+import type { Kube } from "./kube/mod.ts";
 import { lockFor } from "./lock/from_config.ts";
 import { SlotKeeper } from "./lock/mod.ts";
 import { Logger } from "./log.ts";

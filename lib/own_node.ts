@@ -18,7 +18,7 @@ import {
   setPreferNoScheduleTaint,
 } from "./drain/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
-import type { Kube } from "./kube.ts";
+import type { Kube } from "./kube/mod.ts";
 import type { Logger } from "./log.ts";
 import type { NodeState } from "./loop.ts";
 import { unreadyDaemonPods } from "./safety/mod.ts";

@@ -3,8 +3,8 @@
  * from the API server (the slot Leases and each node's RebootRequired condition written by its daemon), so it
  * works from a laptop with nothing but a kubeconfig.
  */
-import type { Kube } from "../kube.ts";
-import { describeApiError, isNotFound } from "../kube.ts";
+import type { Kube } from "../kube/mod.ts";
+import { describeApiError, isNotFound } from "../kube/mod.ts";
 import {
   decodeDaemonSetPause,
   decodePauseLease,

@@ -10,7 +10,7 @@
  * kubectl's drain, for comparison:
  * https://github.com/kubernetes/kubectl/blob/master/pkg/drain/drain.go
  */
-import { apiStatus, describeApiError, isNotFound } from "../kube.ts";
+import { apiStatus, describeApiError, isNotFound } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../sleep.ts";
 import { listNames } from "../gates/gate.ts";
