@@ -4,7 +4,7 @@
  * is known without asking anything but the daemon's own watch of its Node. When the Node cannot be read the
  * gate blocks (a hold that fails open would reboot a node someone protected) and asks again soon.
  */
-import { describeApiError } from "../kube.ts";
+import { describeApiError } from "../kube/mod.ts";
 import { describeHold, type Hold } from "../node_control/mod.ts";
 import { blocked, cannotCheck, CLEAR, type GateResult } from "./gate.ts";
 

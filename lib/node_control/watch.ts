@@ -6,8 +6,8 @@
  * after 30 to 60 minutes (its `--min-request-timeout`) and which is then opened again. Until the watch has
  * delivered the Node (right after start-up, or with `--once`), `current()` reads it instead.
  */
-import type { Kube } from "../kube.ts";
-import { describeApiError } from "../kube.ts";
+import type { Kube } from "../kube/mod.ts";
+import { describeApiError } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import {
   type Hold,
@@ -154,9 +154,9 @@ export class NodeControlWatch {
     this.#kube.watch.watch(
       "/api/v1/nodes",
       { fieldSelector: `metadata.name=${this.#name}`, allowWatchBookmarks: true },
-      (type, obj: NodeLike) => {
+      (type, obj) => {
         if (ended || this.#stopped) return;
-        if (type === "ADDED" || type === "MODIFIED") this.#see(obj, true);
+        if (type === "ADDED" || type === "MODIFIED") this.#see(obj as NodeLike, true);
         else if (type === "DELETED") this.#see(undefined, false);
       },
       (err) => end(err),

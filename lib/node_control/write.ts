@@ -3,7 +3,7 @@
  * stops a node from rebooting again), and removing a reboot request once a reboot has satisfied it. Each is one
  * patch of the Node; `--dry-run` sends it with `dryRun=All`. The operators' commands are lib/cli/hold.ts.
  */
-import { apiStatus, dryRunParam, JSON_PATCH, type Kube, MERGE_PATCH } from "../kube.ts";
+import { apiStatus, dryRunParam, JSON_PATCH, type Kube, MERGE_PATCH } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import {
   clearRequestPatch,

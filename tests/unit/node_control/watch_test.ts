@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import type { Kube } from "../../../lib/kube.ts";
+import type { Kube } from "../../../lib/kube/mod.ts";
 import { Logger } from "../../../lib/log.ts";
 import {
   clearRequestAfterReboot,
