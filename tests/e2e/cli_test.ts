@@ -5,25 +5,8 @@
  */
 import assert from "node:assert/strict";
 import type { StatusReport } from "../../lib/cli/status.ts";
-import { REPO_ROOT, startCluster, type TestCluster } from "../harness/mod.ts";
-import { eventually, type Install, installKreboot } from "./support.ts";
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function kreboot(cluster: TestCluster, args: string[]): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${REPO_ROOT}/main.ts`, ...args, `--kubeconfig=${cluster.cp.adminKubeconfig}`],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    cwd: REPO_ROOT,
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+import { startCluster, type TestCluster } from "../harness/mod.ts";
+import { eventually, type Install, installKreboot, kreboot } from "./support.ts";
 
 async function statusJson(cluster: TestCluster, install: Install): Promise<StatusReport> {
   const r = await kreboot(cluster, ["status", "-o", "json", ...install.args]);

@@ -6,7 +6,7 @@
 import { manifestObjects } from "../../lib/cli/manifests.ts";
 import { parseConfig } from "../../lib/config/mod.ts";
 import { LOCK_LABEL } from "../../lib/lock/slots.ts";
-import type { PlainObject, TestCluster } from "../harness/mod.ts";
+import { type PlainObject, REPO_ROOT, type TestCluster } from "../harness/mod.ts";
 
 export interface Install {
   namespace: string;
@@ -70,4 +70,22 @@ export async function slotsFree(
 export async function schedulable(cluster: TestCluster, node: string): Promise<boolean> {
   const n = await cluster.kube.core.readNode({ name: node });
   return n.spec?.unschedulable !== true;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the kreboot CLI (`deno run main.ts <args>`) as an operator would, with the admin kubeconfig. */
+export async function kreboot(cluster: TestCluster, args: string[]): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${REPO_ROOT}/main.ts`, ...args, `--kubeconfig=${cluster.cp.adminKubeconfig}`],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    cwd: REPO_ROOT,
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

@@ -115,8 +115,8 @@ export class Controllers {
         name,
       });
     const rootCa = `${ctx.dir}/pki/ca.crt`;
-    // The controller-manager copies this into every namespace's kube-root-ca.crt and legacy token Secret;
-    // it must be the CA alone, not the apiserver's leaf-and-CA bundle.
+    // What pods are told to trust (legacy token Secrets' ca.crt): the CA alone, not the apiserver's leaf-and-CA
+    // file (kube-controller-manager only checks that the file parses as PEM, so it would take either).
     await Deno.writeTextFile(rootCa, caOnly(ctx.caPem));
     const spawn = (name: string, argv: string[]) =>
       Proc.spawn({ argv, logFile: `${ctx.dir}/logs/${name}.log`, pidDir: ctx.pidDir });
@@ -149,8 +149,9 @@ export class Controllers {
         `--config=${KWOK_STAGES}`,
         "--manage-all-nodes=false",
         `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=${KWOK_NODE_VALUE}`,
-        // kwok renews each managed node's Lease in kube-node-lease, as a kubelet does.
-        "--node-lease-duration-seconds=40",
+        // No node Leases: nothing here reads them (no node-lifecycle controller), and with them kwok would only
+        // play a node's pods while it holds that node's Lease.
+        "--node-lease-duration-seconds=0",
         "--node-ip=127.0.0.1",
         "--cidr=10.244.0.0/16",
       ]),
