@@ -3,7 +3,7 @@
  * from kube-controller-manager, kube-scheduler and kwok, and the harness's simulated reboot on a kwok node.
  */
 import assert from "node:assert/strict";
-import { kwokReboots, RESTARTING_ANNOTATION } from "../harness/nodes.ts";
+import { isNodeReady, kwokReboots, RESTARTING_ANNOTATION, setNodeReady } from "../harness/nodes.ts";
 import { isReady, startCluster } from "../harness/mod.ts";
 import { eventually } from "./support.ts";
 
@@ -93,6 +93,11 @@ Deno.test("cluster with controllers smoke", async (t) => {
     assert.ok(quick < 2_000, `a pod that stops on SIGTERM goes at once (${quick} ms)`);
     // deletionTimestamp has whole seconds: the grace period ends up to a second early.
     assert.ok(slow >= 1_900 && slow < 8_000, `a pod ignoring SIGTERM stays for its 3 s grace (${slow} ms)`);
+  });
+
+  await t.step("kwok sets a managed node's Ready=False back to True at once", async () => {
+    await setNodeReady(kube, "k-b", false);
+    await eventually("k-b Ready again", 2_000, async () => (await isNodeReady(kube, "k-b")) || undefined, 20);
   });
 
   await t.step(

@@ -67,17 +67,13 @@ Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generat
     const seen = (ds.status?.observedGeneration ?? 0) >= (ds.metadata?.generation ?? 1);
     return seen && ds.status?.desiredNumberScheduled === 0 ? true : undefined;
   });
-  // audit-b takes no pods until the web pods run on audit-a; audit-c has a pool of its own.
+  // audit-b takes no pods until audit-a's drain was refused once (see below); audit-c has a pool of its own.
   await cluster.createNode("audit-a", { pool: "audit" });
   await cluster.createNode("audit-b", { pool: "audit", unschedulable: true });
   await cluster.createNode("audit-c", { pool: "audit-c" });
   // Pods that take a second to stop, as the drain's wait for them goes through pods get/list.
   await cluster.createDeployment("work", "web", { pool: "audit", replicas: 2, terminationSeconds: 1 });
   await cluster.waitForDeployment("work", "web");
-  await cluster.kube.core.patchNode(
-    { name: "audit-b", body: { spec: { unschedulable: false } } },
-    MERGE_PATCH,
-  );
   await cluster.createBarePod("work", { name: "audit-a-job", node: "audit-a", exitCode: 0 });
   await cluster.createBarePod("work", { name: "audit-b-api", node: "audit-b", terminationSeconds: 1 });
   await cluster.createStatefulSet("work", "precious", { pool: "audit-c" });
@@ -112,13 +108,18 @@ Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generat
   }
   const b = await start("audit-b", ["--period=1h"]);
   await b.waitForJson((e) => e.blockReason === "lock", 30_000);
-  // The first eviction used the PDB's one disruption; the second was refused with 429 and is retried once the
-  // replacement runs on audit-b and the disruption controller allows one again.
+  // The first eviction used the PDB's one disruption; the second was refused with 429 (its replacement has
+  // nowhere to run yet). It is retried once the replacement runs on audit-b and the disruption controller
+  // allows one again.
   await eventually("an eviction refused with 429", 30_000, async () => {
     const events = await cluster.cp.auditEvents(user);
     return events.some((e) => e.objectRef?.subresource === "eviction" && e.responseStatus?.code === 429) ||
       undefined;
   });
+  await cluster.kube.core.patchNode(
+    { name: "audit-b", body: { spec: { unschedulable: false } } },
+    MERGE_PATCH,
+  );
   await a.waitForReboots(1, 60_000);
   await b.waitForReboots(1, 90_000);
 
