@@ -2,11 +2,12 @@
  * kreboot: the composition root. It parses the configuration (exit 2 on a bad value, before touching the
  * cluster or the host), dispatches subcommands, or builds the daemon and runs it until a signal arrives.
  */
-import "./lib/quiet.ts";
+import "./lib/silence_deprecation_warnings.ts";
 import denoJson from "./deno.json" with { type: "json" };
-import { ConfigError, HelpRequested, helpText, parseConfig } from "./lib/config/mod.ts";
-import { runCommand, splitOwnOptions, SUBCOMMANDS } from "./lib/cli/commands.ts";
+import { ConfigError, HelpRequested, parseConfig } from "./lib/config/mod.ts";
+import { runSubcommand, splitOwnOptions, subcommandOf } from "./lib/cli/commands.ts";
 import { configCommand } from "./lib/cli/config_cmd.ts";
+import { usage } from "./lib/cli/help.ts";
 import { runDaemon } from "./lib/daemon.ts";
 
 async function main(args: string[]): Promise<number> {
@@ -20,20 +21,20 @@ async function main(args: string[]): Promise<number> {
     await writeAll(Deno.stderr, out.stderr);
     return out.code;
   }
-  const sub = SUBCOMMANDS.find((s) => s === args[0]);
+  const sub = subcommandOf(args[0]);
   const subArgs = sub ? args.slice(1) : args;
   let parsed;
   try {
     parsed = parseConfig(sub ? splitOwnOptions(sub, subArgs).rest : subArgs, Deno.env.toObject());
   } catch (e) {
     if (e instanceof HelpRequested) {
-      console.log(helpText());
+      console.log(usage());
       return 0;
     }
     throw e;
   }
   for (const w of parsed.warnings) console.error(`kreboot: warning: ${w}`);
-  if (sub) return await runCommand(sub, parsed.config, subArgs);
+  if (sub) return await runSubcommand(sub, parsed.config, subArgs);
 
   const stop = new AbortController();
   let signals = 0;

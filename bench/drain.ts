@@ -1,10 +1,10 @@
 /**
  * Issue 9.5, drain speed: a node with 100 ReplicaSet-owned pods (no PDB, terminationGracePeriodSeconds 0),
- * drained by kreboot (lib/drain.ts `cordon` + `drain`, in-process) and by `kubectl drain --ignore-daemonsets
+ * drained by kreboot (lib/drain/mod.ts `cordon` + `drain`, in-process) and by `kubectl drain --ignore-daemonsets
  * --delete-emptydir-data --force` (the harness's kubectl, admin kubeconfig), on the same apiserver with the
  * same fake kubelet running. Rounds alternate between the two; medians are compared.
  */
-import { cordon, drain } from "../lib/drain.ts";
+import { cordon, drain } from "../lib/drain/mod.ts";
 import { startCluster, type TestCluster } from "../tests/harness/mod.ts";
 import {
   type BenchOptions,

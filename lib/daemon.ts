@@ -2,90 +2,24 @@
  * Builds the daemon from its configuration: every port the loop needs, wired to the real modules. Anything
  * that can be wrong with the configuration is found here before the first request to the cluster or the host.
  */
-import { type Config, ConfigError, requireNodeId, WEEKDAYS } from "./config/mod.ts";
+import { type Config, ConfigError, requireNodeId } from "./config/mod.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
-import { assertWindow, checkSchedule, describeWindow, type RebootWindow } from "./gates/schedule.ts";
-import { checkSentinel, type SentinelOptions } from "./gates/sentinel.ts";
+import { checkWindow, describeWindow, rebootWindow } from "./gates/window.ts";
+import { checkSentinel, sentinelOptions } from "./sentinel/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
-import { sentinelChanged } from "./gates/sentinel_watch.ts";
+import { sentinelChanged } from "./sentinel/watch.ts";
 import { describeApiError, loadKubeConfig, makeKube } from "./kube.ts";
 import type { Kube } from "./kube.ts";
-import { RebootLock } from "./lock.ts";
+import { lockFor } from "./lock/from_config.ts";
 import { Logger } from "./log.ts";
-import { type NodeState, type Ports, RebootLoop } from "./loop.ts";
-import type { SentinelObs } from "./machine.ts";
-import { makeRebooter, type Rebooter } from "./reboot.ts";
+import { type Ports, RebootLoop } from "./loop.ts";
+import type { SentinelObs } from "./machine/mod.ts";
+import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
-import { NodeOps } from "./node_ops.ts";
+import { daemonPodsReady, OwnNode, readNodeState } from "./own_node.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
-
-export function rebootWindow(config: Config): RebootWindow {
-  const w: RebootWindow = {
-    days: new Set(config.rebootDays.map((d) => WEEKDAYS.indexOf(d))),
-    start: config.startTime,
-    end: config.endTime,
-    timeZone: config.timeZone,
-  };
-  try {
-    assertWindow(w);
-  } catch (e) {
-    throw new ConfigError("time-zone", e instanceof Error ? e.message : String(e));
-  }
-  return w;
-}
-
-/** The reboot lock as the flags describe it (the daemon, `pause` and `resume` share it). */
-export function lockFor(kube: Kube, config: Config, log: Logger): RebootLock {
-  return new RebootLock(kube, {
-    namespace: config.dsNamespace,
-    dsName: config.dsName,
-    lockAnnotation: config.lockAnnotation,
-    concurrency: config.concurrency,
-    ttlMs: config.lockTtl,
-    node: config.nodeId || "cli",
-    log,
-  });
-}
-
-export function rebooterFor(config: Config): Rebooter {
-  try {
-    return config.rebootMethod === "signal"
-      ? makeRebooter({ method: "signal", signal: config.rebootSignal, nsenter: config.nsenter })
-      : makeRebooter({ method: "command", command: config.rebootCommand, nsenter: config.nsenter });
-  } catch (e) {
-    const flag = config.rebootMethod === "signal" ? "reboot-signal" : "reboot-command";
-    throw new ConfigError(flag, e instanceof Error ? e.message : String(e));
-  }
-}
-
-export function sentinelOptions(config: Config): SentinelOptions {
-  return config.rebootSentinelCommand.length > 0
-    ? {
-      command: config.rebootSentinelCommand,
-      nsenter: config.nsenter,
-      timeoutMs: config.sentinelCommandTimeout,
-    }
-    : { file: config.rebootSentinel };
-}
-
-/** Reads this node as the loop needs it. */
-export async function readNodeState(kube: Kube, name: string): Promise<NodeState> {
-  const node = await kube.core.readNode({ name });
-  const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
-  const bootId = node.status?.nodeInfo?.bootID;
-  return { ready, unschedulable: node.spec?.unschedulable === true, ...(bootId ? { bootId } : {}) };
-}
-
-/** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */
-export async function daemonPodsReady(kube: Kube, node: string): Promise<boolean> {
-  const pods = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
-  return pods.items
-    .filter((p) => p.metadata?.ownerReferences?.some((o) => o.kind === "DaemonSet" && o.controller))
-    .filter((p) => !p.metadata?.deletionTimestamp)
-    .every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
-}
 
 export async function runDaemon(config: Config, signal: AbortSignal): Promise<number> {
   // Configuration problems first: nothing has touched the cluster or the host yet.
@@ -131,11 +65,11 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
 
   const lock = lockFor(kube, config, log);
   const reporter = new Reporter({ config, kube, log, metrics });
-  const ops = new NodeOps(kube, config, log, metrics);
+  const ownNode = new OwnNode(kube, config, log, metrics);
 
   const gates = async (): Promise<GateResult> => {
     const steps: (() => Promise<GateResult>)[] = [
-      () => Promise.resolve(checkSchedule(window, Temporal.Now.instant())),
+      () => Promise.resolve(checkWindow(window, Temporal.Now.instant())),
     ];
     if (config.prometheusUrl) {
       steps.push(() =>
@@ -152,7 +86,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     if (config.blockingPodSelector.length > 0) {
       steps.push(() => checkBlockingPods(kube, node, config.blockingPodSelector));
     }
-    steps.push(() => ops.preflight());
+    steps.push(() => ownNode.preflight());
     for (const step of steps) {
       const r = await step();
       if (!r.clear) return r;
@@ -172,22 +106,22 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     node: () => readNodeState(kube, node),
     daemonPodsReady: () => daemonPodsReady(kube, node),
     lock,
-    cordon: () => ops.cordon(signal),
-    drain: (s) => ops.drain(s),
+    cordon: () => ownNode.prepareForDrain(signal),
+    drain: (s) => ownNode.drain(s),
     reboot: async () => {
       // The drain and reboot messages go out before the host goes down (a hung webhook costs --notify-timeout).
       await reporter.flushNotifications();
       await rebooter.reboot(signal);
     },
     describeReboot: () => rebooter.describe(),
-    uncordon: () => ops.uncordon(),
-    retreat: () => ops.retreat(),
+    uncordon: () => ownNode.restoreAfterReboot(),
+    retreat: () => ownNode.retreat(),
     report: (r, phase) => reporter.report(r, phase),
     phaseChanged(phase) {
       reporter.phaseChanged(phase);
       // kured's --prefer-no-schedule-taint: on while this node waits for a slot, off when nothing is pending.
-      if (phase === "waiting") void ops.pending(true);
-      else if (phase === "idle") void ops.pending(false);
+      if (phase === "waiting") void ownNode.setPendingTaint(true);
+      else if (phase === "idle") void ownNode.setPendingTaint(false);
     },
     ...("file" in sentinel ? { sentinelChanged: (s: AbortSignal) => sentinelChanged(sentinel.file, s) } : {}),
   };

@@ -5,6 +5,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
+import { findKubeConfig } from "./kube/find_config.ts";
 
 export interface Kube {
   readonly kc: k8s.KubeConfig;
@@ -18,21 +19,16 @@ export interface Kube {
   readonly dryRun: boolean;
 }
 
-const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
 /**
  * Credentials in kreboot's order: an explicit `--kubeconfig`, else in-cluster, else `$KUBECONFIG`,
- * else `~/.kube/config`.
+ * else `~/.kube/config`. Finding none is a `ConfigError` naming them all (lib/kube/find_config.ts).
  */
 export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
+  const source = findKubeConfig(path, { env: Deno.env, exists: existsSync });
   const kc = new k8s.KubeConfig();
-  if (path) {
-    kc.loadFromFile(path);
-  } else if (Deno.env.get("KUBERNETES_SERVICE_HOST") && existsSync(IN_CLUSTER_TOKEN)) {
-    kc.loadFromCluster();
-  } else {
-    kc.loadFromDefault();
-  }
+  if (source.kind === "flag") kc.loadFromFile(source.path);
+  else if (source.kind === "in-cluster") kc.loadFromCluster();
+  else kc.loadFromDefault();
   if (!kc.getCurrentCluster()) {
     throw new Error(
       "no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod with a ServiceAccount",

@@ -4,7 +4,9 @@
  * URLs, bearer tokens) are redacted before a line is written.
  */
 
-export type LogFormat = "text" | "json";
+export const LOG_FORMATS = ["text", "json"] as const;
+/** `--log-format`. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
 export type LogLevel = "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 

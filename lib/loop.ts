@@ -19,11 +19,12 @@ import {
   type MachineConfig,
   type NodeObs,
   type Observation,
+  type Outcome,
   type Phase,
   type Report,
   type SentinelObs,
   type State,
-} from "./machine.ts";
+} from "./machine/mod.ts";
 
 /** The lock as the loop uses it (RebootLock implements it). */
 export interface LockPort {
@@ -383,7 +384,7 @@ export class RebootLoop {
 async function attempt<A extends "cordon" | "reboot" | "uncordon" | "retreat" | "release">(
   action: A,
   fn: () => Promise<void>,
-): Promise<{ action: A; ok: boolean; error?: string }> {
+): Promise<Outcome<A>> {
   try {
     await fn();
     return { action, ok: true };

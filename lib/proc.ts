@@ -58,12 +58,12 @@ export class SpawnError extends Error {
   }
 }
 
-export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 const DEFAULT_KILL_GRACE_MS = 1000;
 const DEFAULT_DRAIN_MS = 1000;
 
 /** Runs `argv` (no shell) with stdin closed and both output streams captured, bounded in time and memory. */
-export async function runCommand(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
+export async function runBounded(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
   const [cmd, ...args] = argv;
   if (cmd === undefined || cmd === "") throw new SpawnError(argv, new Error("empty command"));
   const cap = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;

@@ -1,5 +1,6 @@
 /**
- * Rebooting the host (kured.md §3.8), by one of two methods:
+ * Rebooting the host, by one of kured's two methods
+ * (https://github.com/kubereboot/kured/tree/1.23.0/pkg/reboot):
  *
  * - `command`: run an argv (never a shell), by default inside PID 1's mount namespace through nsenter, e.g.
  *   `nsenter -t 1 -m -- /bin/systemctl reboot`. Needs `hostPID: true` and a privileged container.
@@ -11,7 +12,8 @@
  * after `timeoutMs` counts as having done its job. Dry-run is the caller's business: print `describe()`
  * instead of calling `reboot()`.
  */
-import { hostArgv, outputTail, quoteArgv, runCommand, SpawnError } from "./proc.ts";
+import { type Config, ConfigError } from "./config/mod.ts";
+import { hostArgv, outputTail, quoteArgv, runBounded, SpawnError } from "./proc.ts";
 
 interface Common {
   /** Run inside PID 1's mount namespace. */
@@ -34,8 +36,19 @@ export interface Rebooter {
   reboot(signal?: AbortSignal): Promise<void>;
 }
 
-export const DEFAULT_REBOOT_SIGNAL = 39;
 const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The rebooter the flags describe; throws `ConfigError` naming the flag when it could never run. */
+export function rebooterFor(config: Config): Rebooter {
+  try {
+    return config.rebootMethod === "signal"
+      ? makeRebooter({ method: "signal", signal: config.rebootSignal, nsenter: config.nsenter })
+      : makeRebooter({ method: "command", command: config.rebootCommand, nsenter: config.nsenter });
+  } catch (e) {
+    const flag = config.rebootMethod === "signal" ? "reboot-signal" : "reboot-command";
+    throw new ConfigError(flag, e instanceof Error ? e.message : String(e));
+  }
+}
 
 /** Builds a rebooter; throws on a configuration it could never run (empty command, invalid signal). */
 export function makeRebooter(opts: RebootOptions): Rebooter {
@@ -66,7 +79,7 @@ export function makeRebooter(opts: RebootOptions): Rebooter {
     async reboot(signal?: AbortSignal): Promise<void> {
       let r;
       try {
-        r = await runCommand(argv, signal ? { timeoutMs, signal } : { timeoutMs });
+        r = await runBounded(argv, signal ? { timeoutMs, signal } : { timeoutMs });
       } catch (e) {
         if (e instanceof SpawnError) throw new Error(`${what} failed: ${e.message}`, { cause: e });
         throw e;

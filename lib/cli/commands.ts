@@ -1,13 +1,13 @@
 /**
  * The subcommands: `config`, `status`, `pause`, `resume`, `manifests`. Each takes the daemon's flags (so
  * `--kubeconfig`, `--ds-namespace`, `--ds-name` mean the same everywhere) plus a few options of its own,
- * which are taken out of the argument list before the daemon flags are parsed.
+ * which are taken out of the argument list before the daemon flags are parsed. `config` parses the flags
+ * itself (lib/cli/config_cmd.ts), so main.ts runs it before the others.
  */
-import { configToJson } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
 import { loadKubeConfig, makeKube } from "../kube.ts";
-import { lockFor } from "../daemon.ts";
+import { lockFor } from "../lock/from_config.ts";
 import { Logger } from "../log.ts";
 import {
   collectStatus,
@@ -18,12 +18,26 @@ import {
 } from "./status.ts";
 import { renderManifests } from "./manifests.ts";
 
-export const SUBCOMMANDS = ["config", "status", "pause", "resume", "manifests"] as const;
-export type Subcommand = typeof SUBCOMMANDS[number];
+/** Every subcommand and one line saying what it does (with its own options), in `kreboot --help`'s order. */
+export const SUBCOMMANDS = {
+  config: "print the effective configuration (flags, environment, defaults) as JSON",
+  status: "who holds the reboot slots, which nodes need a reboot and why each waits (-o json)",
+  pause: 'stop new reboots cluster-wide: --reason "why" [--by WHO]; slot holders finish',
+  resume: "allow reboots again after a pause",
+  manifests: "print the install YAML for these flags (--namespace, --image, --prometheus-operator)",
+} as const;
+
+/** The subcommands `runSubcommand` runs: all but `config`. */
+export type Subcommand = Exclude<keyof typeof SUBCOMMANDS, "config">;
+
+export function subcommandOf(arg: string | undefined): Subcommand | undefined {
+  return arg !== undefined && arg !== "config" && Object.hasOwn(SUBCOMMANDS, arg)
+    ? arg as Subcommand
+    : undefined;
+}
 
 /** Options that belong to one subcommand, with their defaults. */
 const OWN_OPTIONS: Record<Subcommand, Record<string, string | boolean>> = {
-  config: {},
   status: { output: "text" },
   pause: { reason: "", by: "" },
   resume: {},
@@ -64,12 +78,13 @@ export function splitOwnOptions(
   return { own, rest };
 }
 
-export async function runCommand(sub: Subcommand, config: Config, args: readonly string[]): Promise<number> {
+export async function runSubcommand(
+  sub: Subcommand,
+  config: Config,
+  args: readonly string[],
+): Promise<number> {
   const { own } = splitOwnOptions(sub, args);
   switch (sub) {
-    case "config":
-      console.log(JSON.stringify(configToJson(config, { redact: true }), null, 2));
-      return 0;
     case "manifests":
       console.log(renderManifests(config, {
         namespace: String(own.namespace),

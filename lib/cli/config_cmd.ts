@@ -2,7 +2,8 @@
  * `kreboot config [flags]` as a pure function of argv and environment: what main.ts runs for the subcommand,
  * callable in-process so that thousands of hostile inputs can be tried without spawning thousands of processes.
  */
-import { ConfigError, configToJson, HelpRequested, helpText, parseConfig } from "../config/mod.ts";
+import { ConfigError, configToJson, HelpRequested, parseConfig } from "../config/mod.ts";
+import { usage } from "./help.ts";
 
 export interface CommandOutput {
   code: number;
@@ -21,7 +22,7 @@ export function configCommand(
     const json = JSON.stringify(configToJson(parsed.config, { redact: true }), null, 2);
     return { code: 0, stdout: `${json}\n`, stderr: warnings };
   } catch (e) {
-    if (e instanceof HelpRequested) return { code: 0, stdout: helpText() + "\n", stderr: "" };
+    if (e instanceof HelpRequested) return { code: 0, stdout: usage() + "\n", stderr: "" };
     if (e instanceof ConfigError) return { code: 2, stdout: "", stderr: `kreboot: ${e.message}\n` };
     throw e;
   }

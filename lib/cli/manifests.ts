@@ -18,7 +18,7 @@ export interface ManifestOptions {
   prometheusOperator: boolean;
 }
 
-export const DEFAULT_IMAGE = `ghcr.io/kreboot/kreboot:${denoJson.version}`;
+const DEFAULT_IMAGE = `ghcr.io/kreboot/kreboot:${denoJson.version}`;
 
 /** Where the sentinel file's host directory is mounted, as kured does (`/var/run` at `/sentinel`). */
 const SENTINEL_MOUNT = "/sentinel";
@@ -31,7 +31,7 @@ const KURED_SENTINEL_HOST_DIR = "/var/run";
  * manifests pass `--reboot-sentinel=/sentinel/reboot-required`) is taken as kured means it: host /var/run.
  * With --reboot-sentinel-command there is no file and nothing to mount.
  */
-export function sentinelMount(config: Config): { hostDir: string; containerPath: string } | undefined {
+function sentinelMount(config: Config): { hostDir: string; containerPath: string } | undefined {
   if (config.rebootSentinelCommand.length > 0) return undefined;
   const path = config.rebootSentinel;
   if (path.startsWith(`${SENTINEL_MOUNT}/`)) return { hostDir: KURED_SENTINEL_HOST_DIR, containerPath: path };
@@ -44,7 +44,7 @@ export function sentinelMount(config: Config): { hostDir: string; containerPath:
  * The daemon's args: every non-default flag, with the sentinel path as mounted in the container. The node
  * name comes from the environment (spec.nodeName), the credentials from the ServiceAccount.
  */
-export function daemonArgs(config: Config, namespace: string): string[] {
+function daemonArgs(config: Config, namespace: string): string[] {
   const mount = sentinelMount(config);
   const c: Config = {
     ...config,
@@ -81,7 +81,7 @@ function rbacObjects(name: string, ns: string, labels: Record<string, string>): 
   });
 }
 
-export function manifestObjects(config: Config, opts: ManifestOptions): Record<string, unknown>[] {
+function manifestObjects(config: Config, opts: ManifestOptions): Record<string, unknown>[] {
   const ns = opts.namespace;
   const name = config.dsName;
   const labels = { "app.kubernetes.io/name": "kreboot", "app.kubernetes.io/instance": name };

@@ -7,10 +7,8 @@ import type { Kube } from "../kube.ts";
 import { describeApiError, isNotFound } from "../kube.ts";
 import type { PauseState } from "../lock.ts";
 import { decodeSlot, kuredAnnotationPause, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
-import { isBlockReason } from "../report/metrics.ts";
 import type { BlockReason } from "../gates/gate.ts";
-
-export const REBOOT_CONDITION = "RebootRequired";
+import { CONDITION_TYPE, decodeCondition, findCondition } from "../report/condition.ts";
 
 /** Exit code of `kreboot status` when kreboot does not seem to be installed or running in the cluster. */
 export const STATUS_NOT_FOUND_EXIT = 3;
@@ -58,17 +56,6 @@ export interface StatusReport {
  */
 export function seemsAbsent(r: StatusReport): boolean {
   return !r.installed && r.slots.length === 0 && r.nodes.length === 0 && !r.paused.paused;
-}
-
-/** The block reason the daemon wrote into the condition message as `blocked (<reason>): …`. */
-export function blockReasonOf(
-  reason: string | undefined,
-  message: string | undefined,
-): BlockReason | undefined {
-  if (reason === "SentinelError") return "sentinel-error";
-  if (reason !== "RebootBlocked") return undefined;
-  const m = /^blocked \(([a-z-]+)\):/.exec(message ?? "");
-  return isBlockReason(m?.[1]) ? m[1] : undefined;
 }
 
 export class StatusUnavailable extends Error {}
@@ -145,23 +132,23 @@ export async function collectStatus(
   const unknownNodes: string[] = [];
   for (const node of nodeList.items) {
     const name = node.metadata?.name ?? "";
-    const cond = node.status?.conditions?.find((c) => c.type === REBOOT_CONDITION);
-    if (!cond) {
+    const found = findCondition(node);
+    if (!found) {
       unknownNodes.push(name);
       continue;
     }
+    const cond = decodeCondition(found);
     const n: NodeStatus = {
       node: name,
       rebootRequired: cond.status === "True",
       unschedulable: node.spec?.unschedulable === true,
     };
-    if (cond.reason) n.reason = cond.reason;
+    if (cond.state) n.reason = cond.state;
     if (cond.message) n.message = cond.message;
-    const blockedBy = blockReasonOf(cond.reason, cond.message);
-    if (blockedBy) n.blockedBy = blockedBy;
+    if (cond.blockedBy) n.blockedBy = cond.blockedBy;
     const slot = held.get(name);
     if (slot) n.slot = slot;
-    if (cond.lastTransitionTime) n.since = new Date(cond.lastTransitionTime).toISOString();
+    if (cond.since) n.since = cond.since.toISOString();
     nodes.push(n);
   }
   nodes.sort((a, b) => a.node.localeCompare(b.node));
@@ -182,7 +169,7 @@ export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
   if (seemsAbsent(r)) {
     return `kreboot does not seem to run here: no DaemonSet ${r.namespace}/${r.dsName}, no slot Leases, and no ` +
-      `node has the ${REBOOT_CONDITION} condition. Check --ds-namespace and --ds-name (kured's defaults are ` +
+      `node has the ${CONDITION_TYPE} condition. Check --ds-namespace and --ds-name (kured's defaults are ` +
       `kube-system and kured) and the kubeconfig's context.`;
   }
   lines.push(

@@ -2,27 +2,42 @@
  * THE flag table: every flag kreboot accepts, once. Help text, environment binding, parsing, validation,
  * `kreboot config` JSON, `configToArgs` and the README's flag table are all derived from `FLAGS`.
  *
- * To add a flag: add its field to `Config`, then one `flag("key", …)` line below. Builders (`stringFlag`,
- * `durationFlag`, …) give each kind its parser, formatter and JSON form; pass `check` for extra validation.
+ * To add a flag: add its field to `Config`, then one `flag("key", …)` line below. The builders in
+ * lib/config/kinds.ts (`stringFlag`, `durationFlag`, …) give each kind its parser, formatter and JSON form;
+ * pass `check` for extra validation.
  */
 
-import { formatGoDuration, parseGoDuration } from "./duration.ts";
 import { InvalidValue } from "./errors.ts";
-import { checkNotifyUrl, stripQuotes } from "./notify_url.ts";
 import {
-  formatTimeOfDay,
-  parseTimeOfDay,
-  parseTimeZone,
-  parseWeekday,
-  type TimeOfDay,
-  type Weekday,
-  WEEKDAYS,
-} from "./schedule.ts";
-import { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
-import { shlexJoin, shlexSplit } from "./shlex.ts";
+  annotationKey,
+  boolFlag,
+  commandFlag,
+  dnsLabel,
+  dnsSubdomain,
+  durationFlag,
+  enumFlag,
+  type FlagKind,
+  type FlagSpec,
+  httpUrl,
+  intFlag,
+  type JsonValue,
+  labelKey,
+  labelsFlag,
+  nonEmpty,
+  selectorFlag,
+  single,
+  stringFlag,
+  stripQuotes,
+  timeFlag,
+} from "./kinds.ts";
+import { checkNotifyUrl } from "./notify_url.ts";
+import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./window.ts";
+import { checkLabelSelector } from "./selector.ts";
+import { LOG_FORMATS, type LogFormat } from "../log.ts";
+
+export type { FlagKind, FlagSpec, JsonValue, LogFormat };
 
 export type RebootMethod = "command" | "signal";
-export type LogFormat = "text" | "json";
 /** `--concurrency`: a node count, or a percentage of the DaemonSet's nodes (rounded by the lock owner). */
 export type Concurrency = { kind: "count"; n: number } | { kind: "percent"; percent: number };
 
@@ -96,46 +111,7 @@ export interface Config {
   prometheusTimeout: number;
 }
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
-
-/**
- * The value syntax of a flag. The first seven are pflag's types, as kured declares them; `stringArray` is
- * repeatable and never split, `stringSlice` is repeatable and comma-split. The rest are kreboot's names
- * for strings with a stricter syntax.
- */
-export type FlagKind =
-  | "string"
-  | "int"
-  | "bool"
-  | "duration"
-  | "regexp"
-  | "stringArray"
-  | "stringSlice"
-  | "command"
-  | "selector"
-  | "timeOfDay"
-  | "timeZone"
-  | "url"
-  | "enum"
-  | "concurrency";
-
 export type FlagGroup = "kured" | "kreboot";
-
-/** How a flag's value is defined, typed by the Config field it fills. */
-export interface FlagSpec<T> {
-  kind: FlagKind;
-  /** Help text: one sentence or two, what it does and what the special values mean. */
-  help: string;
-  default: T;
-  /** Parses the raw occurrences: exactly one string for single-valued kinds, the elements for lists. */
-  decode(raw: readonly string[]): T;
-  /** Flag syntax: a string (one `--name=value`), a list (one `--name=v` each), or null (unset). */
-  encode(value: T): string | readonly string[] | null;
-  /** The `kreboot config` JSON form. */
-  json(value: T): JsonValue;
-  /** Values that may carry credentials; redacted by `configToJson(…, {redact: true})`. */
-  secret?: boolean;
-}
 
 /** A flag with its types erased, as the parser and the generators use it. */
 export interface Flag {
@@ -201,154 +177,6 @@ function flag<K extends keyof Config>(
     encode: (config) => spec.encode(config[key]),
     json: (config) => spec.json(config[key]),
     isDefault: (config) => same(config[key]),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Builders, one per kind.
-
-function single(raw: readonly string[]): string {
-  return raw[raw.length - 1] ?? "";
-}
-
-function stringFlag(help: string, def: string, check?: (s: string) => string): FlagSpec<string> {
-  return {
-    kind: "string",
-    help,
-    default: def,
-    decode: (raw) => (check ? check(single(raw)) : single(raw)),
-    encode: (v) => v,
-    json: (v) => v,
-  };
-}
-
-function intFlag(help: string, def: number, min: number, max: number): FlagSpec<number> {
-  return {
-    kind: "int",
-    help,
-    default: def,
-    decode(raw) {
-      const s = single(raw);
-      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}..${max}`;
-      if (!/^[+-]?\d+$/.test(s)) {
-        throw new InvalidValue(`an integer ${range}`, s === "" ? "empty" : undefined);
-      }
-      const n = Number(s);
-      if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidValue(`an integer ${range}`);
-      return n;
-    },
-    encode: (v) => String(v),
-    json: (v) => v,
-  };
-}
-
-/** Go's `strconv.ParseBool`. */
-export function parseGoBool(s: string): boolean {
-  if (["1", "t", "T", "true", "TRUE", "True"].includes(s)) return true;
-  if (["0", "f", "F", "false", "FALSE", "False"].includes(s)) return false;
-  throw new InvalidValue("true or false (also 1/0, t/f)");
-}
-
-function boolFlag(help: string, def: boolean): FlagSpec<boolean> {
-  return {
-    kind: "bool",
-    help,
-    default: def,
-    decode: (raw) => parseGoBool(single(raw)),
-    encode: (v) => String(v),
-    json: (v) => v,
-  };
-}
-
-function durationFlag(help: string, def: number, positive = false): FlagSpec<number> {
-  return {
-    kind: "duration",
-    help,
-    default: def,
-    decode(raw) {
-      const ms = parseGoDuration(single(raw));
-      if (positive ? ms <= 0 : ms < 0) {
-        throw new InvalidValue(
-          positive ? "a positive Go duration such as 30s" : "a non-negative Go duration",
-        );
-      }
-      return ms;
-    },
-    encode: (v) => formatGoDuration(v),
-    json: (v) => formatGoDuration(v),
-  };
-}
-
-function enumFlag<T extends string>(help: string, def: T, values: readonly T[]): FlagSpec<T> {
-  return {
-    kind: "enum",
-    help,
-    default: def,
-    decode(raw) {
-      const s = single(raw);
-      const found = values.find((v) => v === s);
-      if (found === undefined) throw new InvalidValue(`one of ${values.join(", ")}`);
-      return found;
-    },
-    encode: (v) => v,
-    json: (v) => v,
-  };
-}
-
-function commandFlag(help: string, def: string[], required: boolean): FlagSpec<string[]> {
-  return {
-    kind: "command",
-    help,
-    default: def,
-    decode(raw) {
-      const s = single(raw);
-      if (s === "" && !required) return [];
-      const argv = shlexSplit(s);
-      if (argv.length === 0) throw new InvalidValue("a command line split with shell-style quoting", "empty");
-      return argv;
-    },
-    encode: (v) => shlexJoin(v),
-    json: (v) => shlexJoin(v),
-  };
-}
-
-function selectorFlag(help: string): FlagSpec<string> {
-  return {
-    kind: "selector",
-    help,
-    default: "",
-    decode(raw) {
-      const s = single(raw);
-      checkLabelSelector(s);
-      return s;
-    },
-    encode: (v) => v,
-    json: (v) => v,
-  };
-}
-
-function labelsFlag(help: string): FlagSpec<Record<string, string>> {
-  const expected = "comma-separated node labels key=value with valid label keys and values";
-  return {
-    kind: "stringSlice",
-    help,
-    default: {},
-    decode(raw) {
-      const labels: Record<string, string> = {};
-      for (const item of raw) {
-        if (item === "") continue;
-        const eq = item.indexOf("=");
-        if (eq < 0) throw new InvalidValue(expected, "missing =", item);
-        const k = item.slice(0, eq);
-        const v = item.slice(eq + 1);
-        const problem = labelKeyProblem(k) ?? labelValueProblem(v);
-        if (problem) throw new InvalidValue(expected, problem, item);
-        labels[k] = v;
-      }
-      return labels;
-    },
-    encode: (v) => Object.entries(v).map(([k, val]) => `${k}=${val}`),
-    json: (v) => Object.entries(v).map(([k, val]) => `${k}=${val}`),
   };
 }
 
@@ -708,7 +536,7 @@ export const FLAGS: readonly Flag[] = [
   flag(
     "logFormat",
     "log-format",
-    enumFlag<LogFormat>("Log line format: text or json.", "text", ["text", "json"]),
+    enumFlag<LogFormat>("Log line format: text or json.", "text", LOG_FORMATS),
   ),
   flag(
     "preRebootNodeLabels",
@@ -801,67 +629,3 @@ export const FLAGS: readonly Flag[] = [
     { group: "kreboot" },
   ),
 ];
-
-function timeFlag(help: string, def: string): FlagSpec<TimeOfDay> {
-  return {
-    kind: "timeOfDay",
-    help,
-    default: parseTimeOfDay(def),
-    decode: (raw) => parseTimeOfDay(single(raw)),
-    encode: (v) => formatTimeOfDay(v),
-    json: (v) => formatTimeOfDay(v),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Small checks used by string flags.
-
-function nonEmpty(what: string): (s: string) => string {
-  return (s) => {
-    if (s === "") throw new InvalidValue(what, "empty");
-    return s;
-  };
-}
-
-function dnsLabel(s: string): string {
-  if (s.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s)) {
-    throw new InvalidValue("a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)");
-  }
-  return s;
-}
-
-function dnsSubdomain(s: string): string {
-  if (s.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(s)) {
-    throw new InvalidValue("a Kubernetes object name (lower-case letters, digits, '-' and '.')");
-  }
-  return s;
-}
-
-function labelKey(s: string): string {
-  const problem = labelKeyProblem(s);
-  if (problem) throw new InvalidValue("a taint key in label key syntax ([prefix/]name)", problem);
-  return s;
-}
-
-function annotationKey(s: string): string {
-  const problem = labelKeyProblem(s);
-  if (problem) throw new InvalidValue("an annotation key ([prefix/]name)", problem);
-  return s;
-}
-
-function httpUrl(s: string): string {
-  if (s === "") return s;
-  let url: URL;
-  try {
-    url = new URL(s);
-  } catch {
-    throw new InvalidValue("an http(s) URL such as http://prometheus.monitoring:9090", "not a parsable URL");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new InvalidValue(
-      "an http(s) URL such as http://prometheus.monitoring:9090",
-      `scheme ${url.protocol}`,
-    );
-  }
-  return s;
-}

@@ -23,7 +23,8 @@ export type {
   LogFormat,
   RebootMethod,
 } from "./flags.ts";
-export { FLAGS, parseGoBool } from "./flags.ts";
+export { FLAGS } from "./flags.ts";
+export { parseGoBool } from "./kinds.ts";
 export { defaultConfig, parseConfig, type ParseResult, wantsHelp } from "./parse.ts";
 export { formatGoDuration, parseGoDuration } from "./duration.ts";
 export { shlexJoin, shlexSplit } from "./shlex.ts";
@@ -38,15 +39,8 @@ export {
   type Weekday,
   weekdayNumber,
   WEEKDAYS,
-} from "./schedule.ts";
+} from "./window.ts";
 export { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
-export {
-  checkNotifyUrl,
-  NOTIFY_SCHEMES,
-  type NotifyScheme,
-  slackHookToNotifyUrl,
-  stripQuotes,
-} from "./notify_url.ts";
 
 /** The daemon needs to know its node; subcommands such as `config` do not. Throws `ConfigError`. */
 export function requireNodeId(config: Config): void {
@@ -132,11 +126,12 @@ export function flagTableMarkdown(): string {
   return lines.join("\n") + "\n";
 }
 
-/** `kreboot --help`: the flags grouped by origin, with type, default and environment variables. */
+/**
+ * The flags part of `kreboot --help` (lib/cli/help.ts puts the usage and the subcommands before it): the
+ * flags grouped by origin, with type, default and environment variables.
+ */
 export function helpText(): string {
   const out: string[] = [
-    "Usage: kreboot [flags]",
-    "",
     "Flags win over KREBOOT_<FLAG>, which wins over KURED_<FLAG>. Booleans: --flag or --flag=false.",
   ];
   for (const group of ["kured", "kreboot"] as const) {

@@ -10,11 +10,11 @@
  */
 
 import { InvalidValue } from "./errors.ts";
+import { isDnsSubdomain } from "./names.ts";
 
 const SELECTOR_EXPECTED = "a label selector such as app=web, tier!=db, team in (a,b) or !legacy";
 
 const NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Returns what is wrong with a label key (`[prefix/]name`), or undefined when it is valid. */
 export function labelKeyProblem(key: string): string | undefined {
@@ -23,7 +23,7 @@ export function labelKeyProblem(key: string): string | undefined {
   const name = slash < 0 ? key : key.slice(slash + 1);
   if (prefix !== undefined) {
     if (prefix === "") return `label key ${JSON.stringify(key)} has an empty prefix`;
-    if (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)) {
+    if (!isDnsSubdomain(prefix)) {
       return `label key prefix ${JSON.stringify(prefix)} is not a DNS subdomain`;
     }
   }

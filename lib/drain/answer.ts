@@ -1,8 +1,9 @@
 /**
- * The apiserver's answers to an Eviction, sorted into what the drain does next (peers-and-drain.md §4.2–4.3):
- * 2xx accepted (the pod is now terminating), 404 already gone, 429 try again later (a PDB allows no
- * disruption now, or its status is still being processed), 403 NamespaceTerminating wait and retry, and
- * an unreachable or overloaded apiserver retry too, and everything else — a pod under several PDBs (500), a negative budget (403) — fails the drain for a human.
+ * The apiserver's answers to an Eviction, sorted into what the drain does next: 2xx accepted (the pod is now
+ * terminating), 404 already gone, 429 try again later (a PDB allows no disruption now, or its status is still
+ * being processed), 403 NamespaceTerminating wait and retry, and an unreachable or overloaded apiserver retry
+ * too, and everything else — a pod under several PDBs (500), a negative budget (403) — fails the drain for a
+ * human. See https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/.
  */
 import { apiStatus, apiStatusBody, describeApiError, retryAfterSeconds } from "../kube.ts";
 import { evictionRetryDelayMs } from "./backoff.ts";

@@ -1,9 +1,10 @@
 /**
  * Changes to the Node object around a reboot: cordon and uncordon (`spec.unschedulable`), the
- * PreferNoSchedule taint of `--prefer-no-schedule-taint` (kured.md §3.11) and the `--pre/post-reboot-node-labels`
- * (§3.12). Every write honours dry-run. Taints are a list that a merge patch replaces whole, so those patches
- * carry the resourceVersion they were computed from and are recomputed on 409 rather than clobbering a taint
- * someone else added meanwhile.
+ * PreferNoSchedule taint of `--prefer-no-schedule-taint` and the `--pre/post-reboot-node-labels`, with kured's
+ * meaning (https://github.com/kubereboot/kured/blob/1.23.0/pkg/taints/taints.go and
+ * https://github.com/kubereboot/kured/blob/1.23.0/cmd/kured/main.go). Every write honours dry-run. Taints are a
+ * list that a merge patch replaces whole, so those patches carry the resourceVersion they were computed from
+ * and are recomputed on 409 rather than clobbering a taint someone else added meanwhile.
  */
 import type * as k8s from "@kubernetes/client-node";
 import { describeApiError, dryRunParam, isConflict, type Kube, MERGE_PATCH } from "../kube.ts";
@@ -45,7 +46,7 @@ export async function cordon(kube: NodeKube, node: string): Promise<{ wasUnsched
       return { wasUnschedulable: false };
     } catch (e) {
       if (!isConflict(e) || attempt >= CONFLICT_RETRIES) {
-        throw new Error(`cannot cordon node ${node}: ${describeApiError(e)}`);
+        throw new Error(`cannot cordon node ${node}: ${describeApiError(e)}`, { cause: e });
       }
     }
   }
@@ -73,7 +74,7 @@ export async function uncordon(kube: NodeKube, node: string): Promise<{ uncordon
       return { uncordoned: true };
     } catch (e) {
       if (!isConflict(e) || attempt >= CONFLICT_RETRIES) {
-        throw new Error(`cannot uncordon node ${node}: ${describeApiError(e)}`);
+        throw new Error(`cannot uncordon node ${node}: ${describeApiError(e)}`, { cause: e });
       }
     }
   }

@@ -1,8 +1,10 @@
 /**
  * What the apiserver's eviction handler will say about a pod, predicted from the PodDisruptionBudgets that
- * cover it (peers-and-drain.md §4.3): pods that are not Running, or already terminating, are deleted without a
- * PDB check; more than one covering PDB is a hard 500; a PDB whose status lags its spec, or that allows no
- * disruption, answers 429 — except for an unready pod while the budget is met (or with `AlwaysAllow`).
+ * cover it: pods that are not Running, or already terminating, are deleted without a PDB check; more than one
+ * covering PDB is a hard 500; a PDB whose status lags its spec, or that allows no disruption, answers 429 —
+ * except for an unready pod while the budget is met (or with `AlwaysAllow`). The handler:
+ * https://github.com/kubernetes/kubernetes/blob/master/pkg/registry/core/pod/storage/eviction.go
+ * and https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/.
  */
 import type * as k8s from "@kubernetes/client-node";
 import { deletionTime, type Pod } from "./pods.ts";
@@ -23,7 +25,7 @@ export function pdbName(pdb: Pdb): string {
 }
 
 /** Whether the eviction handler consults PDBs for this pod at all. */
-export function evictionChecksPdbs(pod: Pod): boolean {
+function evictionChecksPdbs(pod: Pod): boolean {
   return pod.status?.phase === "Running" && deletionTime(pod) === undefined;
 }
 

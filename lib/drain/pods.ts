@@ -1,6 +1,8 @@
 /**
  * Which pods of a node a drain removes, as `kubectl drain --ignore-daemonsets --delete-emptydir-data --force`
- * decides it (kured's settings, kured.md §3.7), in kubectl's filter order:
+ * decides it (kured's settings, `drain()` in
+ * https://github.com/kubereboot/kured/blob/1.23.0/cmd/kured/main.go), in the filter order of
+ * https://github.com/kubernetes/kubectl/blob/master/pkg/drain/filters.go:
  *
  * 1. terminating for longer than `--skip-wait-for-delete-timeout` (when > 0): skipped, not waited for;
  * 2. managed by a DaemonSet and still running: left alone (the DaemonSet would recreate it at once);
@@ -31,7 +33,7 @@ export interface SelectionOptions {
   skipWaitForDeleteTimeoutSeconds: number;
 }
 
-export const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
+const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 
 export function selectPodsToDrain(pods: readonly Pod[], opts: SelectionOptions, now: Date): PodSelection {
   const out: PodSelection = { evict: [], delete: [], skip: [] };
@@ -58,12 +60,12 @@ export function podKey(pod: Pod): string {
   return `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
 }
 
-export function isFinished(pod: Pod): boolean {
+function isFinished(pod: Pod): boolean {
   const phase = pod.status?.phase;
   return phase === "Succeeded" || phase === "Failed";
 }
 
-export function isMirror(pod: Pod): boolean {
+function isMirror(pod: Pod): boolean {
   return pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined;
 }
 

@@ -3,7 +3,9 @@
  * word for metrics, Events and the Node condition) and a message for humans that names what blocks.
  */
 
-export type BlockReason = "window" | "alert" | "pod" | "pdb" | "lock" | "paused" | "sentinel-error";
+/** Every block reason: the `reason` label of `kreboot_reboot_blocked`, and `kreboot status`'s BLOCKED BY. */
+export const BLOCK_REASONS = ["window", "alert", "pod", "pdb", "lock", "paused", "sentinel-error"] as const;
+export type BlockReason = typeof BLOCK_REASONS[number];
 
 export type GateResult =
   | { clear: true }
@@ -22,7 +24,7 @@ export function blocked(reason: BlockReason, message: string): GateResult {
 }
 
 /** How soon a gate that could not ask the API server tries again: an outage must not cost a whole period. */
-export const UNREACHABLE_RETRY_MS = 10_000;
+const UNREACHABLE_RETRY_MS = 10_000;
 
 /** Blocked because the gate could not find out (the API server is unreachable): retried soon, not a period later. */
 export function cannotCheck(reason: BlockReason, message: string, nowMs: number): GateResult {

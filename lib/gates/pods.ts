@@ -1,5 +1,6 @@
 /**
- * The blocking-pod gate (`--blocking-pod-selector`, repeatable), as kured does it (kured.md §3.10): for each
+ * The blocking-pod gate (`--blocking-pod-selector`, repeatable), as kured does it
+ * (https://github.com/kubereboot/kured/blob/1.23.0/pkg/blockers/kubernetespod.go): for each
  * label selector in turn (several selectors = OR), list the pods on this node whose phase is not Succeeded,
  * Failed or Unknown — Running and Pending ones block. The first selector with a match blocks; an API error
  * blocks too (fail safe). Per-node, at most 10 pods are listed per selector.

@@ -1,5 +1,6 @@
 /**
- * The Prometheus alert gate (`--prometheus-url`), exactly as kured queries it (kured.md §3.10): an instant
+ * The Prometheus alert gate (`--prometheus-url`), exactly as kured queries it
+ * (https://github.com/kubereboot/kured/blob/1.23.0/pkg/blockers/prometheus.go): an instant
  * PromQL query of the `ALERTS` series at `/api/v1/query` (POST form, GET fallback on 405/501, as
  * client_golang does), not Alertmanager, so silences do not apply.
  *

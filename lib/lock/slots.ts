@@ -3,6 +3,8 @@
  * about who may take a slot is unit-tested without a cluster.
  */
 
+import { isDnsSubdomain } from "../config/names.ts";
+
 /** Label that marks kreboot's Leases, valued with the DaemonSet name, so one LIST or watch finds them all. */
 export const LOCK_LABEL = "kreboot.dev/lock";
 
@@ -90,7 +92,7 @@ export function decodeSlot(lease: unknown): SlotRecord {
   ) {
     problems.push("holderIdentity is not a string");
   }
-  if (holder !== "" && !isNodeName(holder)) {
+  if (holder !== "" && !isDnsSubdomain(holder)) {
     problems.push(`holderIdentity ${JSON.stringify(holder.slice(0, 80))} is not a node name`);
     holder = "";
   }
@@ -125,11 +127,6 @@ export function decodeSlot(lease: unknown): SlotRecord {
     else problems.push("release-after annotation is unreadable");
   }
   return record;
-}
-
-/** RFC 1123 subdomain, the rule for Node names. */
-export function isNodeName(s: string): boolean {
-  return s.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(s);
 }
 
 export type SlotVerdict =

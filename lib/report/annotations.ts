@@ -1,6 +1,7 @@
 /**
- * kured's `--annotate-nodes` annotations, with kured's keys and meaning (kured.md §3.6), so dashboards and
- * scripts written for kured keep working:
+ * kured's `--annotate-nodes` annotations, with kured's keys and meaning, so dashboards and scripts written for
+ * kured keep working (kured's `KuredRebootInProgressAnnotation` and `KuredMostRecentRebootNeededAnnotation` in
+ * https://github.com/kubereboot/kured/blob/1.23.0/cmd/kured/main.go):
  * - `weave.works/kured-reboot-in-progress` and `weave.works/kured-most-recent-reboot-needed` are set to the
  *   same RFC 3339 time when a reboot becomes required and the first is not already there;
  * - `reboot-in-progress` is removed once the sentinel is gone after the reboot.

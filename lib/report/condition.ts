@@ -2,23 +2,55 @@
  * The Node condition `RebootRequired`, as node-problem-detector sets its conditions: a strategic-merge patch
  * of `status.conditions` through `nodes/status`. The condition says whether this node needs a reboot and,
  * through reason and message, where the reboot stands or what blocks it, so `kubectl describe node` and
- * `kubectl get nodes -o wide`-style tooling see it without kreboot's logs.
+ * `kreboot status` see it without kreboot's logs.
+ *
+ * This file is the one place that knows how the condition is written: the daemon builds a `RebootCondition`
+ * from a report and `conditionPatch` writes it; `kreboot status` reads it back with `decodeCondition`. What
+ * blocks a reboot travels in the reason (`BlockedByWindow`, …), a closed set, never inside the message text.
  *
  * Only a change of status, reason or message is written: an idle node sends no requests.
  */
 import type * as k8s from "@kubernetes/client-node";
-import type { Report } from "../machine.ts";
+import { BLOCK_REASONS, type BlockReason } from "../gates/gate.ts";
+import type { Report } from "../machine/mod.ts";
 
 export const CONDITION_TYPE = "RebootRequired";
 
 export type ConditionStatus = "True" | "False" | "Unknown";
 
+/** The condition as kreboot means it. */
+export interface RebootCondition {
+  status: ConditionStatus;
+  /**
+   * Where the reboot stands: the report reason that set it (RebootRequired, RebootBlocked, Draining,
+   * RebootConfirmed, …), or NoRebootRequired.
+   */
+  state: string;
+  /** What blocks the reboot: with state RebootBlocked, or sentinel-error with state SentinelError. */
+  blockedBy?: BlockReason;
+  /** For humans: what blocks (alert names, the pod, the PDB), or what happened. */
+  message: string;
+}
+
+/** The condition's fields as they are on the Node. */
 export interface ConditionState {
   status: ConditionStatus;
   /** CamelCase, one of a fixed set. */
   reason: string;
   message: string;
 }
+
+/** The condition reason for each block reason. */
+const BLOCKED_REASON: Record<BlockReason, string> = {
+  window: "BlockedByWindow",
+  alert: "BlockedByAlert",
+  pod: "BlockedByPod",
+  pdb: "BlockedByPDB",
+  lock: "BlockedByLock",
+  paused: "BlockedByPause",
+  "sentinel-error": "SentinelError",
+};
+const BLOCKED_BY = new Map<string, BlockReason>(BLOCK_REASONS.map((b) => [BLOCKED_REASON[b], b]));
 
 /** Condition messages are free text; keep them to one readable screen line or two. */
 const MAX_MESSAGE = 1024;
@@ -27,11 +59,11 @@ const MAX_MESSAGE = 1024;
  * The condition a report implies, or undefined when the report does not change it (e.g. `Uncordoned` after a
  * confirmed reboot leaves `False`, `SlotReleased` after a failed drain leaves `DrainFailed`).
  */
-export function conditionFor(report: Report): ConditionState | undefined {
-  const c = (status: ConditionStatus, reason: string, message = report.message): ConditionState => ({
+export function conditionFor(report: Report): RebootCondition | undefined {
+  const c = (status: ConditionStatus, state: string, message = report.message): RebootCondition => ({
     status,
-    reason,
-    message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
+    state,
+    message,
   });
   switch (report.reason) {
     case "RebootRequired":
@@ -39,28 +71,55 @@ export function conditionFor(report: Report): ConditionState | undefined {
     case "RebootNotRequired":
       return c("False", "NoRebootRequired", "the reboot sentinel is gone");
     case "RebootBlocked":
-      return c(
-        "True",
-        "RebootBlocked",
-        report.blockReason ? `blocked (${report.blockReason}): ${report.message}` : report.message,
-      );
+      return report.blockReason
+        ? { ...c("True", "RebootBlocked"), blockedBy: report.blockReason }
+        : c("True", "RebootBlocked");
     case "SentinelError":
-      return c("Unknown", "SentinelError", `cannot tell whether a reboot is needed: ${report.message}`);
+      return {
+        ...c("Unknown", "SentinelError", `cannot tell whether a reboot is needed: ${report.message}`),
+        blockedBy: "sentinel-error",
+      };
     case "SlotAcquired":
     case "Cordoned":
     case "Draining":
     case "Rebooting":
-      return c("True", report.reason);
     case "DrainFailed":
+    case "SlotLost":
     case "RebootFailed":
       return c("True", report.reason);
     case "RebootConfirmed":
-      return c("False", "RebootConfirmed");
+    case "RebootAssumed":
+    case "RecoveryIncomplete":
+      return c("False", report.reason);
     case "Uncordoned":
+    case "UncordonFailed":
+    case "RetreatFailed":
     case "SlotReleased":
+    case "ReleaseFailed":
     case "Resumed":
+    case "SlotUnreadable":
       return undefined;
   }
+}
+
+/** The condition's fields as written on the Node. */
+export function encodeCondition(c: RebootCondition): ConditionState {
+  const message = c.message.length > MAX_MESSAGE ? `${c.message.slice(0, MAX_MESSAGE - 1)}…` : c.message;
+  return { status: c.status, reason: c.blockedBy ? BLOCKED_REASON[c.blockedBy] : c.state, message };
+}
+
+/** The condition as read from a Node, with `since`: when its status last changed. */
+export function decodeCondition(c: k8s.V1NodeCondition): RebootCondition & { since?: Date } {
+  const status: ConditionStatus = c.status === "True" || c.status === "False" ? c.status : "Unknown";
+  const reason = c.reason ?? "";
+  const blockedBy = BLOCKED_BY.get(reason);
+  const out: RebootCondition & { since?: Date } = { status, state: reason, message: c.message ?? "" };
+  if (blockedBy) {
+    out.blockedBy = blockedBy;
+    out.state = blockedBy === "sentinel-error" ? "SentinelError" : "RebootBlocked";
+  }
+  if (c.lastTransitionTime) out.since = new Date(c.lastTransitionTime);
+  return out;
 }
 
 /** The strategic-merge patch body for `nodes/status` (conditions merge by `type`). */
@@ -79,9 +138,10 @@ export function rfc3339(d: Date): string {
  */
 export function conditionPatch(
   prev: Pick<k8s.V1NodeCondition, "status" | "reason" | "message" | "lastTransitionTime"> | undefined,
-  next: ConditionState,
+  condition: RebootCondition,
   now: Date,
 ): ConditionPatch | undefined {
+  const next = encodeCondition(condition);
   if (prev && prev.status === next.status && prev.reason === next.reason && prev.message === next.message) {
     return undefined;
   }

@@ -8,6 +8,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { describeApiError, dryRunParam, isNotFound, type Kube, MERGE_PATCH, microTime } from "../kube.ts";
 import type { Logger } from "../log.ts";
+import type { EventType } from "../machine/mod.ts";
 
 export const EVENT_NAMESPACE = "default";
 export const REPORTING_CONTROLLER = "kreboot.dev/kreboot";
@@ -66,7 +67,7 @@ export function clampNote(s: string): string {
 export interface NodeEvent {
   reason: string;
   message: string;
-  warning?: boolean;
+  type: EventType;
   /** The phase the node is in; Events call it the action. */
   action: string;
 }
@@ -90,7 +91,7 @@ export function eventBody(t: EventTarget, e: NodeEvent, name: string, now: Date)
     action: e.action,
     reason: e.reason,
     note: clampNote(e.message),
-    type: e.warning ? "Warning" : "Normal",
+    type: e.type,
     regarding,
   };
 }

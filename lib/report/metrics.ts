@@ -6,25 +6,11 @@
  * the cardinality per node is fixed.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { EvictionResult } from "../drain.ts";
-import type { BlockReason } from "../gates/gate.ts";
-import { type Phase, PHASES } from "../machine.ts";
-
-export const BLOCK_REASONS: readonly BlockReason[] = [
-  "window",
-  "alert",
-  "pod",
-  "pdb",
-  "lock",
-  "paused",
-  "sentinel-error",
-];
+import type { EvictionResult } from "../drain/mod.ts";
+import { BLOCK_REASONS, type BlockReason } from "../gates/gate.ts";
+import { type Phase, PHASES } from "../machine/mod.ts";
 
 export type RebootResult = "ok" | "failed" | "dry-run";
-
-export function isBlockReason(s: string | undefined): s is BlockReason {
-  return s !== undefined && (BLOCK_REASONS as readonly string[]).includes(s);
-}
 
 export interface MetricsOptions {
   /** Also export process_* and nodejs_* metrics (default true; tests switch it off for speed). */
@@ -67,8 +53,7 @@ export class Metrics {
     });
     this.#blocked = new Gauge({
       name: "kreboot_reboot_blocked",
-      help: "1 for what currently blocks a required reboot (window, alert, pod, pdb, lock, paused, " +
-        "sentinel-error), 0 for the others.",
+      help: `1 for what currently blocks a required reboot (${BLOCK_REASONS.join(", ")}), 0 for the others.`,
       labelNames: ["node", "reason"] as const,
       registers,
     });
@@ -150,7 +135,7 @@ export class Metrics {
     this.#lastReboot.set({ node: this.node }, at.getTime() / 1000);
   }
 
-  /** The drain's hooks (`DrainHooks` in lib/node_ops.ts), so a `Metrics` can be passed to the drain as is. */
+  /** The drain's hooks (`DrainHooks` in lib/own_node.ts), so a `Metrics` can be passed to the drain as is. */
   onEviction(result: EvictionResult): void {
     this.countEviction(result);
   }

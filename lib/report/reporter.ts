@@ -10,11 +10,18 @@
 import type { Config } from "../config/mod.ts";
 import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube.ts";
 import type { Logger } from "../log.ts";
-import { HOLDING_PHASES, type Phase, type Report, type SentinelObs } from "../machine.ts";
+import {
+  HOLDING_PHASES,
+  type Phase,
+  type Report,
+  REPORT_REASONS,
+  type ReportReason,
+  type SentinelObs,
+} from "../machine/mod.ts";
 import { NodeAnnotator } from "./annotations.ts";
-import { conditionFor, conditionPatch, type ConditionState, findCondition } from "./condition.ts";
+import { conditionFor, conditionPatch, findCondition, type RebootCondition } from "./condition.ts";
 import { EventRecorder } from "./events.ts";
-import { isBlockReason, type Metrics } from "./metrics.ts";
+import type { Metrics } from "./metrics.ts";
 import { formatTemplate, Notifier } from "./notify/send.ts";
 import { withSlackOverrides } from "./notify/url.ts";
 
@@ -51,6 +58,15 @@ const KURED_SLACK_USERNAME = "kured";
 const MAX_QUEUED = 50;
 
 type PrevCondition = Parameters<typeof conditionPatch>[0];
+
+/** The steps kured notifies about, with the flag that holds each one's message template. */
+const NOTIFY_TEMPLATE: Partial<
+  Record<ReportReason, "messageTemplateDrain" | "messageTemplateReboot" | "messageTemplateUncordon">
+> = {
+  Draining: "messageTemplateDrain",
+  Rebooting: "messageTemplateReboot",
+  Uncordoned: "messageTemplateUncordon",
+};
 
 export class Reporter {
   #o: ReporterOptions;
@@ -99,22 +115,18 @@ export class Reporter {
   /** The loop's `report` hook. Returns at once. */
   report(r: Report, phase: Phase): void {
     const fields = { reason: r.reason, ...(r.blockReason ? { blockReason: r.blockReason } : {}) };
-    if (r.warning) this.#o.log.warn(r.message, fields);
+    const type = REPORT_REASONS[r.reason];
+    if (type === "Warning") this.#o.log.warn(r.message, fields);
     else this.#o.log.info(r.message, fields);
 
-    this.#updateMetrics(r, phase);
+    this.#updateMetrics(r);
     this.#enqueue(async () => {
       await this.#readNode();
-      await this.#events.record({
-        reason: r.reason,
-        message: r.message,
-        warning: r.warning === true,
-        action: phase,
-      });
+      await this.#events.record({ reason: r.reason, message: r.message, type, action: phase });
     });
     const cond = conditionFor(r);
     if (cond) this.#enqueue(() => this.#setCondition(cond));
-    if (this.#o.config.annotateNodes) this.#annotate(r, phase);
+    if (this.#o.config.annotateNodes) this.#annotate(r);
     this.#notify(r);
   }
 
@@ -153,7 +165,7 @@ export class Reporter {
     await this.#notifier.flush();
   }
 
-  #updateMetrics(r: Report, phase: Phase): void {
+  #updateMetrics(r: Report): void {
     const m = this.#o.metrics;
     switch (r.reason) {
       case "RebootRequired":
@@ -165,7 +177,7 @@ export class Reporter {
         break;
       case "RebootBlocked":
       case "SentinelError":
-        if (isBlockReason(r.blockReason)) m.setBlocked(r.blockReason);
+        if (r.blockReason) m.setBlocked(r.blockReason);
         break;
       case "Rebooting":
         if (this.#o.config.dryRun) m.countReboot("dry-run");
@@ -174,18 +186,16 @@ export class Reporter {
         m.countReboot("failed");
         break;
       case "RebootConfirmed":
-        // Reported once on the way into recovering; a second one (pods not Ready in time) is the same reboot.
-        if (phase === "recovering") {
-          m.countReboot("ok");
-          m.setLastReboot(this.#now());
-        }
+      case "RebootAssumed":
+        m.countReboot("ok");
+        m.setLastReboot(this.#now());
         break;
       default:
         break;
     }
   }
 
-  #annotate(r: Report, phase: Phase): void {
+  #annotate(r: Report): void {
     switch (r.reason) {
       case "RebootRequired":
         this.#enqueue(() => this.#annotator.markRequired());
@@ -195,7 +205,8 @@ export class Reporter {
         this.#enqueue(() => this.#annotator.clearInProgress());
         break;
       case "RebootConfirmed":
-        if (phase === "recovering") this.#clearAfterReboot = true;
+      case "RebootAssumed":
+        this.#clearAfterReboot = true;
         break;
       default:
         break;
@@ -204,14 +215,9 @@ export class Reporter {
 
   #notify(r: Report): void {
     const c = this.#o.config;
-    const template = r.reason === "Draining"
-      ? c.messageTemplateDrain
-      : r.reason === "Rebooting"
-      ? c.messageTemplateReboot
-      : r.reason === "Uncordoned" && !r.warning
-      ? c.messageTemplateUncordon
-      : undefined;
-    if (template === undefined || template === "") return;
+    const flag = NOTIFY_TEMPLATE[r.reason];
+    const template = flag === undefined ? "" : c[flag];
+    if (template === "") return;
     const prefix = c.dryRun ? "[dry run] " : "";
     this.#notifier.notify({
       title: `kreboot: ${this.#node}`,
@@ -254,7 +260,7 @@ export class Reporter {
     }
   }
 
-  async #setCondition(next: ConditionState): Promise<void> {
+  async #setCondition(next: RebootCondition): Promise<void> {
     await this.#readNode();
     const now = this.#now();
     const patch = conditionPatch(this.#condition, next, now);
@@ -268,7 +274,7 @@ export class Reporter {
       this.#condition = written;
     } catch (e) {
       this.#o.log.warn("could not set the RebootRequired condition on the node", {
-        reason: next.reason,
+        state: next.state,
         error: describeApiError(e),
       });
     }

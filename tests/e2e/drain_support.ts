@@ -1,7 +1,7 @@
 /** Shared pieces of the drain e2e test (tests/e2e/drain_test.ts): its RBAC, logger, options and waits. */
 import assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
-import type { DrainOptions } from "../../lib/drain.ts";
+import type { DrainOptions } from "../../lib/drain/mod.ts";
 import type { Kube } from "../../lib/kube.ts";
 import { Logger } from "../../lib/log.ts";
 import type { TestCluster } from "../harness/mod.ts";

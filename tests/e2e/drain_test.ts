@@ -14,7 +14,7 @@ import {
   retreat,
   setNodeLabels,
   setPreferNoScheduleTaint,
-} from "../../lib/drain.ts";
+} from "../../lib/drain/mod.ts";
 import { loadKubeConfig, makeKube, MERGE_PATCH } from "../../lib/kube.ts";
 import { startCluster } from "../harness/mod.ts";
 import {

@@ -24,7 +24,8 @@
  */
 import assert from "node:assert/strict";
 import { MERGE_PATCH } from "../../lib/kube.ts";
-import { type ApiCall, callResource, daemonGrants, grantAllows, type PolicyRule } from "../../lib/rbac.ts";
+import { daemonGrants, type PolicyRule } from "../../lib/rbac.ts";
+import { type ApiCall, callResource, grantAllows } from "../harness/rbac_match.ts";
 import { type AuditEvent, startCluster } from "../harness/mod.ts";
 import { eventually, installKreboot } from "./support.ts";
 

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
 import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube.ts";
 import { Logger } from "../../lib/log.ts";
-import type { Phase, Report } from "../../lib/machine.ts";
+import type { Phase, Report } from "../../lib/machine/mod.ts";
 import { IN_PROGRESS, MOST_RECENT } from "../../lib/report/annotations.ts";
-import { CONDITION_TYPE } from "../../lib/report/condition.ts";
+import { CONDITION_TYPE, decodeCondition } from "../../lib/report/condition.ts";
 import { REPORTING_CONTROLLER } from "../../lib/report/events.ts";
 import { Metrics } from "../../lib/report/metrics.ts";
 import { Reporter, type ReporterConfig } from "../../lib/report/reporter.ts";
@@ -203,5 +203,36 @@ Deno.test("report e2e: Events, the RebootRequired condition and kured's annotati
     assert.equal(node.metadata?.resourceVersion, rv);
     assert.equal(condition(node)?.reason, "NoRebootRequired");
     assert.equal((await nodeEvents(admin, "n1")).length, eventsBefore, "dry-run Events are not stored");
+  });
+
+  await t.step("a block reads back as `kreboot status` shows it; a failure is a Warning Event", async () => {
+    const r = reporter(kube, "n1", lines, { annotateNodes: false });
+    say(r, "required", "RebootRequired", "reboot required");
+    say(r, "required", "RebootBlocked", "PodDisruptionBudget work/db allows 0 disruptions", {
+      blockReason: "pdb",
+    });
+    await r.flush();
+    const c = condition(await admin.core.readNode({ name: "n1" }));
+    assert.equal(c?.reason, "BlockedByPDB");
+    const { since, ...decoded } = decodeCondition(c!);
+    assert.ok(since instanceof Date && !isNaN(since.getTime()));
+    assert.deepEqual(decoded, {
+      status: "True",
+      state: "RebootBlocked",
+      blockedBy: "pdb",
+      message: "PodDisruptionBudget work/db allows 0 disruptions",
+    });
+    say(r, "uncordoning", "UncordonFailed", "uncordon failed: HTTP 500; retrying");
+    await r.flush();
+    const failed = (await nodeEvents(admin, "n1")).filter((e) => e.reason === "UncordonFailed");
+    assert.deepEqual(failed.map((e) => [e.type, e.message]), [[
+      "Warning",
+      "uncordon failed: HTTP 500; retrying",
+    ]]);
+    assert.equal(
+      condition(await admin.core.readNode({ name: "n1" }))?.reason,
+      "BlockedByPDB",
+      "left as it was",
+    );
   });
 });

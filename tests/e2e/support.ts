@@ -3,7 +3,8 @@
  * (ServiceAccount, RBAC, the DaemonSet object), and hand out a kubeconfig for its ServiceAccount, so the daemon
  * under test has the generated RBAC and nothing more.
  */
-import { manifestObjects } from "../../lib/cli/manifests.ts";
+import { loadAllYaml } from "@kubernetes/client-node";
+import { renderManifests } from "../../lib/cli/manifests.ts";
 import { parseConfig } from "../../lib/config/mod.ts";
 import { LOCK_LABEL } from "../../lib/lock/slots.ts";
 import { type PlainObject, REPO_ROOT, type TestCluster } from "../harness/mod.ts";
@@ -26,9 +27,9 @@ export async function installKreboot(
   const args = [`--ds-name=${dsName}`, `--ds-namespace=${namespace}`];
   const { config } = parseConfig([...args, ...flags], {});
   await cluster.ensureNamespace(namespace);
-  await cluster.applyObjects(
-    manifestObjects(config, { namespace, image: "kreboot:e2e", prometheusOperator: false }) as PlainObject[],
-  );
+  const yaml = renderManifests(config, { namespace, image: "kreboot:e2e", prometheusOperator: false });
+  // loadAllYaml builds client-node model classes for known kinds; applyObjects wants plain JSON.
+  await cluster.applyObjects(JSON.parse(JSON.stringify(loadAllYaml(yaml))) as PlainObject[]);
   const kubeconfig = await cluster.serviceAccountKubeconfig(namespace, dsName);
   return { namespace, dsName, kubeconfig, args };
 }

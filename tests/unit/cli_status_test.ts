@@ -1,10 +1,9 @@
 /**
- * `kreboot status` rendering: the block reason read back from the condition message, the "does not seem to
- * run here" verdict, and the text tables.
+ * `kreboot status` rendering: the "does not seem to run here" verdict and the text tables (the condition it reads
+ * is decoded by lib/report/condition.ts, tested in tests/unit/report/events_condition_test.ts).
  */
 import assert from "node:assert/strict";
-import { blockReasonOf, formatStatus, seemsAbsent, type StatusReport } from "../../lib/cli/status.ts";
-import { conditionFor } from "../../lib/report/condition.ts";
+import { formatStatus, seemsAbsent, type StatusReport } from "../../lib/cli/status.ts";
 
 function report(over: Partial<StatusReport> = {}): StatusReport {
   return {
@@ -18,22 +17,6 @@ function report(over: Partial<StatusReport> = {}): StatusReport {
     ...over,
   };
 }
-
-Deno.test("blockReasonOf reads back what the condition writer wrote, for every block reason", () => {
-  for (const reason of ["window", "alert", "pod", "pdb", "lock", "paused"] as const) {
-    const c = conditionFor({ reason: "RebootBlocked", message: "why: (details)", blockReason: reason });
-    assert.ok(c);
-    assert.equal(blockReasonOf(c.reason, c.message), reason);
-  }
-  const s = conditionFor({ reason: "SentinelError", message: "exit 2", blockReason: "sentinel-error" });
-  assert.equal(blockReasonOf(s?.reason, s?.message), "sentinel-error");
-  assert.equal(blockReasonOf("Draining", "draining node"), undefined);
-  assert.equal(
-    blockReasonOf("RebootBlocked", "blocked (martians): ?"),
-    undefined,
-    "unknown reasons are dropped",
-  );
-});
 
 Deno.test("seemsAbsent only when there is no DaemonSet, no slot, no condition and no pause", () => {
   assert.equal(seemsAbsent(report({ installed: false, unknownNodes: ["a"] })), true);

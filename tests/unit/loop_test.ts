@@ -10,7 +10,7 @@ import {
   type Ports,
   RebootLoop,
 } from "../../lib/loop.ts";
-import type { MachineConfig, Phase, Report } from "../../lib/machine.ts";
+import type { MachineConfig, Phase, Report } from "../../lib/machine/mod.ts";
 
 /** An in-memory world: one node, one slot, a host that "reboots" by changing its boot ID. */
 class World {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { loadAllYaml, type V1Container, type V1DaemonSet, type V1PodSpec } from "@kubernetes/client-node";
-import { type ManifestOptions, renderManifests, sentinelMount } from "../../lib/cli/manifests.ts";
+import { type ManifestOptions, renderManifests } from "../../lib/cli/manifests.ts";
 import { type Config, configToJson, parseConfig } from "../../lib/config/mod.ts";
-import { allowed, type ApiCall, daemonGrants, ruleAllows } from "../../lib/rbac.ts";
+import { daemonGrants } from "../../lib/rbac.ts";
+import { allowed, type ApiCall, ruleAllows } from "../harness/rbac_match.ts";
 import { EVENT_NAMESPACE } from "../../lib/report/events.ts";
 
 const DEFAULTS: ManifestOptions = { namespace: "kube-system", image: "", prometheusOperator: false };
@@ -140,14 +141,24 @@ Deno.test("manifests: --namespace, --image, the metrics port and the DaemonSet n
 });
 
 Deno.test("manifests: the sentinel's host directory is mounted; a sentinel command mounts nothing", () => {
-  assert.deepEqual(sentinelMount(parseConfig(["--reboot-sentinel=/host/flags/needs-reboot"], {}).config), {
+  const mounted = (flag: string) => {
+    const { objects } = render([flag]);
+    return {
+      arg: args(objects).find((a) => a.startsWith("--reboot-sentinel=")),
+      hostDir: podSpec(objects).volumes?.find((v) => v.name === "sentinel")?.hostPath?.path,
+      mountPath: container(objects).volumeMounts?.find((m) => m.name === "sentinel")?.mountPath,
+    };
+  };
+  assert.deepEqual(mounted("--reboot-sentinel=/host/flags/needs-reboot"), {
+    arg: "--reboot-sentinel=/sentinel/needs-reboot",
     hostDir: "/host/flags",
-    containerPath: "/sentinel/needs-reboot",
+    mountPath: "/sentinel",
   });
   // kured's own manifests already pass the in-container path, meaning host /var/run.
-  assert.deepEqual(sentinelMount(parseConfig(["--reboot-sentinel=/sentinel/reboot-required"], {}).config), {
+  assert.deepEqual(mounted("--reboot-sentinel=/sentinel/reboot-required"), {
+    arg: "--reboot-sentinel=/sentinel/reboot-required",
     hostDir: "/var/run",
-    containerPath: "/sentinel/reboot-required",
+    mountPath: "/sentinel",
   });
   const { objects } = render(["--reboot-sentinel-command=test -f /run/reboot"]);
   assert.ok(!args(objects).some((a) => a.startsWith("--reboot-sentinel=")));
@@ -210,8 +221,10 @@ for (const flags of FLAG_SETS) {
     assert.deepEqual(comparable(back), comparable(config));
     assert.equal(back.dsNamespace, "kube-system", "the lock lives where the DaemonSet is installed");
     assert.equal(back.nodeId, "", "the node name comes from spec.nodeName, not from the args");
-    const mount = sentinelMount(config);
-    if (mount) assert.equal(back.rebootSentinel, mount.containerPath);
+    if (config.rebootSentinelCommand.length === 0) {
+      const mountPath = container(objects).volumeMounts?.find((m) => m.name === "sentinel")?.mountPath;
+      assert.equal(back.rebootSentinel, `${mountPath}/${config.rebootSentinel.split("/").pop()}`);
+    }
   });
 }
 

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { hostArgv, outputTail, quoteArgv, runCommand, SpawnError } from "../../lib/proc.ts";
+import { hostArgv, outputTail, quoteArgv, runBounded, SpawnError } from "../../lib/proc.ts";
 
 const strict = { sanitizeOps: true, sanitizeResources: true };
 
 Deno.test({
-  name: "runCommand() captures exit code, stdout and stderr of a normal run",
+  name: "runBounded() captures exit code, stdout and stderr of a normal run",
   ...strict,
   fn: async () => {
-    const r = await runCommand(["sh", "-c", "echo out; echo err >&2; exit 3"], { timeoutMs: 5000 });
+    const r = await runBounded(["sh", "-c", "echo out; echo err >&2; exit 3"], { timeoutMs: 5000 });
     assert.deepEqual(r, {
       code: 3,
       timedOut: false,
@@ -20,21 +20,21 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runCommand() passes arguments verbatim, without a shell",
+  name: "runBounded() passes arguments verbatim, without a shell",
   ...strict,
   fn: async () => {
-    const r = await runCommand(["printf", "%s|", "a b", "$HOME", "*", "'q'"], { timeoutMs: 5000 });
+    const r = await runBounded(["printf", "%s|", "a b", "$HOME", "*", "'q'"], { timeoutMs: 5000 });
     assert.equal(r.code, 0);
     assert.equal(r.stdout, "a b|$HOME|*|'q'|");
   },
 });
 
 Deno.test({
-  name: "runCommand() kills a hung command at the deadline and reports timedOut",
+  name: "runBounded() kills a hung command at the deadline and reports timedOut",
   ...strict,
   fn: async () => {
     const t0 = performance.now();
-    const r = await runCommand(["sh", "-c", "echo started; sleep 30"], { timeoutMs: 200 });
+    const r = await runBounded(["sh", "-c", "echo started; sleep 30"], { timeoutMs: 200 });
     const took = performance.now() - t0;
     assert.equal(r.timedOut, true);
     assert.equal(r.code, null);
@@ -45,11 +45,11 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runCommand() escalates to SIGKILL when the command ignores SIGTERM",
+  name: "runBounded() escalates to SIGKILL when the command ignores SIGTERM",
   ...strict,
   fn: async () => {
     const t0 = performance.now();
-    const r = await runCommand(["sh", "-c", "trap '' TERM; sleep 30"], { timeoutMs: 100, killGraceMs: 200 });
+    const r = await runBounded(["sh", "-c", "trap '' TERM; sleep 30"], { timeoutMs: 100, killGraceMs: 200 });
     const took = performance.now() - t0;
     assert.equal(r.timedOut, true);
     assert.equal(r.signal, "SIGKILL");
@@ -58,11 +58,11 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runCommand() kills the whole process group, so a backgrounded grandchild cannot hold it open",
+  name: "runBounded() kills the whole process group, so a backgrounded grandchild cannot hold it open",
   ...strict,
   fn: async () => {
     const t0 = performance.now();
-    const r = await runCommand(["sh", "-c", "sleep 30 & sleep 30; wait"], { timeoutMs: 150, drainMs: 5000 });
+    const r = await runBounded(["sh", "-c", "sleep 30 & sleep 30; wait"], { timeoutMs: 150, drainMs: 5000 });
     assert.equal(r.timedOut, true);
     // Had the grandchild survived, reading would wait out drainMs (5 s) for the pipe to close.
     assert.ok(performance.now() - t0 < 2500);
@@ -70,13 +70,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runCommand() stops waiting for output held open by a surviving grandchild after drainMs",
+  name: "runBounded() stops waiting for output held open by a surviving grandchild after drainMs",
   ...strict,
   fn: async () => {
     const t0 = performance.now();
     // The parent exits at once; the background sleep keeps stdout open. Its pid goes to stderr so the test
     // can end it (and leak nothing).
-    const r = await runCommand(["sh", "-c", "echo hi; sleep 30 & echo $! >&2; exit 0"], {
+    const r = await runBounded(["sh", "-c", "echo hi; sleep 30 & echo $! >&2; exit 0"], {
       timeoutMs: 5000,
       drainMs: 200,
     });
@@ -93,11 +93,11 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runCommand() aborts on the caller's signal",
+  name: "runBounded() aborts on the caller's signal",
   ...strict,
   fn: async () => {
     const ac = new AbortController();
-    const run = runCommand(["sleep", "30"], { timeoutMs: 10_000, signal: ac.signal });
+    const run = runBounded(["sleep", "30"], { timeoutMs: 10_000, signal: ac.signal });
     setTimeout(() => ac.abort(), 100);
     const r = await run;
     assert.equal(r.aborted, true);
@@ -107,11 +107,11 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runCommand() truncates megabytes of output at the cap but drains it all, so the command finishes",
+  name: "runBounded() truncates megabytes of output at the cap but drains it all, so the command finishes",
   ...strict,
   fn: async () => {
     // 8 MiB on stdout and 1 MiB on stderr, far beyond a pipe buffer: a reader that stopped would hang it.
-    const r = await runCommand(
+    const r = await runBounded(
       [
         "sh",
         "-c",
@@ -128,20 +128,20 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runCommand() default cap is 64 KiB",
+  name: "runBounded() default cap is 64 KiB",
   ...strict,
   fn: async () => {
-    const r = await runCommand(["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' z"], { timeoutMs: 10_000 });
+    const r = await runBounded(["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' z"], { timeoutMs: 10_000 });
     assert.equal(r.stdout.length, 64 * 1024);
     assert.equal(r.truncated, true);
   },
 });
 
 Deno.test({
-  name: "runCommand() reports a signal death with code null",
+  name: "runBounded() reports a signal death with code null",
   ...strict,
   fn: async () => {
-    const r = await runCommand(["sh", "-c", "kill -SEGV $$"], { timeoutMs: 5000 });
+    const r = await runBounded(["sh", "-c", "kill -SEGV $$"], { timeoutMs: 5000 });
     assert.equal(r.code, null);
     assert.equal(r.signal, "SIGSEGV");
     assert.equal(r.timedOut, false);
@@ -149,16 +149,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runCommand() throws SpawnError for a missing binary and an empty argv",
+  name: "runBounded() throws SpawnError for a missing binary and an empty argv",
   ...strict,
   fn: async () => {
-    await assert.rejects(runCommand(["/nonexistent/kreboot-x", "a"], { timeoutMs: 1000 }), (e: unknown) => {
+    await assert.rejects(runBounded(["/nonexistent/kreboot-x", "a"], { timeoutMs: 1000 }), (e: unknown) => {
       assert.ok(e instanceof SpawnError);
       assert.equal(e.notFound, true);
       assert.match(e.message, /cannot run \/nonexistent\/kreboot-x a: .*installed/);
       return true;
     });
-    await assert.rejects(runCommand([], { timeoutMs: 1000 }), SpawnError);
+    await assert.rejects(runBounded([], { timeoutMs: 1000 }), SpawnError);
   },
 });
 

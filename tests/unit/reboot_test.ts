@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_REBOOT_SIGNAL, makeRebooter } from "../../lib/reboot.ts";
+import { defaultConfig } from "../../lib/config/mod.ts";
+import { makeRebooter } from "../../lib/reboot.ts";
 
 const strict = { sanitizeOps: true, sanitizeResources: true };
 
@@ -146,7 +147,7 @@ Deno.test({
       const kill = await recorder(dir, "kill");
       const r = makeRebooter({
         method: "signal",
-        signal: DEFAULT_REBOOT_SIGNAL,
+        signal: defaultConfig().rebootSignal,
         nsenter: false,
         killPath: kill.path,
       });

@@ -17,10 +17,8 @@ export class SmtpError extends Error {
 const enc = new TextEncoder();
 
 /** Base64 of a UTF-8 string (btoa alone fails on non-Latin-1 characters). */
-export function base64Utf8(s: string): string {
-  let bin = "";
-  for (const b of enc.encode(s)) bin += String.fromCharCode(b);
-  return btoa(bin);
+function base64Utf8(s: string): string {
+  return enc.encode(s).toBase64();
 }
 
 /** A header value, RFC 2047-encoded when it is not plain ASCII. */
@@ -30,7 +28,7 @@ function headerText(s: string): string {
 }
 
 /** The RFC 5322 message: headers, then the body base64-encoded (safe for any server and any text). */
-export function formatMessage(t: SmtpTarget, content: MailContent, now: Date): string {
+function formatMessage(t: SmtpTarget, content: MailContent, now: Date): string {
   const from = t.fromName ? `${headerText(t.fromName)} <${t.from}>` : t.from;
   const domain = t.from.split("@")[1] ?? "localhost";
   const id = `${now.getTime().toString(36)}.${crypto.randomUUID()}@${domain}`;

@@ -4,12 +4,24 @@
  * existing kured configuration keeps working. Parsing happens at start-up: a URL that cannot work is an error
  * then, not a silent failure at the first reboot.
  */
-import { slackHookToNotifyUrl } from "../../config/notify_url.ts";
 import { redact } from "../../log.ts";
-import { base64Utf8 } from "./smtp.ts";
 
+/**
+ * A notification URL that cannot work. `why` says what is wrong, `expected` what would work; the config check
+ * (lib/config/notify_url.ts) turns both into a one-line error naming the flag.
+ */
 export class NotifyUrlError extends Error {
   override name = "NotifyUrlError";
+  readonly flag: "notify-url" | "slack-hook-url";
+  readonly why: string;
+  readonly expected: string;
+
+  constructor(flag: "notify-url" | "slack-hook-url", why: string, expected: string) {
+    super(`--${flag}: ${why} (expected ${expected})`);
+    this.flag = flag;
+    this.why = why;
+    this.expected = expected;
+  }
 }
 
 export interface SlackWebhookTarget {
@@ -84,7 +96,11 @@ const FORMS = "slack://T000/B000/XXXX, slack://xoxb:TOKEN@CHANNEL, " +
   "smtp://USER:PASS@HOST:PORT/?fromAddress=FROM&toAddresses=TO1,TO2";
 
 function fail(why: string): never {
-  throw new NotifyUrlError(`--notify-url: ${why} (expected one of: ${FORMS})`);
+  throw new NotifyUrlError("notify-url", why, `one of: ${FORMS}`);
+}
+
+function base64Utf8(s: string): string {
+  return new TextEncoder().encode(s).toBase64();
 }
 
 /** Query parameters with lower-cased keys (shoutrrr matches them case-insensitively). */
@@ -295,8 +311,25 @@ function parseSmtp(url: URL): SmtpTarget {
   };
 }
 
-/** kured's conversion of the deprecated `--slack-hook-url`, re-exported for one import site. */
-export { slackHookToNotifyUrl };
+/**
+ * kured's conversion of the deprecated `--slack-hook-url` `https://hooks.slack.com/services/A/B/C` to
+ * `slack://A/B/C`. kured only logs an error when the path has the wrong shape and then sends nothing; kreboot
+ * refuses to start instead.
+ */
+export function slackHookToNotifyUrl(hook: string): string {
+  const expected = "a Slack webhook URL such as https://hooks.slack.com/services/T000/B000/XXXX";
+  let url: URL;
+  try {
+    url = new URL(hook);
+  } catch {
+    throw new NotifyUrlError("slack-hook-url", "not a parsable URL", expected);
+  }
+  const parts = url.pathname.replace(/^\/services\//, "").split("/").filter((p) => p !== "");
+  if (parts.length !== 3 || !url.pathname.startsWith("/services/")) {
+    throw new NotifyUrlError("slack-hook-url", "the path must be /services/<T>/<B>/<X>", expected);
+  }
+  return `slack://${parts.join("/")}`;
+}
 
 /**
  * Applies the deprecated `--slack-channel` / `--slack-username` to a `slack://` URL that does not name its own

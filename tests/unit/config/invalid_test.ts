@@ -69,8 +69,8 @@ const INVALID: [string[], string, RegExp][] = [
   [['--reboot-sentinel-command=test -f "/x'], "reboot-sentinel-command", /unterminated double quote/],
   [["--reboot-sentinel-command=# nothing"], "reboot-sentinel-command", /empty/],
   // URLs
-  [["--notify-url=https://hooks.slack.com/services/A/B/C"], "notify-url", /unsupported scheme "https"/],
-  [["--notify-url=slack://T/B"], "notify-url", /slack needs/],
+  [["--notify-url=https://hooks.slack.com/services/A/B/C"], "notify-url", /scheme "https" is not supported/],
+  [["--notify-url=slack://T/B"], "notify-url", /three token parts/],
   [["--notify-url=not a url"], "notify-url", /no scheme/],
   [["--slack-hook-url=https://hooks.slack.com/services/A/B"], "slack-hook-url", /\/services\/<T>\/<B>\/<X>/],
   [["--prometheus-url=prometheus:9090"], "prometheus-url", /http\(s\) URL/],

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { drain, type DrainOptions, type EvictionResult } from "../../../lib/drain.ts";
+import { drain, type DrainOptions, type EvictionResult } from "../../../lib/drain/mod.ts";
 import type { Kube } from "../../../lib/kube.ts";
 import { Logger } from "../../../lib/log.ts";
 

@@ -8,8 +8,9 @@ import {
   setPreferNoScheduleTaint,
   uncordon,
 } from "../../../lib/drain/node.ts";
-import { retreat } from "../../../lib/drain.ts";
+import { restoreAfterReboot, retreat } from "../../../lib/drain/mod.ts";
 import type { Kube } from "../../../lib/kube.ts";
+import { Logger } from "../../../lib/log.ts";
 
 class FakeNodes {
   node: k8s.V1Node;
@@ -19,17 +20,24 @@ class FakeNodes {
   failNext: number[] = [];
   /** Called before a patch is judged, to simulate a concurrent writer. */
   beforePatch: (() => void) | undefined;
+  /** The Node object was deleted: every read and patch answers 404. */
+  deleted = false;
+  reads = 0;
 
   constructor(spec: k8s.V1NodeSpec = {}) {
     this.node = { metadata: { name: "n1", resourceVersion: "1", labels: {} }, spec };
   }
 
   readonly core = {
-    readNode: () => Promise.resolve(structuredClone(this.node)),
+    readNode: () => {
+      this.reads++;
+      return this.deleted ? Promise.reject(notFound()) : Promise.resolve(structuredClone(this.node));
+    },
     patchNode: (
       p: { name: string; body: Record<string, unknown>; dryRun?: string },
       options?: k8s.ConfigurationOptions,
     ) => {
+      if (this.deleted) return Promise.reject(notFound());
       this.beforePatch?.();
       this.beforePatch = undefined;
       const contentType = contentTypeOf(options);
@@ -57,6 +65,20 @@ class FakeNodes {
   kube(dryRun = false): Pick<Kube, "core" | "dryRun"> {
     return { core: this.core, dryRun } as unknown as Pick<Kube, "core" | "dryRun">;
   }
+}
+
+function notFound(): k8s.ApiException<string> {
+  return new k8s.ApiException(
+    404,
+    "not found",
+    '{"reason":"NotFound","message":"nodes \\"n1\\" not found"}',
+    {},
+  );
+}
+
+function collect(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { log: new Logger({ format: "json", node: "n1", sink: (l) => lines.push(JSON.parse(l)) }), lines };
 }
 
 function contentTypeOf(options: k8s.ConfigurationOptions | undefined): string | undefined {
@@ -169,4 +191,39 @@ Deno.test("retreat: tries every step and reports all failures together", async (
     ["labels"],
   ]);
   assert.deepEqual(f.node.spec?.taints, []);
+});
+
+Deno.test("a deleted Node: the retreat and the restore succeed as 'nothing to restore', with a log line", async () => {
+  const opts = { taint: "k", preRebootLabels: { pre: "x" }, postRebootLabels: { post: "y" } };
+  for (const [what, run] of [["retreat", retreat], ["restoreAfterReboot", restoreAfterReboot]] as const) {
+    const f = new FakeNodes({ unschedulable: true });
+    f.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+    f.deleted = true;
+    const { log, lines } = collect();
+    await run(f.kube(), "n1", opts, log); // resolves: nothing left to retry
+    assert.equal(f.reads, 1, `${what}: stops at the first 404 instead of trying every step`);
+    assert.equal(f.patches.length, 0, what);
+    assert.deepEqual(lines.map((l) => [l.msg, l.node, l.step]), [
+      ["the Node object no longer exists: nothing to restore", "n1", "uncordon"],
+    ], what);
+  }
+});
+
+Deno.test("a Node deleted between the read and the uncordon patch: also nothing to restore", async () => {
+  const f = new FakeNodes({ unschedulable: true });
+  f.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+  f.beforePatch = () => f.deleted = true;
+  const { log, lines } = collect();
+  await restoreAfterReboot(f.kube(), "n1", { taint: "k", postRebootLabels: {} }, log);
+  assert.deepEqual(lines.map((l) => l.msg), ["the Node object no longer exists: nothing to restore"]);
+});
+
+Deno.test("other failures are still reported and retried, not mistaken for a deleted Node", async () => {
+  const f = new FakeNodes({ unschedulable: true });
+  f.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+  f.failNext = [500];
+  await assert.rejects(
+    restoreAfterReboot(f.kube(), "n1", { taint: "", postRebootLabels: {} }),
+    /restoring node n1 after its reboot incomplete \(will be retried\): uncordon: cannot uncordon node n1: HTTP 500/,
+  );
 });

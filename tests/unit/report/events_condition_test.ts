@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { Logger } from "../../../lib/log.ts";
-import type { Report } from "../../../lib/machine.ts";
+import type * as k8s from "@kubernetes/client-node";
+import { BLOCK_REASONS } from "../../../lib/gates/gate.ts";
+import { type Report, REPORT_REASONS, type ReportReason } from "../../../lib/machine/mod.ts";
 import {
   addPatch,
   IN_PROGRESS,
@@ -9,7 +11,15 @@ import {
   NodeAnnotator,
   removePatch,
 } from "../../../lib/report/annotations.ts";
-import { CONDITION_TYPE, conditionFor, conditionPatch, rfc3339 } from "../../../lib/report/condition.ts";
+import {
+  CONDITION_TYPE,
+  conditionFor,
+  conditionPatch,
+  decodeCondition,
+  encodeCondition,
+  type RebootCondition,
+  rfc3339,
+} from "../../../lib/report/condition.ts";
 import {
   clampNote,
   eventBody,
@@ -37,11 +47,7 @@ Deno.test("eventStep: create, then hold within the interval, patch after it, cre
 Deno.test("event body: events.k8s.io/v1 about the Node, with MicroTime and the reporting controller", () => {
   const body = eventBody(
     { node: "n1", uid: "u1" },
-    {
-      reason: "RebootBlocked",
-      message: "outside the window",
-      action: "required",
-    },
+    { reason: "RebootBlocked", message: "outside the window", type: "Normal", action: "required" },
     "n1.abc",
     T0,
   );
@@ -55,7 +61,7 @@ Deno.test("event body: events.k8s.io/v1 about the Node, with MicroTime and the r
   assert.equal(body.note, "outside the window");
   assert.equal(body.eventTime.getTime(), T0.getTime());
   assert.equal(
-    eventBody({ node: "n1" }, { reason: "R", message: "m", warning: true, action: "x" }, "n", T0).type,
+    eventBody({ node: "n1" }, { reason: "R", message: "m", type: "Warning", action: "x" }, "n", T0).type,
     "Warning",
   );
   assert.deepEqual(seriesPatch(3, T0), {
@@ -75,7 +81,12 @@ Deno.test("EventRecorder: repeated reason+message aggregates into the first even
   let now = T0;
   const rec = new EventRecorder(f.kube, { node: "n1", log: quiet(), now: () => now });
   rec.uid = "uid-n1";
-  const e = { reason: "RebootBlocked", message: "outside the window", action: "required" };
+  const e = {
+    reason: "RebootBlocked",
+    message: "outside the window",
+    type: "Normal",
+    action: "required",
+  } as const;
   await rec.record(e);
   now = at(10_000);
   await rec.record(e); // held: within a minute
@@ -106,7 +117,7 @@ Deno.test("EventRecorder: an expired event (404 on patch) is created anew; failu
   const lines: string[] = [];
   const log = new Logger({ format: "json", node: "n1", sink: (l) => lines.push(l) });
   const rec = new EventRecorder(f.kube, { node: "n1", log, now: () => now, minIntervalMs: 0 });
-  const e = { reason: "Draining", message: "draining node", action: "draining" };
+  const e = { reason: "Draining", message: "draining node", type: "Normal", action: "draining" } as const;
   await rec.record(e);
   f.fail.set("patchNamespacedEvent", 404);
   now = at(1);
@@ -126,7 +137,7 @@ Deno.test("EventRecorder: dry-run creates with dryRun=All and never patches", as
   const f = fakeKube({ dryRun: true });
   let now = T0;
   const rec = new EventRecorder(f.kube, { node: "n1", log: quiet(), now: () => now, minIntervalMs: 0 });
-  const e = { reason: "Rebooting", message: "rebooting node", action: "rebooting" };
+  const e = { reason: "Rebooting", message: "rebooting node", type: "Normal", action: "rebooting" } as const;
   await rec.record(e);
   now = at(1);
   await rec.record(e);
@@ -140,41 +151,106 @@ const report = (reason: Report["reason"], message = "m", extra: Partial<Report> 
   ...extra,
 });
 
-Deno.test("conditionFor: status, CamelCase reason and a message that says what blocks", () => {
+Deno.test("conditionFor: status, where the reboot stands, what blocks it, and a message for humans", () => {
   assert.deepEqual(conditionFor(report("RebootRequired")), {
     status: "True",
-    reason: "RebootRequired",
+    state: "RebootRequired",
     message: "the reboot sentinel says this node needs a reboot",
   });
   assert.deepEqual(conditionFor(report("RebootBlocked", "alert HighLoad firing", { blockReason: "alert" })), {
     status: "True",
-    reason: "RebootBlocked",
-    message: "blocked (alert): alert HighLoad firing",
+    state: "RebootBlocked",
+    blockedBy: "alert",
+    message: "alert HighLoad firing",
   });
-  assert.equal(conditionFor(report("RebootNotRequired"))?.reason, "NoRebootRequired");
-  assert.equal(conditionFor(report("RebootNotRequired"))?.status, "False");
-  assert.equal(conditionFor(report("SentinelError"))?.status, "Unknown");
-  assert.equal(conditionFor(report("Rebooting"))?.reason, "Rebooting");
+  assert.deepEqual(conditionFor(report("RebootNotRequired")), {
+    status: "False",
+    state: "NoRebootRequired",
+    message: "the reboot sentinel is gone",
+  });
+  assert.deepEqual(conditionFor(report("SentinelError", "exit 2", { blockReason: "sentinel-error" })), {
+    status: "Unknown",
+    state: "SentinelError",
+    blockedBy: "sentinel-error",
+    message: "cannot tell whether a reboot is needed: exit 2",
+  });
+  assert.equal(conditionFor(report("Rebooting"))?.state, "Rebooting");
   assert.equal(conditionFor(report("DrainFailed", "pdb x"))?.message, "pdb x");
-  assert.equal(conditionFor(report("RebootConfirmed"))?.status, "False");
-  for (const r of ["Uncordoned", "SlotReleased", "Resumed"] as const) {
-    assert.equal(conditionFor(report(r)), undefined);
+  assert.deepEqual(conditionFor(report("SlotLost", "lost")), {
+    status: "True",
+    state: "SlotLost",
+    message: "lost",
+  });
+  for (const r of ["RebootConfirmed", "RebootAssumed", "RecoveryIncomplete"] as const) {
+    assert.deepEqual(conditionFor(report(r, "m")), { status: "False", state: r, message: "m" });
   }
-  for (const r of ["SlotAcquired", "Cordoned", "Draining", "RebootFailed"] as const) {
-    assert.match(conditionFor(report(r))?.reason ?? "", /^[A-Z][A-Za-z]+$/);
+  // Steps after the reboot, the clean-up and its failures leave the condition as it is.
+  for (
+    const r of [
+      "Uncordoned",
+      "UncordonFailed",
+      "RetreatFailed",
+      "SlotReleased",
+      "ReleaseFailed",
+      "Resumed",
+      "SlotUnreadable",
+    ] as const
+  ) {
+    assert.equal(conditionFor(report(r)), undefined, r);
+  }
+  for (const r of Object.keys(REPORT_REASONS) as ReportReason[]) {
+    const c = conditionFor(report(r, "m", r === "RebootBlocked" ? { blockReason: "pod" } : {}));
+    if (c) assert.match(encodeCondition(c).reason, /^[A-Z][A-Za-z]+$/, r);
   }
 });
 
+Deno.test("decodeCondition reads back what the daemon wrote, for every block reason, with no text parsing", () => {
+  const onNode = (c: RebootCondition, at = T0): k8s.V1NodeCondition => ({
+    type: CONDITION_TYPE,
+    ...encodeCondition(c),
+    lastTransitionTime: at,
+  });
+  for (const blockReason of BLOCK_REASONS) {
+    const reason = blockReason === "sentinel-error" ? "SentinelError" : "RebootBlocked";
+    const written = conditionFor(report(reason, "why: (blocked (pod): details)", { blockReason }))!;
+    assert.deepEqual(decodeCondition(onNode(written)), { ...written, since: T0 }, blockReason);
+  }
+  assert.equal(
+    encodeCondition(conditionFor(report("RebootBlocked", "x", { blockReason: "pdb" }))!).reason,
+    "BlockedByPDB",
+  );
+  const draining = conditionFor(report("Draining", "draining node"))!;
+  assert.deepEqual(decodeCondition(onNode(draining)), { ...draining, since: T0 });
+  // What an older kreboot wrote (the block inside the message) is shown as it is, with no block reason.
+  assert.deepEqual(
+    decodeCondition({
+      type: CONDITION_TYPE,
+      status: "True",
+      reason: "RebootBlocked",
+      message: "blocked (pdb): x",
+    }),
+    { status: "True", state: "RebootBlocked", message: "blocked (pdb): x" },
+  );
+  assert.equal(decodeCondition({ type: CONDITION_TYPE, status: "weird" }).status, "Unknown");
+  const long = encodeCondition({ status: "True", state: "DrainFailed", message: "x".repeat(5_000) }).message;
+  assert.equal(long.length, 1024);
+});
+
 Deno.test("conditionPatch: nothing when unchanged; transition time only moves when the status flips", () => {
-  const next = { status: "True" as const, reason: "RebootBlocked", message: "blocked (window): closed" };
+  const next = {
+    status: "True" as const,
+    state: "RebootBlocked",
+    blockedBy: "window" as const,
+    message: "closed",
+  };
   const p1 = conditionPatch(undefined, next, T0);
   assert.deepEqual(p1, {
     status: {
       conditions: [{
         type: CONDITION_TYPE,
         status: "True",
-        reason: "RebootBlocked",
-        message: "blocked (window): closed",
+        reason: "BlockedByWindow",
+        message: "closed",
         lastHeartbeatTime: "2026-03-01T10:00:00Z",
         lastTransitionTime: "2026-03-01T10:00:00Z",
       }],
@@ -183,18 +259,18 @@ Deno.test("conditionPatch: nothing when unchanged; transition time only moves wh
   const written = p1!.status.conditions[0]!;
   assert.equal(conditionPatch(written, next, at(60_000)), undefined);
   // Same status, new reason: heartbeat moves, transition stays.
-  const p2 = conditionPatch(written, { ...next, reason: "Draining", message: "draining" }, at(60_000));
+  const p2 = conditionPatch(written, { status: "True", state: "Draining", message: "draining" }, at(60_000));
   assert.equal(p2?.status.conditions[0]?.lastTransitionTime as unknown, "2026-03-01T10:00:00Z");
   assert.equal(p2?.status.conditions[0]?.lastHeartbeatTime as unknown, "2026-03-01T10:01:00Z");
   // Status flips: both move. A Date from the API works as well as a string.
   const fromApi = { status: "True", reason: "Rebooting", message: "x", lastTransitionTime: T0 };
   const p3 = conditionPatch(
     fromApi,
-    { status: "False", reason: "RebootConfirmed", message: "y" },
+    { status: "False", state: "RebootConfirmed", message: "y" },
     at(120_000),
   );
   assert.equal(p3?.status.conditions[0]?.lastTransitionTime as unknown, "2026-03-01T10:02:00Z");
-  const p4 = conditionPatch(fromApi, { status: "True", reason: "Rebooting", message: "z" }, at(120_000));
+  const p4 = conditionPatch(fromApi, { status: "True", state: "Rebooting", message: "z" }, at(120_000));
   assert.equal(p4?.status.conditions[0]?.lastTransitionTime as unknown, rfc3339(T0));
 });
 

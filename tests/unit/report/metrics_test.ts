@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { BLOCK_REASONS } from "../../../lib/gates/gate.ts";
 import { Metrics, startMetricsServer } from "../../../lib/report/metrics.ts";
 
 /** The value of one series in exposition text, or undefined when it is absent. */
@@ -22,6 +23,18 @@ Deno.test("metrics: every series exists from the start with zeros", async () => 
   assert.equal(sample(t, 'kreboot_evictions_total{node="n1",result="evicted"}'), 0);
   assert.equal(sample(t, 'kreboot_reboots_total{node="n1",result="ok"}'), 0);
   assert.equal(sample(t, 'kreboot_drain_duration_seconds_count{node="n1"}'), 0);
+});
+
+Deno.test("metrics: kreboot_reboot_blocked has one series per block reason, and its help lists them", async () => {
+  const m = new Metrics("n1", { defaultMetrics: false });
+  const t = await m.text();
+  const labels = [...t.matchAll(/^kreboot_reboot_blocked\{node="n1",reason="([a-z-]+)"\} 0$/gm)].map((x) =>
+    x[1]
+  );
+  assert.deepEqual(labels, [...BLOCK_REASONS]);
+  assert.match(t, new RegExp(`# HELP kreboot_reboot_blocked .*\\(${BLOCK_REASONS.join(", ")}\\)`));
+  m.setBlocked("sentinel-error");
+  assert.equal(sample(await m.text(), 'kreboot_reboot_blocked{node="n1",reason="sentinel-error"}'), 1);
 });
 
 Deno.test("metrics: typed setters move the expected series", async () => {

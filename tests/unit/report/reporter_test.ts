@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Kube } from "../../../lib/kube.ts";
 import { Logger } from "../../../lib/log.ts";
-import type { Phase, Report } from "../../../lib/machine.ts";
+import type { Phase, Report } from "../../../lib/machine/mod.ts";
 import { IN_PROGRESS, MOST_RECENT } from "../../../lib/report/annotations.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
 import { Reporter, type ReporterConfig } from "../../../lib/report/reporter.ts";
@@ -101,7 +101,7 @@ Deno.test("Reporter: one cycle fans out to Events, condition, annotations, notif
   });
   assert.deepEqual(conditions, [
     "True/RebootRequired",
-    "True/RebootBlocked",
+    "True/BlockedByWindow",
     "True/SlotAcquired",
     "True/Cordoned",
     "True/Draining",
@@ -195,8 +195,8 @@ Deno.test("Reporter: an unchanged condition already on the node is not rewritten
       conditions: [{
         type: "RebootRequired",
         status: "True",
-        reason: "RebootBlocked",
-        message: "blocked (window): closed",
+        reason: "BlockedByWindow",
+        message: "closed",
       }],
     },
   };
@@ -205,6 +205,52 @@ Deno.test("Reporter: an unchanged condition already on the node is not rewritten
   await s.reporter.flush();
   assert.equal(f.of("patchNodeStatus").length, 0);
   assert.equal(f.of("createNamespacedEvent").length, 1);
+});
+
+Deno.test("Reporter: the reason alone sets the Event type, the log level, the notification and the metrics", async () => {
+  const s = setup({ annotateNodes: false });
+  const r = s.reporter;
+  step(r, "uncordoning", "UncordonFailed", "uncordon failed: HTTP 500; retrying");
+  step(r, "releasing", "ReleaseFailed", "release failed: HTTP 503; retrying");
+  step(r, "retreating", "RetreatFailed", "retreat failed: HTTP 500; retrying");
+  step(r, "retreating", "SlotLost", "lost the slot (gone); undoing the cordon and stopping");
+  step(r, "uncordoning", "RecoveryIncomplete", "the reboot sentinel is still present after the reboot");
+  step(r, "release-delay", "Uncordoned", "node back in service");
+  await r.flush();
+  const events = s.f.of("createNamespacedEvent").map((c) => {
+    const b = c.params.body as { reason: string; type: string };
+    return `${b.reason}:${b.type}`;
+  });
+  assert.deepEqual(events, [
+    "UncordonFailed:Warning",
+    "ReleaseFailed:Warning",
+    "RetreatFailed:Warning",
+    "SlotLost:Warning",
+    "RecoveryIncomplete:Warning",
+    "Uncordoned:Normal",
+  ]);
+  const levels = s.lines.map((l) => JSON.parse(l)).filter((l) => l.reason).map((l) =>
+    `${l.reason}:${l.level}`
+  );
+  assert.deepEqual(levels, [
+    "UncordonFailed:warn",
+    "ReleaseFailed:warn",
+    "RetreatFailed:warn",
+    "SlotLost:warn",
+    "RecoveryIncomplete:warn",
+    "Uncordoned:info",
+  ]);
+  // Only the successful uncordon is notified; the failures never pass for it.
+  assert.deepEqual(s.sent.map((m) => m.body.message), ["Node n1 rebooted & uncordoned successfully!"]);
+  const conds = s.f.of("patchNodeStatus").map((c) =>
+    (c.params.body as { status: { conditions: { status: string; reason: string }[] } }).status.conditions[0]!
+  ).map((c) => `${c.status}/${c.reason}`);
+  assert.deepEqual(conds, ["True/SlotLost", "False/RecoveryIncomplete"]);
+  // RecoveryIncomplete follows a reboot already counted; it is no second reboot.
+  assert.equal(metric(await s.metrics.text(), 'kreboot_reboots_total{node="n1",result="ok"}'), 0);
+  step(r, "recovering", "RebootAssumed", "no boot ID to compare, so taking it as the reboot");
+  assert.equal(metric(await s.metrics.text(), 'kreboot_reboots_total{node="n1",result="ok"}'), 1);
+  await r.flush();
 });
 
 Deno.test("Reporter: report() returns at once even when the API server hangs", async () => {

@@ -1,7 +1,9 @@
 /**
- * What the loop does to its own node, in kured's order: pre-reboot labels, drain delay, cordon, drain; after
- * the reboot: uncordon (only if kreboot cordoned), post-reboot labels, taint off; after a failed drain: the
- * retreat. A thin adapter from the configuration onto lib/drain.
+ * What the daemon reads from and does to the node it runs on, in kured's order: before the drain the
+ * PreferNoSchedule taint, the pre-reboot labels, `--drain-delay` and the cordon (`prepareForDrain`); the
+ * drain; after the reboot the uncordon (only if kreboot cordoned), the post-reboot labels and the taint off
+ * (`restoreAfterReboot`); after a failed drain the retreat. A thin adapter from the configuration onto
+ * lib/drain, plus the two reads the loop makes of this node.
  */
 import type { Config } from "./config/mod.ts";
 import {
@@ -13,10 +15,11 @@ import {
   retreat,
   setNodeLabels,
   setPreferNoScheduleTaint,
-} from "./drain.ts";
+} from "./drain/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
 import type { Kube } from "./kube.ts";
 import type { Logger } from "./log.ts";
+import type { NodeState } from "./loop.ts";
 import { sleep } from "./sleep.ts";
 
 export interface DrainHooks {
@@ -24,7 +27,8 @@ export interface DrainHooks {
   onDrained?(seconds: number, ok: boolean): void;
 }
 
-export class NodeOps {
+/** The configured steps on this node; the loop reaches them through its ports. */
+export class OwnNode {
   #kube: Kube;
   #c: Config;
   #log: Logger;
@@ -49,7 +53,7 @@ export class NodeOps {
   }
 
   /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. */
-  async pending(on: boolean): Promise<void> {
+  async setPendingTaint(on: boolean): Promise<void> {
     if (!this.#c.preferNoScheduleTaint) return;
     try {
       await setPreferNoScheduleTaint(this.#kube, this.#node, this.#c.preferNoScheduleTaint, on);
@@ -58,8 +62,12 @@ export class NodeOps {
     }
   }
 
-  async cordon(signal?: AbortSignal): Promise<void> {
-    await this.pending(true);
+  /**
+   * Everything kured does before the drain, in its order: the PreferNoSchedule taint, the pre-reboot labels,
+   * the wait of `--drain-delay`, then the cordon.
+   */
+  async prepareForDrain(signal?: AbortSignal): Promise<void> {
+    await this.setPendingTaint(true);
     await setNodeLabels(this.#kube, this.#node, this.#c.preRebootNodeLabels);
     if (this.#c.drainDelay > 0 && !this.#kube.dryRun) {
       this.#log.info("waiting --drain-delay before cordoning", { ms: this.#c.drainDelay });
@@ -94,17 +102,36 @@ export class NodeOps {
     return { ok: false, error: r.timedOut ? `drain timed out: ${r.reason}` : r.reason };
   }
 
-  async uncordon(): Promise<void> {
+  /** After the reboot: uncordon (only if kreboot cordoned), post-reboot labels, taint off. */
+  async restoreAfterReboot(): Promise<void> {
     await restoreAfterReboot(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       postRebootLabels: this.#c.postRebootNodeLabels,
-    });
+    }, this.#log);
   }
 
+  /** After a failed drain: undo the cordon (only if kreboot cordoned), the taint and the pre-reboot labels. */
   async retreat(): Promise<void> {
     await retreat(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       preRebootLabels: this.#c.preRebootNodeLabels,
     }, this.#log);
   }
+}
+
+/** Reads this node as the loop needs it. */
+export async function readNodeState(kube: Kube, name: string): Promise<NodeState> {
+  const node = await kube.core.readNode({ name });
+  const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+  const bootId = node.status?.nodeInfo?.bootID;
+  return { ready, unschedulable: node.spec?.unschedulable === true, ...(bootId ? { bootId } : {}) };
+}
+
+/** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */
+export async function daemonPodsReady(kube: Kube, node: string): Promise<boolean> {
+  const pods = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
+  return pods.items
+    .filter((p) => p.metadata?.ownerReferences?.some((o) => o.kind === "DaemonSet" && o.controller))
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
 }

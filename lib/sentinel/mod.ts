@@ -10,7 +10,8 @@
  * the deadline), a crash by signal, a binary that cannot be run (spawn failure, or 126/127 from the shell or
  * nsenter), nsenter itself failing (no hostPID/privileges), and a sentinel file that cannot be stat'ed.
  */
-import { hostArgv, outputTail, quoteArgv, runCommand, SpawnError } from "../proc.ts";
+import type { Config } from "../config/mod.ts";
+import { hostArgv, outputTail, quoteArgv, runBounded, SpawnError } from "../proc.ts";
 
 export type SentinelOptions =
   | { file: string }
@@ -21,6 +22,17 @@ export type SentinelResult =
   | { required: false }
   | { required: false; warning: string }
   | { required: false; error: string };
+
+/** The sentinel the flags describe: `--reboot-sentinel-command` when set, else the `--reboot-sentinel` file. */
+export function sentinelOptions(config: Config): SentinelOptions {
+  return config.rebootSentinelCommand.length > 0
+    ? {
+      command: config.rebootSentinelCommand,
+      nsenter: config.nsenter,
+      timeoutMs: config.sentinelCommandTimeout,
+    }
+    : { file: config.rebootSentinel };
+}
 
 export async function checkSentinel(opts: SentinelOptions): Promise<SentinelResult> {
   return "file" in opts ? await checkFile(opts.file) : await checkCommand(opts);
@@ -51,7 +63,7 @@ async function checkCommand(
   const shown = quoteArgv(argv);
   let r;
   try {
-    r = await runCommand(argv, { timeoutMs: opts.timeoutMs });
+    r = await runBounded(argv, { timeoutMs: opts.timeoutMs });
   } catch (e) {
     if (e instanceof SpawnError) return { required: false, error: `sentinel command ${e.message}` };
     throw e;

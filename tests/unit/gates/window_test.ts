@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
+import { ConfigError, defaultConfig } from "../../../lib/config/mod.ts";
 import {
-  assertWindow,
-  checkSchedule,
+  checkWindow,
   describeWindow,
   inWindow,
-  nextWindowStart,
   type RebootWindow,
-} from "../../../lib/gates/schedule.ts";
+  rebootWindow,
+} from "../../../lib/gates/window.ts";
 
 const EVERY_DAY = [0, 1, 2, 3, 4, 5, 6];
 
@@ -18,6 +18,13 @@ function win(days: number[], start: string, end: string, timeZone = "UTC"): Rebo
   return { days: new Set(days), start: tod(start), end: tod(end), timeZone };
 }
 const at = (iso: string) => Temporal.Instant.from(iso);
+
+/** When the window opens next, as the gate says it: now when inside, its `retryAtMs` outside. */
+function nextWindowStart(w: RebootWindow, now: Temporal.Instant): Temporal.Instant | undefined {
+  const r = checkWindow(w, now);
+  if (r.clear) return now;
+  return r.retryAtMs === undefined ? undefined : Temporal.Instant.fromEpochMilliseconds(r.retryAtMs);
+}
 
 type Case = [window: RebootWindow, instant: string, inside: boolean, why: string];
 
@@ -120,7 +127,7 @@ Deno.test("inWindow() with Local uses the process's time zone", () => {
   }
 });
 
-Deno.test("nextWindowStart() finds when the window opens next", () => {
+Deno.test("checkWindow() finds when the window opens next", () => {
   const weekdays = win(MON_FRI, "02:00", "05:00", LA);
   // Saturday 04:00 PST -> Monday 02:00 PST.
   assert.equal(
@@ -162,23 +169,23 @@ Deno.test("nextWindowStart() finds when the window opens next", () => {
   assert.equal(nextWindowStart(win([], "00:00", "23:59:59"), at("2026-11-20T12:00Z")), undefined);
 });
 
-Deno.test("checkSchedule() is clear inside and says when the window opens outside", () => {
+Deno.test("checkWindow() is clear inside and says when the window opens outside", () => {
   const w = win(MON_FRI, "02:00", "05:00", LA);
-  assert.deepEqual(checkSchedule(w, at("2026-11-23T10:30Z")), { clear: true });
-  assert.deepEqual(checkSchedule(w, at("2026-11-21T12:00Z")), {
+  assert.deepEqual(checkWindow(w, at("2026-11-23T10:30Z")), { clear: true });
+  assert.deepEqual(checkWindow(w, at("2026-11-21T12:00Z")), {
     clear: false,
     reason: "window",
     message:
       "outside the reboot window (mon-fri 02:00-05:00 America/Los_Angeles); next opens 2026-11-23T02:00-08:00",
     retryAtMs: Date.parse("2026-11-23T10:00:00Z"),
   });
-  assert.deepEqual(checkSchedule(win([], "00:00", "23:59:59"), at("2026-11-21T12:00Z")), {
+  assert.deepEqual(checkWindow(win([], "00:00", "23:59:59"), at("2026-11-21T12:00Z")), {
     clear: false,
     reason: "window",
     message:
       "outside the reboot window (no days 00:00-23:59:59 UTC); it never opens (no reboot day is configured)",
   });
-  const secs = checkSchedule(win([2], "02:00:30", "03:00"), at("2026-11-23T12:00Z"));
+  const secs = checkWindow(win([2], "02:00:30", "03:00"), at("2026-11-23T12:00Z"));
   assert.ok(!secs.clear);
   assert.match(secs.message, /\(tue 02:00:30-03:00 UTC\); next opens 2026-11-24T02:00:30\+00:00$/);
 });
@@ -193,13 +200,17 @@ Deno.test("describeWindow() names day runs compactly", () => {
   assert.match(describeWindow(win([1], "01:00", "02:00", "Local")), /^mon 01:00-02:00 Local \(.+\)$/);
 });
 
-Deno.test("assertWindow() rejects what cannot be evaluated", () => {
-  assertWindow(win(EVERY_DAY, "00:00", "23:59:59", LA));
-  assert.throws(() => assertWindow(win([7], "00:00", "01:00")), /invalid weekday 7/);
-  assert.throws(() => assertWindow(win([1], "24:00", "01:00")), /invalid start time/);
-  assert.throws(() => assertWindow(win([1], "00:00", "01:60")), /invalid end time/);
-  assert.throws(
-    () => assertWindow(win([1], "00:00", "01:00", "Mars/Olympus")),
-    /unknown time zone "Mars\/Olympus"/,
-  );
+Deno.test("rebootWindow() builds the flags' window and refuses, naming --time-zone, what cannot be evaluated", () => {
+  const w = rebootWindow({ ...defaultConfig(), rebootDays: ["mo", "fr"], timeZone: LA });
+  assert.deepEqual([...w.days], [1, 5]);
+  assert.equal(w.timeZone, LA);
+  const refused = (over: Partial<ReturnType<typeof defaultConfig>>, why: RegExp) =>
+    assert.throws(
+      () => rebootWindow({ ...defaultConfig(), ...over }),
+      (e: unknown) => e instanceof ConfigError && e.flag === "time-zone" && why.test(e.message),
+    );
+  // The flag parsers never produce these; the window still checks what it is given.
+  refused({ startTime: { hour: 24, minute: 0, second: 0 } }, /invalid start time/);
+  refused({ endTime: { hour: 1, minute: 60, second: 0 } }, /invalid end time/);
+  refused({ timeZone: "Mars/Olympus" }, /unknown time zone "Mars\/Olympus"/);
 });

@@ -1,6 +1,6 @@
 /**
  * The reboot window (`--reboot-days`, `--start-time`, `--end-time`, `--time-zone`), with kured's exact
- * semantics (kured.md §3.16, `pkg/timewindow.Contains`):
+ * semantics (`Contains` in https://github.com/kubereboot/kured/blob/1.23.0/pkg/timewindow/timewindow.go):
  *
  * - The weekday of *now* in the window's zone must be one of `days` (an empty set never matches).
  * - Start and end are built on now's local date; start is inclusive, end is inclusive to .999999999 s.
@@ -10,7 +10,8 @@
  * - Local times that fall into a DST gap or overlap resolve as Go's `time.Date` resolves them (emulated in
  *   `goDate`), and the ±24 h shifts are absolute durations, as in Go's `Time.Add`.
  */
-import type { TimeOfDay } from "../config/schedule.ts";
+import { type Config, ConfigError, WEEKDAYS } from "../config/mod.ts";
+import type { TimeOfDay } from "../config/window.ts";
 import { blocked, CLEAR, type GateResult } from "./gate.ts";
 
 export type { TimeOfDay };
@@ -24,12 +25,28 @@ export interface RebootWindow {
   timeZone: string;
 }
 
+/** The window the flags describe; throws `ConfigError` (naming `--time-zone`) when it cannot be evaluated. */
+export function rebootWindow(config: Config): RebootWindow {
+  const w: RebootWindow = {
+    days: new Set(config.rebootDays.map((d) => WEEKDAYS.indexOf(d))),
+    start: config.startTime,
+    end: config.endTime,
+    timeZone: config.timeZone,
+  };
+  try {
+    assertWindow(w);
+  } catch (e) {
+    throw new ConfigError("time-zone", e instanceof Error ? e.message : String(e));
+  }
+  return w;
+}
+
 const NS_PER_SECOND = 1_000_000_000n;
 const NS_PER_DAY = 86_400n * NS_PER_SECOND;
 const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 
 /** Throws a message fit for a configuration error when the window cannot be evaluated. */
-export function assertWindow(w: RebootWindow): void {
+function assertWindow(w: RebootWindow): void {
   for (const d of w.days) {
     if (!Number.isInteger(d) || d < 0 || d > 6) throw new Error(`invalid weekday ${d}: use 0 (Sunday) to 6`);
   }
@@ -67,7 +84,7 @@ export function inWindow(w: RebootWindow, instant: Temporal.Instant): boolean {
  * The first instant at or after `instant` that is inside the window, or undefined if there is none within
  * the next eight days (which means never: the pattern repeats weekly). For status lines and logs.
  */
-export function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Temporal.Instant | undefined {
+function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Temporal.Instant | undefined {
   if (w.days.size === 0) return undefined;
   const tz = zoneId(w.timeZone);
   const today = instant.toZonedDateTimeISO(tz).toPlainDate();
@@ -88,8 +105,8 @@ export function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Tem
   return undefined;
 }
 
-/** The schedule gate: clear inside the window, otherwise blocked with when it opens next. */
-export function checkSchedule(w: RebootWindow, now: Temporal.Instant): GateResult {
+/** The window gate: clear inside the window, otherwise blocked with when it opens next. */
+export function checkWindow(w: RebootWindow, now: Temporal.Instant): GateResult {
   if (inWindow(w, now)) return CLEAR;
   const next = nextWindowStart(w, now);
   const when = next === undefined

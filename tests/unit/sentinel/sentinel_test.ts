@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkSentinel } from "../../../lib/gates/sentinel.ts";
+import { checkSentinel } from "../../../lib/sentinel/mod.ts";
 
 const strict = { sanitizeOps: true, sanitizeResources: true };
 

@@ -1,26 +1,25 @@
 /**
- * Draining a node with `kubectl drain`'s semantics and kured's settings (peers-and-drain.md §4, kured.md §3.7):
- * pods are chosen by `selectPodsToDrain`, evicted through the policy/v1 Eviction subresource (so PDBs are
- * honoured) all at once with at most `maxInFlight` requests in flight, finished pods are deleted, and the drain
- * waits until every one of them is gone (404, or a new pod with the same name). Unlike kubectl/kured it never
- * hot-loops on a 429 (each refused pod waits `max(Retry-After, 5 s)` on its own while the others go on), stops
- * at once on an abort or the drain timeout, fails fast on answers only a human can fix (a pod under two PDBs),
- * and reports which PDB holds up which pod.
+ * One drain of a node with `kubectl drain`'s semantics and kured's settings: pods are chosen by
+ * `selectPodsToDrain`, evicted through the policy/v1 Eviction subresource (so PDBs are honoured) all at once
+ * with at most `maxInFlight` requests in flight, finished pods are deleted, and the drain waits until every one
+ * of them is gone (404, or a new pod with the same name). Unlike kubectl/kured it never hot-loops on a 429
+ * (each refused pod waits `max(Retry-After, 5 s)` on its own while the others go on), stops at once on an abort
+ * or the drain timeout, fails fast on answers only a human can fix (a pod under two PDBs), and reports which
+ * PDB holds up which pod.
  *
- * Cordoning, taints, labels and the retreat after a failure live in `drain/node.ts` and are re-exported here;
- * drain-delay, reboot-delay and the slot are the loop's job.
+ * kubectl's drain, for comparison:
+ * https://github.com/kubernetes/kubectl/blob/master/pkg/drain/drain.go
  */
-import type * as k8s from "@kubernetes/client-node";
-import { apiStatus, describeApiError, dryRunParam, isNotFound, type Kube } from "./kube.ts";
-import type { Logger } from "./log.ts";
-import { sleep } from "./sleep.ts";
-import { listNames } from "./gates/gate.ts";
-import { classifyEvictionError } from "./drain/answer.ts";
-import { MIN_EVICTION_RETRY_MS } from "./drain/backoff.ts";
-import { Limiter } from "./drain/limit.ts";
-import { listNodePods, listPdbs } from "./drain/list.ts";
-import { removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./drain/node.ts";
-import { pdbName, pdbsCovering } from "./drain/pdb.ts";
+import { apiStatus, describeApiError, isNotFound } from "../kube.ts";
+import type { Logger } from "../log.ts";
+import { sleep } from "../sleep.ts";
+import { listNames } from "../gates/gate.ts";
+import { classifyEvictionError } from "./answer.ts";
+import { MIN_EVICTION_RETRY_MS } from "./backoff.ts";
+import { dryRunDrain } from "./dry_run.ts";
+import { Limiter } from "./limit.ts";
+import { listNodePods, listPdbs } from "./list.ts";
+import { pdbName, pdbsCovering } from "./pdb.ts";
 import {
   controllerKind,
   deletionTime,
@@ -29,16 +28,10 @@ import {
   type Pod,
   podKey,
   selectPodsToDrain,
-} from "./drain/pods.ts";
+} from "./pods.ts";
+import { type DrainKube, PodRequests } from "./requests.ts";
 
-export { cordon, removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./drain/node.ts";
-export { preflight, type PreflightOptions } from "./drain/preflight.ts";
-export { type PodSelection, selectPodsToDrain, type SkipReason } from "./drain/pods.ts";
-export { labelSelectorMatches } from "./drain/selector.ts";
-export { evictionRetryDelayMs, MIN_EVICTION_RETRY_MS } from "./drain/backoff.ts";
-
-/** The parts of the Kubernetes port a drain uses. */
-export type DrainKube = Pick<Kube, "core" | "policy" | "dryRun">;
+export type { DrainKube };
 
 export type EvictionResult = "evicted" | "deleted" | "retry-429" | "failed";
 
@@ -95,7 +88,7 @@ class DrainRun {
   #node: string;
   #o: DrainOptions;
   #now: () => Date;
-  #limiter: Limiter;
+  #requests: PodRequests;
   #minRetryMs: number;
   /** Aborted on a fatal answer, the timeout, the caller's signal, or when the drain is over. */
   #stop = new AbortController();
@@ -110,7 +103,7 @@ class DrainRun {
     this.#node = node;
     this.#o = opts;
     this.#now = opts.now ?? (() => new Date());
-    this.#limiter = new Limiter(opts.maxInFlight ?? 20);
+    this.#requests = new PodRequests(kube, new Limiter(opts.maxInFlight ?? 20), opts.gracePeriodSeconds);
     this.#minRetryMs = opts.minRetryMs ?? MIN_EVICTION_RETRY_MS;
   }
 
@@ -150,7 +143,16 @@ class DrainRun {
         skip: sel.skip.length,
         dryRun: this.#kube.dryRun,
       });
-      if (this.#kube.dryRun) return await this.#dryRun(sel.evict, sel.delete, started);
+      if (this.#kube.dryRun) {
+        const r = await dryRunDrain(this.#requests, this.#node, sel, {
+          log,
+          minRetryMs: this.#minRetryMs,
+          started,
+        });
+        return r.ok
+          ? { ok: true, evicted: r.wouldEvict, deleted: r.wouldDelete, durationMs: r.durationMs }
+          : this.#fail(r.failure);
+      }
 
       this.#tracked = [...sel.evict, ...sel.delete].map(track);
       const byKey = new Map(this.#tracked.map((t) => [t.key, t]));
@@ -199,35 +201,12 @@ class DrainRun {
     return parts.length === 0 ? "none" : listNames(parts);
   }
 
-  #deleteOptions(): k8s.V1DeleteOptions {
-    return {
-      ...(this.#o.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: this.#o.gracePeriodSeconds } : {}),
-      ...(this.#kube.dryRun ? { dryRun: ["All"] } : {}),
-    };
-  }
-
-  #postEviction(t: { namespace: string; name: string }): Promise<k8s.V1Eviction> {
-    return this.#limiter.run(() =>
-      this.#kube.core.createNamespacedPodEviction({
-        namespace: t.namespace,
-        name: t.name,
-        body: {
-          apiVersion: "policy/v1",
-          kind: "Eviction",
-          metadata: { namespace: t.namespace, name: t.name },
-          deleteOptions: this.#deleteOptions(),
-        },
-        ...dryRunParam(this.#kube),
-      })
-    );
-  }
-
   /** Asks for the eviction until it is accepted, the pod is gone, the answer is fatal, or the drain stops. */
   async #evict(t: Tracked): Promise<void> {
     const signal = this.#stop.signal;
     while (!signal.aborted) {
       try {
-        await this.#postEviction(t);
+        await this.#requests.evict(t);
         this.#evicted++;
         this.#o.onEviction?.("evicted");
         t.state = { s: "terminating" };
@@ -275,14 +254,7 @@ class DrainRun {
     const signal = this.#stop.signal;
     while (!signal.aborted) {
       try {
-        await this.#limiter.run(() =>
-          this.#kube.core.deleteNamespacedPod({
-            namespace: t.namespace,
-            name: t.name,
-            body: { ...this.#deleteOptions(), preconditions: { uid: t.uid } },
-            ...dryRunParam(this.#kube),
-          })
-        );
+        await this.#requests.delete(t, t.uid);
         this.#deleted++;
         this.#o.onEviction?.("deleted");
         t.state = { s: "terminating" };
@@ -328,9 +300,7 @@ class DrainRun {
 
   async #podStatus(t: Tracked): Promise<"present" | "terminating" | "gone"> {
     try {
-      const pod = await this.#limiter.run(() =>
-        this.#kube.core.readNamespacedPod({ namespace: t.namespace, name: t.name })
-      );
+      const pod = await this.#requests.read(t);
       if (pod.metadata?.uid !== t.uid) return "gone";
       return deletionTime(pod) === undefined ? "present" : "terminating";
     } catch (e) {
@@ -352,7 +322,7 @@ class DrainRun {
       const waiting = this.#tracked.filter((t) => t.state.s === "terminating");
       if (waiting.length > 0) {
         try {
-          const pods = await this.#limiter.run(() => listNodePods(this.#kube, this.#node));
+          const pods = await this.#requests.limiter.run(() => listNodePods(this.#kube, this.#node));
           const live = new Map(pods.map((p) => [podKey(p), p]));
           for (const t of waiting) {
             const pod = live.get(t.key);
@@ -390,56 +360,6 @@ class DrainRun {
     const since = deletionTime(pod);
     return skip > 0 && since !== undefined && this.#now().getTime() - since.getTime() > skip * 1000;
   }
-
-  /** Server-side dry run: every eviction and delete once with dryRun=All, nothing waited for. */
-  async #dryRun(evict: Pod[], del: Pod[], started: number): Promise<DrainResult> {
-    const { log } = this.#o;
-    let wouldEvict = 0;
-    let wouldBlock = 0;
-    await Promise.all(evict.map(async (pod) => {
-      const t = track(pod);
-      try {
-        await this.#postEviction(t);
-        wouldEvict++;
-        log.info("dry run: would evict pod", { pod: t.key });
-      } catch (e) {
-        const answer = classifyEvictionError(e, this.#minRetryMs);
-        if (answer.kind === "gone") return;
-        if (answer.kind === "fatal") {
-          this.#failure ??= `cannot evict pod ${t.key} from node ${this.#node}: ${answer.message}`;
-          log.warn("dry run: eviction would fail", { pod: t.key, error: answer.message });
-        } else {
-          wouldBlock++;
-          log.info("dry run: eviction would block for now", {
-            pod: t.key,
-            why: answer.kind === "retry" ? answer.why : "its namespace is terminating",
-          });
-        }
-      }
-    }));
-    await Promise.all(del.map(async (pod) => {
-      const t = track(pod);
-      try {
-        await this.#limiter.run(() =>
-          this.#kube.core.deleteNamespacedPod({
-            namespace: t.namespace,
-            name: t.name,
-            body: this.#deleteOptions(),
-            ...dryRunParam(this.#kube),
-          })
-        );
-        log.info("dry run: would delete finished pod", { pod: t.key });
-      } catch (e) {
-        if (!isNotFound(e)) {
-          log.warn("dry run: delete would fail", { pod: t.key, error: describeApiError(e) });
-        }
-      }
-    }));
-    if (this.#failure !== undefined) return this.#fail(this.#failure);
-    const durationMs = Math.round(performance.now() - started);
-    log.info("dry run: drain checked", { wouldEvict, wouldBlock, wouldDelete: del.length, durationMs });
-    return { ok: true, evicted: wouldEvict, deleted: del.length, durationMs };
-  }
 }
 
 function track(pod: Pod): Tracked {
@@ -463,58 +383,4 @@ function describeState(state: PodState): string {
     case "gone":
       return "gone";
   }
-}
-
-export interface NodeRestore {
-  /** `--prefer-no-schedule-taint`; "" = none. */
-  taint: string;
-}
-
-/**
- * Undoes what kreboot did to the node before a failed drain: uncordons it only if kreboot cordoned it, and
- * removes the PreferNoSchedule taint and the pre-reboot labels. Every step is tried; the error (if any) lists
- * all that failed. Releasing the slot and scheduling the retry are the loop's job.
- */
-export async function retreat(
-  kube: Pick<Kube, "core" | "dryRun">,
-  node: string,
-  opts: NodeRestore & { preRebootLabels: Readonly<Record<string, string>> },
-  log?: Logger,
-): Promise<void> {
-  await allSteps(`retreat on node ${node}`, [
-    ["uncordon", async () => {
-      const { uncordoned } = await uncordon(kube, node);
-      if (!uncordoned) log?.info("kreboot did not cordon this node: leaving its schedulability as it is");
-    }],
-    ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
-    ["remove pre-reboot labels", () => removeNodeLabels(kube, node, Object.keys(opts.preRebootLabels))],
-  ]);
-}
-
-/**
- * After a successful reboot: uncordon if kreboot cordoned, set the post-reboot labels (also on nodes an admin
- * had cordoned, unlike kured #1328) and remove the taint.
- */
-export async function restoreAfterReboot(
-  kube: Pick<Kube, "core" | "dryRun">,
-  node: string,
-  opts: NodeRestore & { postRebootLabels: Readonly<Record<string, string>> },
-): Promise<void> {
-  await allSteps(`restoring node ${node} after its reboot`, [
-    ["uncordon", () => uncordon(kube, node)],
-    ["set post-reboot labels", () => setNodeLabels(kube, node, opts.postRebootLabels)],
-    ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
-  ]);
-}
-
-async function allSteps(what: string, steps: [string, () => Promise<unknown>][]): Promise<void> {
-  const failed: string[] = [];
-  for (const [name, step] of steps) {
-    try {
-      await step();
-    } catch (e) {
-      failed.push(`${name}: ${describeApiError(e)}`);
-    }
-  }
-  if (failed.length > 0) throw new Error(`${what} incomplete (will be retried): ${failed.join("; ")}`);
 }

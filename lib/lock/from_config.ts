@@ -1,0 +1,17 @@
+/** The reboot lock as the flags describe it: the daemon, `pause` and `resume` build it the same way. */
+import type { Config } from "../config/mod.ts";
+import type { Kube } from "../kube.ts";
+import { RebootLock } from "../lock.ts";
+import type { Logger } from "../log.ts";
+
+export function lockFor(kube: Kube, config: Config, log: Logger): RebootLock {
+  return new RebootLock(kube, {
+    namespace: config.dsNamespace,
+    dsName: config.dsName,
+    lockAnnotation: config.lockAnnotation,
+    concurrency: config.concurrency,
+    ttlMs: config.lockTtl,
+    node: config.nodeId || "cli",
+    log,
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * `startup`: a daemon that (re)starts finds out from the slot's Lease whether it holds a slot and whether the
+ * node rebooted since it was taken (the boot ID changed), and picks up there. It never drains or reboots on
+ * the strength of a record it cannot read.
+ */
+import { HOLDING_PHASES, isPhase, type Phase } from "./phases.ts";
+import { go, NOW } from "./step.ts";
+import type { Decision, Observation, State } from "./types.ts";
+
+/** Phases recorded only after a confirmed reboot: a restart in one of them resumes it. */
+const AFTER_REBOOT: ReadonlySet<string> = new Set(["uncordoning", "release-delay", "releasing"]);
+
+export function startup(state: State, obs: Observation): Decision {
+  const { now, slot } = obs;
+  if (!slot) return go(state, "idle", now);
+  const bootNow = obs.node?.bootId;
+  if (slot.bootId !== undefined && bootNow !== undefined && slot.bootId !== bootNow) {
+    if (isPhase(slot.phase) && AFTER_REBOOT.has(slot.phase)) {
+      return go(state, slot.phase, now, {
+        wait: NOW,
+        report: { reason: "Resumed", message: `resuming ${slot.phase} after a restart` },
+      });
+    }
+    return go(state, "recovering", now, {
+      wait: NOW,
+      report: { reason: "RebootConfirmed", message: `node rebooted (boot ID ${slot.bootId} -> ${bootNow})` },
+    });
+  }
+  if ((slot.bootId === undefined || bootNow === undefined) && slot.phase === "rebooting") {
+    // Nothing to compare (the node reports no boot ID, or none was recorded): a restart after the reboot
+    // command counts as the reboot. Draining and rebooting again would loop forever on such a node; if the
+    // host did not actually go down, its sentinel is still there and the next cycle tries again.
+    return go(state, "recovering", now, {
+      wait: NOW,
+      report: {
+        reason: "RebootAssumed",
+        message: "restarted in phase rebooting; no boot ID to compare, so taking it as the reboot",
+      },
+    });
+  }
+  if (!isPhase(slot.phase) || !HOLDING_PHASES.has(slot.phase)) {
+    // kreboot always records a holding phase: an unreadable one is garbage (or someone else's record), and
+    // garbage never leads to a drain or a reboot. Undo a cordon of ours, if any, and give the slot back; a
+    // node that still needs its reboot takes a slot again the normal way.
+    return go(state, "retreating", now, {
+      wait: NOW,
+      report: {
+        reason: "SlotUnreadable",
+        message: `holding a slot with an unreadable phase (${
+          slot.phase ?? "none"
+        }); not trusting it: undoing any cordon of ours and giving the slot back`,
+      },
+    });
+  }
+  const phase = resumeWithoutReboot(slot.phase);
+  return go(state, phase, now, {
+    wait: NOW,
+    report: {
+      reason: "Resumed",
+      message: `holding a slot in phase ${slot.phase} without a reboot; resuming at ${phase}`,
+    },
+  });
+}
+
+/** Where a restarted daemon that holds a slot but did not reboot picks up. */
+function resumeWithoutReboot(recorded: Phase): Phase {
+  // Recorded only after a confirmed reboot, so the reboot already happened; retreating and cordoning resume.
+  if (AFTER_REBOOT.has(recorded) || recorded === "retreating" || recorded === "cordoning") return recorded;
+  // draining, reboot-delay, rebooting or recovering: finish the drain (idempotent), then reboot.
+  return "draining";
+}

@@ -1,0 +1,103 @@
+/** The machine's inputs and outputs: its state, what the loop observed or got back, and the decision. */
+import type { GateResult } from "../gates/gate.ts";
+import type { Phase } from "./phases.ts";
+import type { Report } from "./reports.ts";
+
+export interface MachineConfig {
+  forceReboot: boolean;
+  rebootDelayMs: number;
+  releaseDelayMs: number;
+  /** How long the host may take to go down after the reboot command returned. */
+  rebootTimeoutMs: number;
+  /** How long to wait for the DaemonSet pods on a rebooted node before uncordoning anyway. */
+  recoveryTimeoutMs: number;
+  dryRun: boolean;
+}
+
+export interface State {
+  phase: Phase;
+  /** When the current phase began (ms). */
+  since: number;
+  /** Reboot commands issued in the current rebooting phase. */
+  rebootAttempts: number;
+  /** Why the node is retreating (a failed drain, a lost slot), carried to the report once the slot is back. */
+  failure?: string;
+}
+
+export function initialState(now: number): State {
+  return { phase: "startup", since: now, rebootAttempts: 0 };
+}
+
+export type SentinelObs = { required: boolean; error?: string };
+
+/** The slot this node holds, as recorded on the Lease. */
+export interface HeldSlot {
+  phase?: string;
+  bootId?: string;
+  releaseAfter?: number;
+}
+
+export interface NodeObs {
+  bootId?: string;
+  ready: boolean;
+}
+
+/** How an action that can only succeed or fail came out; a failure always says why. */
+export type Outcome<A extends string> = { action: A; ok: true } | { action: A; ok: false; error: string };
+
+export type ActionResult =
+  | { action: "acquire"; acquired: true }
+  | { action: "acquire"; acquired: false; reason: "paused" | "full"; message: string }
+  | Outcome<"release">
+  | Outcome<"cordon">
+  | Outcome<"drain">
+  | Outcome<"reboot">
+  | Outcome<"uncordon">
+  | Outcome<"retreat">
+  | { action: "set-release-after"; ok: true; at: number }
+  | { action: "set-release-after"; ok: false; at: number; error: string };
+
+/** What the loop saw. Only the fields the phase needs are filled in. */
+export interface Observation {
+  now: number;
+  /** The result of the action the previous decision asked for; when set, nothing else is observed. */
+  result?: ActionResult;
+  /**
+   * Why the slot is gone, when the loop found it lost (its Lease deleted, taken by another node, or not renewed
+   * in time); may come with `result`. In a guarded phase it wins over everything else: the node retreats.
+   */
+  slotLost?: string;
+  sentinel?: SentinelObs;
+  /** The first gate that blocks, or clear. */
+  gate?: GateResult;
+  /** The slot this node holds (null: none). Observed at start-up and where noted. */
+  slot?: HeldSlot | null;
+  node?: NodeObs;
+  /** Whether the DaemonSet pods on this node are Ready (recovery). */
+  daemonPodsReady?: boolean;
+}
+
+export type Action =
+  | { type: "acquire" }
+  | { type: "cordon" }
+  | { type: "drain" }
+  | { type: "reboot" }
+  | { type: "uncordon" }
+  | { type: "retreat" }
+  | { type: "release" }
+  | { type: "set-release-after"; at: number };
+
+export type Wait =
+  | { kind: "none" }
+  /** Until the next sentinel check, or `untilMs` (epoch ms) if that comes sooner. */
+  | { kind: "period"; untilMs?: number }
+  /** Until the lock may have a free slot (watch), or the next period at the latest. */
+  | { kind: "lock" }
+  | { kind: "ms"; ms: number };
+
+export interface Decision {
+  state: State;
+  action?: Action;
+  wait: Wait;
+  report?: Report;
+}

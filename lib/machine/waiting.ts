@@ -1,0 +1,61 @@
+/**
+ * Before a slot: `idle` checks the sentinel every period; `required` and `waiting` check the gates and try to
+ * take a slot, `waiting` being the same with nothing to do until the lock changes.
+ */
+import type { Report } from "./reports.ts";
+import { go, NOW, stay } from "./step.ts";
+import type { Decision, Observation, State } from "./types.ts";
+
+export function idle(state: State, obs: Observation): Decision {
+  const s = obs.sentinel;
+  if (!s) return stay(state, { wait: { kind: "period" } });
+  if (s.error) return stay(state, { wait: { kind: "period" }, report: sentinelError(s.error) });
+  if (!s.required) return stay(state, { wait: { kind: "period" } });
+  return go(state, "required", obs.now, {
+    wait: NOW,
+    report: { reason: "RebootRequired", message: "reboot required" },
+  });
+}
+
+/** `required` and `waiting`. */
+export function wantSlot(state: State, obs: Observation): Decision {
+  const { now, result: r } = obs;
+  if (r?.action === "acquire") {
+    if (r.acquired) {
+      return go(state, "cordoning", now, {
+        wait: NOW,
+        report: { reason: "SlotAcquired", message: "slot acquired" },
+      });
+    }
+    return go(state, "waiting", now, {
+      wait: { kind: "lock" },
+      report: {
+        reason: "RebootBlocked",
+        message: r.message,
+        blockReason: r.reason === "paused" ? "paused" : "lock",
+      },
+    });
+  }
+  const s = obs.sentinel;
+  if (!s || s.error || !s.required) {
+    return go(state, "idle", now, {
+      wait: { kind: "period" },
+      report: s?.error
+        ? sentinelError(s.error)
+        : { reason: "RebootNotRequired", message: "reboot no longer required" },
+    });
+  }
+  const g = obs.gate;
+  if (!g) return stay(state, { wait: { kind: "period" } });
+  if (!g.clear) {
+    return go(state, "required", now, {
+      wait: g.retryAtMs === undefined ? { kind: "period" } : { kind: "period", untilMs: g.retryAtMs },
+      report: { reason: "RebootBlocked", message: g.message, blockReason: g.reason },
+    });
+  }
+  return stay(state, { action: { type: "acquire" }, wait: NOW });
+}
+
+function sentinelError(message: string): Report {
+  return { reason: "SentinelError", message, blockReason: "sentinel-error" };
+}
