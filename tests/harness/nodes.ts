@@ -4,8 +4,10 @@
  * annotation) and the harness only writes what a reboot changes. No node-lifecycle controller runs in either.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { type Kube, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from "../../lib/kube.ts";
+import { isNotFound, type Kube, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from "../../lib/kube.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE } from "./controllers.ts";
+import { until } from "./readiness.ts";
 
 export interface NodeOptions {
   /** Defaults to a random UUID, like a kernel's boot_id. */
@@ -77,21 +79,16 @@ export async function createNode(kube: Kube, name: string, opts: NodeOptions = {
 }
 
 /** Polls until the node's Ready condition is `ready`; fails after `timeoutMs`. */
-export async function waitForReady(
+export function waitForReady(
   kube: Kube,
   name: string,
   ready: boolean,
   timeoutMs = 30_000,
 ): Promise<k8s.V1Node> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  return until(`node ${name} ${ready ? "Ready" : "NotReady"}`, timeoutMs, async () => {
     const node = await kube.core.readNode({ name });
-    if (readyOf(node) === ready) return node;
-    if (Date.now() > deadline) {
-      throw new Error(`node ${name} not ${ready ? "Ready" : "NotReady"} within ${timeoutMs} ms`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return readyOf(node) === ready ? node : undefined;
+  }, 50);
 }
 
 function readyOf(node: k8s.V1Node): boolean {
@@ -181,12 +178,16 @@ export function kwokReboots(
   const podsOn = async (name: string) =>
     (await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` })).items
       .filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase === "Running");
+  // A pod may be deleted between the list and the patch: then there is nothing to hold down or start.
+  const gone = (e: unknown) => {
+    if (!isNotFound(e)) throw e;
+  };
   const annotatePod = (p: k8s.V1Pod, value: string | null) =>
     kube.core.patchNamespacedPod({
       namespace: p.metadata?.namespace ?? "",
       name: p.metadata?.name ?? "",
       body: { metadata: { annotations: { [RESTARTING_ANNOTATION]: value } } },
-    }, MERGE_PATCH);
+    }, MERGE_PATCH).then(() => {}, gone);
   const annotateNode = (name: string, value: string | null) =>
     kube.core.patchNode(
       { name, body: { metadata: { annotations: { [KWOK_NODE_ANNOTATION]: value } } } },
@@ -217,20 +218,14 @@ export function kwokReboots(
               ],
             },
           },
-        }, STRATEGIC_MERGE_PATCH);
+        }, STRATEGIC_MERGE_PATCH).then(() => {}, gone);
       }
     },
     async up(name, { podRestartMs, retry }) {
       await annotateNode(name, KWOK_NODE_VALUE);
       await waitForReady(kube, name, true);
       const restart = (async () => {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, podRestartMs);
-          signal.addEventListener("abort", () => {
-            clearTimeout(t);
-            resolve();
-          }, { once: true });
-        });
+        await sleep(podRestartMs, signal);
         if (signal.aborted) return;
         const pods = await retry(() => podsOn(name));
         for (const pod of pods) {

@@ -11,6 +11,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { Kube } from "../../lib/kube.ts";
 import { ensureServiceAccount } from "./pods.ts";
+import { until } from "./readiness.ts";
 
 export const POOL_LABEL = "kreboot.test/pool";
 const IGNORES_SIGTERM = "kreboot.test/ignores-sigterm";
@@ -218,23 +219,4 @@ export async function waitForPdb(
     const seen = (pdb.status?.observedGeneration ?? 0) >= (pdb.metadata?.generation ?? 1);
     return seen && pdb.status?.disruptionsAllowed === disruptionsAllowed ? pdb : undefined;
   });
-}
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
