@@ -8,6 +8,7 @@ import { ConfigError, HelpRequested, parseConfig } from "./lib/config/mod.ts";
 import { runSubcommand, splitOwnOptions, subcommandOf } from "./lib/cli/commands.ts";
 import { configCommand } from "./lib/cli/config_cmd.ts";
 import { usage } from "./lib/cli/help.ts";
+import { isNodeCommand, runNodeCommand } from "./lib/cli/hold.ts";
 import { runDaemon } from "./lib/daemon.ts";
 
 async function main(args: string[]): Promise<number> {
@@ -21,6 +22,7 @@ async function main(args: string[]): Promise<number> {
     await writeAll(Deno.stderr, out.stderr);
     return out.code;
   }
+  if (isNodeCommand(args[0])) return await runNodeCommand(args[0], args.slice(1), Deno.env.toObject());
   const sub = subcommandOf(args[0]);
   const subArgs = sub ? args.slice(1) : args;
   let parsed;

@@ -4,7 +4,9 @@
  */
 import { type Config, ConfigError, requireNodeId } from "./config/mod.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
+import { checkAlertmanager } from "./gates/alertmanager.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
+import { checkPrometheusQueries } from "./gates/prometheus_query.ts";
 import { checkWindow, describeWindow, rebootWindow } from "./gates/window.ts";
 import { checkSentinel, sentinelOptions } from "./sentinel/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
@@ -67,21 +69,27 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   const reporter = new Reporter({ config, kube, log, metrics });
   const ownNode = new OwnNode(kube, config, log, metrics);
 
+  // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
+  const alerts = {
+    alertFilterRegexp: alertFilter,
+    alertFilterMatchOnly: config.alertFilterMatchOnly,
+    alertFiringOnly: config.alertFiringOnly,
+    timeoutMs: config.prometheusTimeout,
+    signal,
+  };
   const gates = async (): Promise<GateResult> => {
     const steps: (() => Promise<GateResult>)[] = [
       () => Promise.resolve(checkWindow(window, Temporal.Now.instant())),
     ];
     if (config.prometheusUrl) {
-      steps.push(() =>
-        checkPrometheus({
-          url: config.prometheusUrl,
-          alertFilterRegexp: alertFilter,
-          alertFilterMatchOnly: config.alertFilterMatchOnly,
-          alertFiringOnly: config.alertFiringOnly,
-          timeoutMs: config.prometheusTimeout,
-          signal,
-        })
-      );
+      steps.push(() => checkPrometheus({ url: config.prometheusUrl, ...alerts }));
+    }
+    if (config.alertmanagerUrl) {
+      steps.push(() => checkAlertmanager({ url: config.alertmanagerUrl, ...alerts }));
+    }
+    if (config.prometheusQuery.length > 0) {
+      const target = { url: config.prometheusUrl, timeoutMs: alerts.timeoutMs, signal };
+      steps.push(() => checkPrometheusQueries(target, config.prometheusQuery));
     }
     if (config.blockingPodSelector.length > 0) {
       steps.push(() => checkBlockingPods(kube, node, config.blockingPodSelector));

@@ -20,6 +20,7 @@ import type { GateResult } from "./gates/gate.ts";
 import type { Kube } from "./kube.ts";
 import type { Logger } from "./log.ts";
 import type { NodeState } from "./loop.ts";
+import { unreadyDaemonPods } from "./safety/mod.ts";
 import { sleep } from "./sleep.ts";
 
 export interface DrainHooks {
@@ -130,8 +131,5 @@ export async function readNodeState(kube: Kube, name: string): Promise<NodeState
 /** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */
 export async function daemonPodsReady(kube: Kube, node: string): Promise<boolean> {
   const pods = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
-  return pods.items
-    .filter((p) => p.metadata?.ownerReferences?.some((o) => o.kind === "DaemonSet" && o.controller))
-    .filter((p) => !p.metadata?.deletionTimestamp)
-    .every((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+  return unreadyDaemonPods(pods.items).length === 0;
 }

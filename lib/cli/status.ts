@@ -29,7 +29,7 @@ export interface NodeStatus {
   reason?: string;
   /** Why it waits, as its daemon wrote it (window, alert names, pod, PDB, no slot, paused). */
   message?: string;
-  /** What blocks it, when it is blocked: window, alert, pod, pdb, lock (no free slot), paused, sentinel-error. */
+  /** What blocks it, when it is blocked: window, alert, query, pod, pdb, lock (no free slot), paused, sentinel-error. */
   blockedBy?: BlockReason;
   /** The slot this node holds, if any. */
   slot?: string;

@@ -23,9 +23,11 @@ import {
   type JsonValue,
   labelKey,
   labelsFlag,
+  nodeLabelKey,
   nonEmpty,
   selectorFlag,
   single,
+  specListFlag,
   stringFlag,
   stripQuotes,
   timeFlag,
@@ -34,6 +36,9 @@ import { checkNotifyUrl } from "./notify_url.ts";
 import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./window.ts";
 import { checkLabelSelector } from "./selector.ts";
 import { LOG_FORMATS, type LogFormat } from "../log.ts";
+import { type Budget, formatBudgetSpec, parseBudgetSpec } from "../budget/spec.ts";
+import { formatWindowSpec, parseWindowSpec } from "../windows/spec.ts";
+import type { AnchoredWindow } from "../windows/window.ts";
 
 export type { FlagKind, FlagSpec, JsonValue, LogFormat };
 
@@ -109,6 +114,16 @@ export interface Config {
   recoveryTimeout: number;
   notifyTimeout: number;
   prometheusTimeout: number;
+  /** "" = no Alertmanager gate. */
+  alertmanagerUrl: string;
+  /** PromQL instant queries asked of `prometheusUrl`; a non-empty result blocks. */
+  prometheusQuery: string[];
+  /** Node label whose values form independent groups; "" = one group of all nodes. */
+  groupLabel: string;
+  /** 0 = no cap across groups. */
+  maxConcurrencyTotal: number;
+  budgets: Budget[];
+  rebootWindows: AnchoredWindow[];
 }
 
 export type FlagGroup = "kured" | "kreboot";
@@ -435,7 +450,7 @@ export const FLAGS: readonly Flag[] = [
   ),
   flag("notifyUrl", "notify-url", {
     ...stringFlag(
-      "Where to send notifications, in shoutrrr URL syntax (slack://, teams://, generic+https://, smtp://, …); surrounding quotes are stripped. Cannot be combined with --slack-hook-url.",
+      "Where to send notifications, in shoutrrr URL syntax (slack://, teams+https:// for Teams Workflows, teams://, generic+https://, smtp://, …); surrounding quotes are stripped. Cannot be combined with --slack-hook-url.",
       "",
       (s) => {
         const url = stripQuotes(s);
@@ -622,9 +637,74 @@ export const FLAGS: readonly Flag[] = [
     "prometheusTimeout",
     "prometheus-timeout",
     durationFlag(
-      "Give up one Prometheus query after this long (the reboot then counts as blocked).",
+      "Give up one Prometheus or Alertmanager query after this long (the reboot then counts as blocked).",
       10 * SECOND,
       true,
+    ),
+    { group: "kreboot" },
+  ),
+  flag(
+    "alertmanagerUrl",
+    "alertmanager-url",
+    stringFlag(
+      "Alertmanager to ask for active alerts (API v2); one that is neither silenced nor inhibited blocks the reboot, under the --alert-filter-* flags. Empty = no check.",
+      "",
+      (s) => httpUrl(s, "http://alertmanager.monitoring:9093"),
+    ),
+    { group: "kreboot" },
+  ),
+  flag("prometheusQuery", "prometheus-query", {
+    kind: "stringArray",
+    help:
+      "Repeatable. A PromQL instant query asked of --prometheus-url; a non-empty result blocks the reboot, e.g. kube_deployment_status_replicas_unavailable > 0. Never split on commas.",
+    default: [],
+    decode(raw) {
+      for (const q of raw) {
+        if (q.trim() === "") throw new InvalidValue("a PromQL query", "empty", q);
+      }
+      return [...raw];
+    },
+    encode: (v) => v,
+    json: (v) => [...v],
+  }, { group: "kreboot" }),
+  flag(
+    "groupLabel",
+    "group-label",
+    stringFlag(
+      "Node label whose values form groups that reboot independently, each with its own slots, --concurrency and budgets (e.g. topology.kubernetes.io/zone); nodes without it form one group. Empty = all nodes are one group.",
+      "",
+      (s) => (s === "" ? s : nodeLabelKey(s)),
+    ),
+    { group: "kreboot" },
+  ),
+  flag(
+    "maxConcurrencyTotal",
+    "max-concurrency-total",
+    intFlag(
+      "At most this many nodes reboot at the same time across all groups; 0 = no cap beyond each group's own.",
+      0,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    { group: "kreboot" },
+  ),
+  flag(
+    "budgets",
+    "budget",
+    specListFlag(
+      "Repeatable. A reboot budget: nodes=N or nodes=P% (of the group's nodes, rounded up), optionally group=VALUE (of --group-label; empty = nodes without it) and schedule=CRON,duration=DUR[,tz=ZONE] for when it applies. Of a group's active budgets the most restrictive wins; --concurrency applies while none is active.",
+      parseBudgetSpec,
+      formatBudgetSpec,
+    ),
+    { group: "kreboot" },
+  ),
+  flag(
+    "rebootWindows",
+    "reboot-window",
+    specListFlag(
+      "Repeatable. A window in which reboots may start: cron=CRON,duration=DUR[,tz=ZONE], open from each cron time for DUR (also across midnight and DST). Reboots start while any is open and kured's --reboot-days/--start-time/--end-time window is too.",
+      parseWindowSpec,
+      formatWindowSpec,
     ),
     { group: "kreboot" },
   ),

@@ -208,6 +208,31 @@ export function timeFlag(help: string, def: string): FlagSpec<TimeOfDay> {
   };
 }
 
+/** A repeatable `key=value,…` spec flag (`--budget`, `--reboot-window`): each occurrence is one element. */
+export function specListFlag<T>(
+  help: string,
+  parse: (s: string) => T,
+  format: (v: T) => string,
+): FlagSpec<T[]> {
+  return {
+    kind: "stringArray",
+    help,
+    default: [],
+    decode(raw) {
+      return raw.map((s) => {
+        try {
+          return parse(s);
+        } catch (e) {
+          if (e instanceof InvalidValue) throw new InvalidValue(e.expected, e.detail, s);
+          throw e;
+        }
+      });
+    },
+    encode: (v) => v.map(format),
+    json: (v) => v.map(format),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Small checks used by string flags.
 
@@ -253,19 +278,22 @@ export function annotationKey(s: string): string {
   return s;
 }
 
-export function httpUrl(s: string): string {
+export function nodeLabelKey(s: string): string {
+  const problem = labelKeyProblem(s);
+  if (problem) throw new InvalidValue("a node label key such as topology.kubernetes.io/zone", problem);
+  return s;
+}
+
+export function httpUrl(s: string, example = "http://prometheus.monitoring:9090"): string {
   if (s === "") return s;
   let url: URL;
   try {
     url = new URL(s);
   } catch {
-    throw new InvalidValue("an http(s) URL such as http://prometheus.monitoring:9090", "not a parsable URL");
+    throw new InvalidValue(`an http(s) URL such as ${example}`, "not a parsable URL");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new InvalidValue(
-      "an http(s) URL such as http://prometheus.monitoring:9090",
-      `scheme ${url.protocol}`,
-    );
+    throw new InvalidValue(`an http(s) URL such as ${example}`, `scheme ${url.protocol}`);
   }
   return s;
 }

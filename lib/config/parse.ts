@@ -15,6 +15,7 @@ import { redact } from "../log.ts";
 import { ConfigError, HelpRequested, InvalidValue } from "./errors.ts";
 import { type Config, type Flag, FLAGS } from "./flags.ts";
 import { slackHookToNotifyUrl } from "./notify_url.ts";
+import { checkGroupFlags } from "../budget/check.ts";
 
 export interface ParseResult {
   config: Config;
@@ -188,6 +189,12 @@ function crossCheck(config: Config, sources: Map<Flag, Source>): string[] {
       );
     }
   }
+  if (config.prometheusQuery.length > 0 && config.prometheusUrl === "") {
+    throw new ConfigError(
+      "prometheus-query",
+      "--prometheus-query needs --prometheus-url: set the Prometheus to ask, e.g. --prometheus-url=http://prometheus.monitoring:9090",
+    );
+  }
   const preKeys = Object.keys(config.preRebootNodeLabels).sort();
   const postKeys = Object.keys(config.postRebootNodeLabels).sort();
   if (preKeys.join(",") !== postKeys.join(",")) {
@@ -195,6 +202,7 @@ function crossCheck(config: Config, sources: Map<Flag, Source>): string[] {
       "--pre-reboot-node-labels and --post-reboot-node-labels set different keys: a label set before the reboot stays on the node after it",
     );
   }
+  checkGroupFlags(config);
   if (config.rebootSentinelCommand.length > 0 && isSet(sources, "reboot-sentinel")) {
     warnings.push("--reboot-sentinel is ignored because --reboot-sentinel-command is set");
   }

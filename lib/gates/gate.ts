@@ -4,7 +4,16 @@
  */
 
 /** Every block reason: the `reason` label of `kreboot_reboot_blocked`, and `kreboot status`'s BLOCKED BY. */
-export const BLOCK_REASONS = ["window", "alert", "pod", "pdb", "lock", "paused", "sentinel-error"] as const;
+export const BLOCK_REASONS = [
+  "window",
+  "alert",
+  "query",
+  "pod",
+  "pdb",
+  "lock",
+  "paused",
+  "sentinel-error",
+] as const;
 export type BlockReason = typeof BLOCK_REASONS[number];
 
 export type GateResult =

@@ -82,9 +82,10 @@ export function inWindow(w: RebootWindow, instant: Temporal.Instant): boolean {
 
 /**
  * The first instant at or after `instant` that is inside the window, or undefined if there is none within
- * the next eight days (which means never: the pattern repeats weekly). For status lines and logs.
+ * the next eight days (which means never: the pattern repeats weekly). For status lines and logs, and for
+ * lib/windows/gate.ts, which combines it with the `--reboot-window` cron windows.
  */
-function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Temporal.Instant | undefined {
+export function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Temporal.Instant | undefined {
   if (w.days.size === 0) return undefined;
   const tz = zoneId(w.timeZone);
   const today = instant.toZonedDateTimeISO(tz).toPlainDate();

@@ -44,6 +44,7 @@ export interface ConditionState {
 const BLOCKED_REASON: Record<BlockReason, string> = {
   window: "BlockedByWindow",
   alert: "BlockedByAlert",
+  query: "BlockedByQuery",
   pod: "BlockedByPod",
   pdb: "BlockedByPDB",
   lock: "BlockedByLock",

@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 import type { StatusReport } from "../../lib/cli/status.ts";
 import { startCluster, type TestCluster } from "../harness/mod.ts";
-import { eventually, type Install, installKreboot, kreboot } from "./support.ts";
+import { type CliResult, eventually, type Install, installKreboot, runKreboot } from "./support.ts";
+
+function kreboot(cluster: TestCluster, args: string[]): Promise<CliResult> {
+  return runKreboot(cluster.cp.adminKubeconfig, args);
+}
 
 async function statusJson(cluster: TestCluster, install: Install): Promise<StatusReport> {
   const r = await kreboot(cluster, ["status", "-o", "json", ...install.args]);

@@ -79,10 +79,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the kreboot CLI (`deno run main.ts <args>`) as an operator would, with the admin kubeconfig. */
-export async function kreboot(cluster: TestCluster, args: string[]): Promise<CliResult> {
+/** Runs the real CLI (`deno run main.ts …`) with `kubeconfig`, as an operator would. */
+export async function runKreboot(kubeconfig: string, args: string[]): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${REPO_ROOT}/main.ts`, ...args, `--kubeconfig=${cluster.cp.adminKubeconfig}`],
+    args: ["run", "-A", `${REPO_ROOT}/main.ts`, ...args, `--kubeconfig=${kubeconfig}`],
     env: { NO_COLOR: "1" },
     stdin: "null",
     cwd: REPO_ROOT,

@@ -9,12 +9,12 @@ import type { StatusReport } from "../../lib/cli/status.ts";
 import { MERGE_PATCH } from "../../lib/kube.ts";
 import { isReady, startCluster, type TestCluster } from "../harness/mod.ts";
 import { SafetyMonitor } from "../harness/monitor.ts";
-import { eventually, type Install, installKreboot, kreboot, schedulable, slotsFree } from "./support.ts";
+import { eventually, type Install, installKreboot, runKreboot, schedulable, slotsFree } from "./support.ts";
 
 const WORK = "work";
 
 async function statusOf(cluster: TestCluster, install: Install, node: string) {
-  const r = await kreboot(cluster, ["status", "-o", "json", ...install.args]);
+  const r = await runKreboot(cluster.cp.adminKubeconfig, ["status", "-o", "json", ...install.args]);
   assert.equal(r.code, 0, `status -o json failed:\n${r.stderr}`);
   return (JSON.parse(r.stdout) as StatusReport).nodes.find((n) => n.node === node);
 }

@@ -33,7 +33,9 @@ Deno.test("kreboot --help lists every subcommand with one line each, then the fl
   for (const args of [["--help"], ["-h"], ["config", "--help"]]) {
     const r = await kreboot(args);
     assert.equal(r.code, 0, r.stderr);
-    for (const sub of ["config", "status", "pause", "resume", "manifests"]) {
+    for (
+      const sub of ["config", "status", "pause", "resume", "manifests", "hold", "unhold", "request-reboot"]
+    ) {
       const lines = r.stdout.split("\n").filter((l) => l.startsWith(`  ${sub} `));
       assert.equal(lines.length, 1, `${args.join(" ")}: one line for ${sub}:\n${r.stdout.slice(0, 800)}`);
       assert.match(lines[0] ?? "", new RegExp(`^  ${sub} +\\w`), "with what it does");

@@ -5,6 +5,7 @@
  */
 import { type Logger, redact } from "../../log.ts";
 import { sendMail } from "./smtp.ts";
+import { workflowsPayload } from "./teams_workflows.ts";
 import { displayUrl, type NotifyTarget, parseNotifyUrl, secretsOf } from "./url.ts";
 
 export interface Notification {
@@ -69,6 +70,13 @@ export function httpRequest(
         body: JSON.stringify(card),
       };
     }
+    case "teams-workflows":
+      return {
+        url: t.webhook,
+        method: "POST",
+        headers: { "content-type": JSON_TYPE },
+        body: JSON.stringify(workflowsPayload(n)),
+      };
     case "generic": {
       const body = t.template === "json"
         ? JSON.stringify({ ...t.extra, [t.titleKey]: t.title ?? n.title, [t.messageKey]: n.message })

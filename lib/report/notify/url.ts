@@ -1,10 +1,11 @@
 /**
  * `--notify-url` in shoutrrr syntax, parsed into the request a notifier makes. Only the services kured documents
- * are sent (Slack, Teams, generic webhooks, SMTP); the URL forms and query keys follow shoutrrr's docs so an
+ * are sent (Slack, Teams, generic webhooks, SMTP, and Teams through Workflows as `teams+https://`); the URL forms and query keys follow shoutrrr's docs so an
  * existing kured configuration keeps working. Parsing happens at start-up: a URL that cannot work is an error
  * then, not a silent failure at the first reboot.
  */
 import { redact } from "../../log.ts";
+import { parseTeamsWorkflows, type TeamsWorkflowsTarget, workflowsSecrets } from "./teams_workflows.ts";
 
 /**
  * A notification URL that cannot work. `why` says what is wrong, `expected` what would work; the config check
@@ -89,10 +90,17 @@ export interface SmtpTarget {
   clientHost: string;
 }
 
-export type NotifyTarget = SlackWebhookTarget | SlackApiTarget | TeamsTarget | GenericTarget | SmtpTarget;
+export type NotifyTarget =
+  | SlackWebhookTarget
+  | SlackApiTarget
+  | TeamsTarget
+  | TeamsWorkflowsTarget
+  | GenericTarget
+  | SmtpTarget;
 
 const FORMS = "slack://T000/B000/XXXX, slack://xoxb:TOKEN@CHANNEL, " +
-  "teams://GROUP@TENANT/ALT/OWNER/EXTRA?host=ORG.webhook.office.com, generic+https://HOST/PATH, " +
+  "teams://GROUP@TENANT/ALT/OWNER/EXTRA?host=ORG.webhook.office.com, teams+https://WORKFLOW-URL, " +
+  "generic+https://HOST/PATH, " +
   "smtp://USER:PASS@HOST:PORT/?fromAddress=FROM&toAddresses=TO1,TO2";
 
 function fail(why: string): never {
@@ -137,6 +145,11 @@ export function parseNotifyUrl(raw: string): NotifyTarget {
       return parseSlack(url);
     case "teams":
       return parseTeams(url);
+    case "teams+https":
+    case "teams+http": {
+      const t = parseTeamsWorkflows(raw);
+      return typeof t === "string" ? fail(t) : t;
+    }
     case "generic":
     case "generic+http":
     case "generic+https":
@@ -356,6 +369,8 @@ export function secretsOf(t: NotifyTarget): string[] {
       return [t.webhook, new URL(t.webhook).pathname];
     case "slack-api":
       return [t.token];
+    case "teams-workflows":
+      return workflowsSecrets(t);
     case "generic": {
       const u = new URL(t.url);
       return [

@@ -20,6 +20,8 @@ interface Row {
   /** Two different valid values, raw and as JSON. */
   a: [string, JsonValue];
   b: [string, JsonValue];
+  /** Other flags this one needs to be valid. */
+  needs?: string[];
 }
 
 const KURED: Row[] = [
@@ -143,6 +145,42 @@ const KREBOOT: Row[] = [
   { name: "recovery-timeout", def: "10m0s", a: ["20m", "20m0s"], b: ["1h", "1h0m0s"] },
   { name: "notify-timeout", def: "10s", a: ["3s", "3s"], b: ["500ms", "500ms"] },
   { name: "prometheus-timeout", def: "10s", a: ["2s", "2s"], b: ["1m", "1m0s"] },
+  {
+    name: "alertmanager-url",
+    def: "",
+    a: ["http://alertmanager:9093", "http://alertmanager:9093"],
+    b: ["https://am.example.com/prefix", "https://am.example.com/prefix"],
+  },
+  {
+    name: "prometheus-query",
+    def: [],
+    a: ["kube_deployment_status_replicas_unavailable > 0", [
+      "kube_deployment_status_replicas_unavailable > 0",
+    ]],
+    b: ['sum by (a,b) (up{job=~"x|y"}) == 0', ['sum by (a,b) (up{job=~"x|y"}) == 0']],
+    needs: ["--prometheus-url=http://prometheus:9090"],
+  },
+  {
+    name: "group-label",
+    def: "",
+    a: ["topology.kubernetes.io/zone", "topology.kubernetes.io/zone"],
+    b: ["pool", "pool"],
+  },
+  { name: "max-concurrency-total", def: 0, a: ["2", 2], b: ["0", 0] },
+  {
+    name: "budget",
+    def: [],
+    a: ["nodes=30%", ["nodes=30%"]],
+    b: ["nodes=0,schedule=@daily,duration=1h", ["nodes=0,schedule=@daily,duration=1h0m0s,tz=UTC"]],
+  },
+  {
+    name: "reboot-window",
+    def: [],
+    a: ["cron=0 22 * * fri,duration=6h,tz=Europe/Berlin", [
+      "cron=0 22 * * fri,duration=6h0m0s,tz=Europe/Berlin",
+    ]],
+    b: ["cron=30 1 * * *,duration=90m", ["cron=30 1 * * *,duration=1h30m0s,tz=UTC"]],
+  },
 ];
 
 function envName(prefix: string, flag: string): string {
@@ -179,9 +217,12 @@ Deno.test("defaults show in configToJson exactly as kured's", () => {
 Deno.test("every flag accepts a valid value in --name=value and --name value form", () => {
   for (const row of [...KURED, ...KREBOOT]) {
     for (const [raw, want] of [row.a, row.b]) {
-      assert.deepEqual(json([`--${row.name}=${raw}`])[row.name], want, `--${row.name}=${raw}`);
+      const needs = row.needs ?? [];
+      assert.deepEqual(json([...needs, `--${row.name}=${raw}`])[row.name], want, `--${row.name}=${raw}`);
       const isBool = typeof row.def === "boolean";
-      if (!isBool) assert.deepEqual(json([`--${row.name}`, raw])[row.name], want, `--${row.name} ${raw}`);
+      if (!isBool) {
+        assert.deepEqual(json([...needs, `--${row.name}`, raw])[row.name], want, `--${row.name} ${raw}`);
+      }
     }
   }
 });
@@ -207,8 +248,9 @@ Deno.test("KREBOOT_ and KURED_ variables set every kured flag; the flag beats bo
 Deno.test("kreboot's own flags bind KREBOOT_ only", () => {
   for (const row of KREBOOT) {
     const [aRaw, aJson] = row.a;
-    assert.deepEqual(json([], { [envName("KREBOOT", row.name)]: aRaw })[row.name], aJson, row.name);
-    assert.deepEqual(json([], { [envName("KURED", row.name)]: aRaw })[row.name], row.def, row.name);
+    const needs = row.needs ?? [];
+    assert.deepEqual(json(needs, { [envName("KREBOOT", row.name)]: aRaw })[row.name], aJson, row.name);
+    assert.deepEqual(json(needs, { [envName("KURED", row.name)]: aRaw })[row.name], row.def, row.name);
   }
 });
 
@@ -393,6 +435,15 @@ Deno.test("configToArgs round-trips through parseConfig", () => {
       "--reboot-timeout=1m30s",
       "--log-format=json",
       "--kubeconfig=/tmp/kc",
+    ],
+    [
+      "--group-label=topology.kubernetes.io/zone",
+      "--max-concurrency-total=3",
+      "--budget=nodes=0,schedule=0 8 * * mon-fri,duration=10h,tz=Europe/Berlin",
+      "--budget=nodes=30%,group=batch",
+      "--budget=nodes=1,group=",
+      "--reboot-window=cron=0 22 * * fri,sat,duration=6h,tz=Europe/Berlin",
+      "--reboot-window=cron=@daily,duration=2h",
     ],
   ];
   for (const argv of argvs) {

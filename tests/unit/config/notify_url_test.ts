@@ -16,6 +16,8 @@ Deno.test("--notify-url accepts the supported shoutrrr schemes", () => {
       "slack://kured@T000/B000/XXXX?channel=ops",
       "slack://xoxb:123-abc@C0123",
       "teams://group@tenant/altId/groupOwner/extraId?host=example.webhook.office.com",
+      "teams+https://prod-00.westus.logic.azure.com:443/workflows/w/triggers/manual/paths/invoke?sig=s",
+      "teams+http://127.0.0.1:8080/workflows/w/triggers/manual/paths/invoke",
       "generic+https://example.com/hook?template=json",
       "generic+http://127.0.0.1:8080/hook",
       "generic://example.com/hook",
@@ -31,6 +33,7 @@ Deno.test("--notify-url refuses, at start-up, every URL the sender could not use
     ["telegram://token@telegram?chats=1", /scheme "telegram" is not supported/],
     ["slack://T000/B000", /three token parts/],
     ["teams://group@tenant/altId/groupOwner/extraId", /host=/],
+    ["teams+https://prod-00.westus.logic.azure.com", /whole HTTP URL of the flow/],
     ["smtp://mail.example.com:25/?toAddresses=a@example.com", /fromAddress/],
     ["generic+https://", /host/],
     // Once only the sender refused these (at the first reboot); now the configuration does.

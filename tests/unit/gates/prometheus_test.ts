@@ -1,40 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  activeAlerts,
-  alertCounts,
-  checkPrometheus,
-  type PrometheusOptions,
-} from "../../../lib/gates/prometheus.ts";
+import { alertCounts } from "../../../lib/gates/alert_filter.ts";
+import { activeAlerts, checkPrometheus, type PrometheusOptions } from "../../../lib/gates/prometheus.ts";
+import { closedPort, hang, json, withStandIn as withFake } from "./standin.ts";
 
 const strict = { sanitizeOps: true, sanitizeResources: true };
-
-interface Seen {
-  method: string;
-  path: string;
-  params: URLSearchParams;
-}
-
-/** A fake Prometheus on loopback; `handler` answers, `seen` records each request. */
-async function withFake(
-  handler: (req: Request) => Response | Promise<Response>,
-  fn: (url: string, seen: Seen[]) => Promise<void>,
-): Promise<void> {
-  const seen: Seen[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const u = new URL(req.url);
-    const params = req.method === "POST" ? new URLSearchParams(await req.text()) : u.searchParams;
-    seen.push({ method: req.method, path: u.pathname, params });
-    return await handler(req);
-  });
-  try {
-    await fn(`http://127.0.0.1:${server.addr.port}`, seen);
-  } finally {
-    await server.shutdown();
-  }
-}
-
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 function sample(alertname: string, alertstate = "firing", value = "1") {
   return {
@@ -286,10 +255,7 @@ Deno.test({
   name: "prometheus: connection refused blocks",
   ...strict,
   fn: async () => {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = listener.addr.port;
-    listener.close();
-    await blockedWith(base(`http://127.0.0.1:${port}`), /fetch failed: .*Connection refused/);
+    await blockedWith(base(`http://127.0.0.1:${closedPort()}`), /fetch failed: .*Connection refused/);
   },
 });
 
@@ -322,10 +288,7 @@ Deno.test({
   ...strict,
   fn: () =>
     withFake(
-      (req) =>
-        new Promise<Response>((resolve) => {
-          req.signal.addEventListener("abort", () => resolve(new Response("gone")));
-        }),
+      hang,
       async (url) => {
         const ac = new AbortController();
         setTimeout(() => ac.abort(), 50);

@@ -108,6 +108,8 @@ Deno.test("invalid notification URLs are refused with the forms that work", () =
     ["teams://grp@tenant/alt/owner/extra", /host=/],
     ["teams://tenant/alt/owner/extra?host=o.webhook.office.com", /GROUP@TENANT/],
     ["teams://g@t/alt/owner?host=o.webhook.office.com", /GROUP@TENANT/],
+    ["teams+https://prod-00.westus.logic.azure.com", /whole HTTP URL of the flow/],
+    ["teams+https://user:pw@prod-00.westus.logic.azure.com/workflows/w", /no user or password/],
     ["generic+https://example.com/h?method=GET", /cannot carry a message body/],
     ["generic+https://example.com/h?template=fancy", /not supported/],
     ["generic+https://example.com/h?disabletls=maybe", /not yes or no/],
@@ -178,6 +180,10 @@ Deno.test("no secret of any scheme survives into a log line", () => {
       "h3aderS3cret",
     ]],
     ["smtp://user:passS3cret@mail.example.com:587/?fromAddress=a@x.org&toAddresses=b@x.org", ["passS3cret"]],
+    [
+      "teams+https://prod-00.westus.logic.azure.com:443/workflows/w1/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=s1gS3cret",
+      ["s1gS3cret"],
+    ],
   ];
   for (const [url, secrets] of cases) {
     const shown = displayUrl(url);
@@ -185,7 +191,7 @@ Deno.test("no secret of any scheme survives into a log line", () => {
     assert.match(shown, /\[REDACTED\]/);
     // An error message quoting the resolved request (fetch does) is scrubbed too.
     const target = parseNotifyUrl(url);
-    const resolved = target.kind === "slack" || target.kind === "teams"
+    const resolved = target.kind === "slack" || target.kind === "teams" || target.kind === "teams-workflows"
       ? target.webhook
       : target.kind === "generic"
       ? target.url

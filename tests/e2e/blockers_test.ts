@@ -1,0 +1,140 @@
+/**
+ * Why an eviction did not go through, as the real kube-apiserver says it: a PodDisruptionBudget at 0, a
+ * ValidatingAdmissionPolicy that denies evictions, a terminating namespace. lib/drain/blockers.ts must read the
+ * apiserver's actual wording (the PDB's counts, the policy's message), and lib/drain/answer.ts must retry the
+ * policy's denial instead of failing the drain (kured#1269).
+ */
+import assert from "node:assert/strict";
+import type * as k8s from "@kubernetes/client-node";
+import { classifyEvictionError } from "../../lib/drain/answer.ts";
+import { classifyBlocker, describeBlocker, drainBlockedMessage } from "../../lib/drain/blockers.ts";
+import { startCluster, type TestCluster } from "../harness/mod.ts";
+import { eventually } from "./support.ts";
+
+const NODE = "blk-1";
+
+/** Asks for the eviction of `pod`; returns the refusal (the test needs one). */
+async function refusal(c: TestCluster, pod: k8s.V1Pod): Promise<unknown> {
+  const namespace = pod.metadata?.namespace ?? "";
+  const name = pod.metadata?.name ?? "";
+  try {
+    await c.kube.core.createNamespacedPodEviction({
+      namespace,
+      name,
+      body: { apiVersion: "policy/v1", kind: "Eviction", metadata: { namespace, name } },
+    });
+  } catch (e) {
+    return e;
+  }
+  throw new Error(`the eviction of ${namespace}/${name} went through`);
+}
+
+Deno.test("drain blockers e2e: the apiserver's refusals, classified and explained", async (t) => {
+  await using c = await startCluster();
+  await c.createNode(NODE);
+
+  await t.step("a PDB at 0: named with its counts, from the object and from the refusal alone", async () => {
+    await c.ensureNamespace("blk-pdb");
+    const pod = await c.createPod("blk-pdb", {
+      name: "web-0",
+      node: NODE,
+      owner: "ReplicaSet",
+      labels: { app: "web" },
+    });
+    await c.createPdb("blk-pdb", "web", { matchLabels: { app: "web" }, minAvailable: 1 });
+    await c.setPdbStatus("blk-pdb", "web", 0);
+    const e = await refusal(c, pod);
+    assert.equal(classifyEvictionError(e).kind, "retry");
+    const pdbs = (await c.kube.policy.listNamespacedPodDisruptionBudget({ namespace: "blk-pdb" })).items;
+    const fromObject = classifyBlocker(pod, e, pdbs);
+    assert.equal(fromObject.kind, "pdb");
+    assert.match(
+      describeBlocker(fromObject),
+      /^pod blk-pdb\/web-0: PodDisruptionBudget blk-pdb\/web allows 0 disruptions \(\d+ healthy, \d+ desired\)$/,
+    );
+    const fromAnswer = classifyBlocker(pod, e, []);
+    assert.equal(
+      fromAnswer.kind === "pdb" && fromAnswer.pdbs[0]?.name,
+      "blk-pdb/web",
+      JSON.stringify(fromAnswer),
+    );
+  });
+
+  await t.step(
+    "a ValidatingAdmissionPolicy denying evictions: retried, its name and message kept",
+    async () => {
+      await c.ensureNamespace("blk-vap");
+      const pod = await c.createPod("blk-vap", {
+        name: "broker-0",
+        node: NODE,
+        owner: "StatefulSet",
+        labels: { app: "kafka" },
+      });
+      await c.applyObjects([
+        {
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingAdmissionPolicy",
+          metadata: { name: "no-evictions" },
+          spec: {
+            failurePolicy: "Fail",
+            matchConstraints: {
+              resourceRules: [{
+                apiGroups: [""],
+                apiVersions: ["v1"],
+                operations: ["CREATE"],
+                resources: ["pods/eviction"],
+              }],
+            },
+            validations: [{ expression: "false", message: "the drain cleaner moves this pod itself" }],
+          },
+        },
+        {
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingAdmissionPolicyBinding",
+          metadata: { name: "no-evictions-blk-vap" },
+          spec: {
+            policyName: "no-evictions",
+            validationActions: ["Deny"],
+            matchResources: {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "blk-vap" } },
+            },
+          },
+        },
+      ]);
+      // The policy takes a moment to be loaded by the apiserver.
+      const e = await eventually("the policy denies the eviction", 30_000, async () => {
+        const err = await refusal(c, pod);
+        return classifyBlocker(pod, err, []).kind === "admission" ? err : undefined;
+      });
+      const answer = classifyEvictionError(e);
+      assert.equal(answer.kind, "retry", "an admission denial is retried, not fatal");
+      const b = classifyBlocker(pod, e, []);
+      assert.match(
+        describeBlocker(b),
+        /^pod blk-vap\/broker-0: eviction denied by ValidatingAdmissionPolicy "no-evictions" \(HTTP \d+\): the drain cleaner moves this pod itself$/,
+      );
+      assert.match(
+        drainBlockedMessage([b]),
+        /^drain blocked by 1 pod: .*the drain cleaner moves this pod itself$/,
+      );
+    },
+  );
+
+  await t.step("a terminating namespace", async () => {
+    await c.ensureNamespace("blk-gone");
+    const pod = await c.createPod("blk-gone", {
+      name: "leftover",
+      node: NODE,
+      owner: "ReplicaSet",
+      labels: { app: "x" },
+    });
+    // No namespace controller runs here: the namespace stays Terminating while its pod is there.
+    await c.kube.core.deleteNamespace({ name: "blk-gone" });
+    const e = await refusal(c, pod);
+    assert.equal(classifyEvictionError(e).kind, "namespace-terminating");
+    assert.equal(
+      describeBlocker(classifyBlocker(pod, e, [])),
+      "pod blk-gone/leftover: namespace blk-gone is terminating",
+    );
+  });
+});
