@@ -186,6 +186,29 @@ Deno.test({
       assert.deepEqual(await podNames(admin, node), ["other"]);
     });
 
+    await t.step("a pod bound to the node after the drain listed its pods is drained too", async () => {
+      const node = "n-late";
+      const ns = "late";
+      await c.createNode(node, { pool: ns });
+      await c.ensureNamespace(ns);
+      // Ignores SIGTERM for 3 s: the drain is still waiting for it when the late pod arrives.
+      await c.createBarePod(ns, { name: "slow", node, terminationSeconds: 3 });
+      await cordon(kube, node);
+      const { log, lines } = collectingLogger(node);
+      const drained = drain(kube, node, drainOpts(log));
+      await until("slow terminating", 10_000, async () => {
+        const pod = await admin.core.readNamespacedPod({ namespace: ns, name: "slow" });
+        return pod.metadata?.deletionTimestamp !== undefined;
+      });
+      // What a scheduler that had not yet seen the cordon does: bind a pod to the node (seen in chaos runs).
+      await c.createBarePod(ns, { name: "late", node });
+      const result = await drained;
+      assert.deepEqual(result.ok && [result.evicted, result.deleted], [2, 0], JSON.stringify(result));
+      assert.deepEqual(await podNames(admin, node), []);
+      const late = lines.find((l) => l.msg === "draining pods bound to the node after the drain began");
+      assert.deepEqual(late?.pods, ["late/late"]);
+    });
+
     await t.step("pre-flight blocks on a PDB allowing 0, naming it, and nothing is cordoned", async () => {
       const node = "n-zero";
       const ns = "zero";
