@@ -140,5 +140,16 @@ Deno.test("cluster with controllers smoke", async (t) => {
     },
   );
 
+  await t.step("a component that exits is started again, as its kubelet would", async () => {
+    const scheduler = controllers.scheduler;
+    const before = scheduler.proc.pid;
+    scheduler.proc.killGroupSync("SIGKILL");
+    await eventually("a new kube-scheduler", 10_000, () => scheduler.proc.pid !== before || undefined);
+    assert.equal(scheduler.exits.length, 1);
+    await cluster.createDeployment(NS, "after", { pool: "smoke", replicas: 2 });
+    await cluster.waitForDeployment(NS, "after");
+    assert.deepEqual(controllers.restarts().length, 1);
+  });
+
   cluster.cp.assertControllersRunning();
 });

@@ -200,8 +200,15 @@ Deno.test({
         const pod = await admin.core.readNamespacedPod({ namespace: ns, name: "slow" });
         return pod.metadata?.deletionTimestamp !== undefined;
       });
-      // What a scheduler that had not yet seen the cordon does: bind a pod to the node (seen in chaos runs).
-      await c.createBarePod(ns, { name: "late", node });
+      // What a scheduler that had not yet seen the cordon does: bind a pod to the node (seen in chaos runs). Not
+      // waited for: the drain may evict it before kwok has it running.
+      await admin.core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name: "late" },
+          spec: { nodeName: node, containers: [{ name: "app", image: "registry.invalid/pause:3.10" }] },
+        },
+      });
       const result = await drained;
       assert.deepEqual(result.ok && [result.evicted, result.deleted], [2, 0], JSON.stringify(result));
       assert.deepEqual(await podNames(admin, node), []);

@@ -285,12 +285,14 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   const crashes = [...daemons.values()].reduce((s, d) => s + d.crashes, 0);
   const durationMs = Date.now() - t0;
   const ok = failures.length === 0 && monitor.violations.length === 0;
+  const restarts = cluster.cp.controllers?.restarts() ?? [];
   const summary =
     `seed ${seed}: ${ok ? "ok" : "FAILED"} in ${(durationMs / 1000).toFixed(1)}s; ${crashes} kill -9, ` +
     `apiserver down ${downMs} ms at ${
       restartedAt === undefined ? "-" : `+${(restartedAt / 1000).toFixed(1)}s`
     }, deleted ${deleted ?? "-"}, ` +
     `max disrupted ${monitor.maxDisrupted}; ${monitor.describe()}` +
+    (restarts.length ? `\n  restarted (as a kubelet would): ${restarts.join(", ")}` : "") +
     (failures.length ? `\n  failures:\n    ${failures.join("\n    ")}` : "");
   if (!ok) {
     for (const d of daemons.values()) {

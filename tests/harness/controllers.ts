@@ -8,8 +8,9 @@
 import type { Kube } from "../../lib/kube.ts";
 import { REPO_ROOT } from "./binaries.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
-import { Proc, tail } from "./proc.ts";
+import { tail } from "./proc.ts";
 import { FatalProbeError, waitFor } from "./readiness.ts";
+import { Supervised } from "./supervisor.ts";
 
 /** The annotation kwok selects the nodes it manages by (`--manage-nodes-with-annotation-selector`). */
 export const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
@@ -90,16 +91,19 @@ export interface ControllersContext {
   startTimeoutMs: number;
 }
 
-/** kube-controller-manager, kube-scheduler and kwok, started and ready. */
+/**
+ * kube-controller-manager, kube-scheduler and kwok, started and ready, and started again when one exits (see
+ * tests/harness/supervisor.ts).
+ */
 export class Controllers {
   /** Milliseconds from spawning the three to both readiness checks passing. */
   startupMs = 0;
-  readonly controllerManager: Proc;
-  readonly scheduler: Proc;
-  readonly kwok: Proc;
-  #stopping = false;
+  readonly controllerManager: Supervised;
+  readonly scheduler: Supervised;
+  readonly kwok: Supervised;
+  #ready = false;
 
-  private constructor(procs: { controllerManager: Proc; scheduler: Proc; kwok: Proc }) {
+  private constructor(procs: { controllerManager: Supervised; scheduler: Supervised; kwok: Supervised }) {
     this.controllerManager = procs.controllerManager;
     this.scheduler = procs.scheduler;
     this.kwok = procs.kwok;
@@ -119,7 +123,7 @@ export class Controllers {
     // file (kube-controller-manager only checks that the file parses as PEM, so it would take either).
     await Deno.writeTextFile(rootCa, caOnly(ctx.caPem));
     const spawn = (name: string, argv: string[]) =>
-      Proc.spawn({ argv, logFile: `${ctx.dir}/logs/${name}.log`, pidDir: ctx.pidDir });
+      new Supervised(name, { argv, logFile: `${ctx.dir}/logs/${name}.log`, pidDir: ctx.pidDir });
     const procs = {
       controllerManager: spawn("kube-controller-manager", [
         `${ctx.binDir}/kube-controller-manager`,
@@ -163,20 +167,32 @@ export class Controllers {
       await c.stop();
       throw e;
     }
+    c.#ready = true;
     c.startupMs = Math.round(performance.now() - t0);
     return c;
   }
 
-  /** What exited on its own so far, with the tail of its log; undefined while all three run. */
+  /**
+   * Why the cluster is not to be trusted, with log tails: a component that exited before it was ready, or one
+   * that keeps exiting; undefined while all is well.
+   */
   failure(): string | undefined {
-    if (this.#stopping) return undefined;
-    const dead = [this.controllerManager, this.scheduler, this.kwok].filter((p) => p.exited);
-    if (dead.length === 0) return undefined;
-    return dead.map((p) =>
-      `${p.argv[0]?.split("/").pop()} exited with code ${p.exited?.code}\n--- tail of ${p.logFile} ---\n${
-        tail(p.logFile)
-      }`
-    ).join("\n");
+    const all = [this.controllerManager, this.scheduler, this.kwok];
+    const problems = this.#ready
+      ? all.map((c) => c.failure()).filter((f) => f !== undefined)
+      : all.filter((c) => c.exits.length > 0).map((c) =>
+        `${c.name} exited with code ${c.exits[0]?.code} while starting\n--- tail of ${c.logFile} ---\n${
+          c.exits[0]?.tail
+        }`
+      );
+    return problems.length > 0 ? problems.join("\n") : undefined;
+  }
+
+  /** Exits of the three (each was started again), for a test's log. */
+  restarts(): string[] {
+    return [this.controllerManager, this.scheduler, this.kwok].flatMap((c) =>
+      c.exits.map((e) => `${c.name} exited with code ${e.code} at ${e.at.toISOString()}`)
+    );
   }
 
   async #waitReady(ctx: ControllersContext): Promise<void> {
@@ -219,9 +235,8 @@ export class Controllers {
     alive();
   }
 
-  /** Stops kwok, the scheduler and the controller-manager (SIGTERM, then SIGKILL). */
+  /** Stops kwok, the scheduler and the controller-manager for good (SIGTERM, then SIGKILL). */
   async stop(): Promise<void> {
-    this.#stopping = true;
     await Promise.all([this.kwok.stop(), this.scheduler.stop(), this.controllerManager.stop()]);
   }
 }

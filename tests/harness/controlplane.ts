@@ -341,12 +341,13 @@ export class ControlPlane implements AsyncDisposable {
   }
 
   /**
-   * Throws with the log tail when the controller-manager, the scheduler or kwok exited on its own (a test on
-   * this cluster is meaningless without them); `stop()` checks it too.
+   * Throws with the log tail when the controller-manager, the scheduler or kwok keeps exiting (each is started
+   * again after an exit, as a kubelet would; a test on this cluster is meaningless without them); `stop()`
+   * checks it too.
    */
   assertControllersRunning(): void {
     const failure = this.controllers?.failure();
-    if (failure) throw new Error(`a cluster component died during the test:\n${failure}`);
+    if (failure) throw new Error(`a cluster component kept failing during the test:\n${failure}`);
   }
 
   /** Resident memory of etcd and kube-apiserver now and at their peak (bytes). */
@@ -371,7 +372,7 @@ export class ControlPlane implements AsyncDisposable {
 
   /**
    * Stops the controllers, kube-apiserver, then etcd, and removes the run directory (unless kept). Idempotent.
-   * Throws afterwards when a controller had died during the run (the directory is then kept).
+   * Throws afterwards when a controller kept exiting during the run (the directory is then kept).
    */
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
@@ -387,7 +388,7 @@ export class ControlPlane implements AsyncDisposable {
     } else {
       await Deno.remove(this.dir, { recursive: true }).catch(() => {});
     }
-    if (died) throw new Error(`a cluster component died during the test:\n${died}`);
+    if (died) throw new Error(`a cluster component kept failing during the test:\n${died}`);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
