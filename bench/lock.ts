@@ -6,7 +6,7 @@
  * per handover (audit log), for two values of K, to show whether the cost grows with the number of waiters.
  */
 import { loadKubeConfig, makeKube } from "../lib/kube.ts";
-import { RebootLock } from "../lib/lock.ts";
+import { RebootLock } from "../lib/lock/mod.ts";
 import { startCluster, type TestCluster } from "../tests/harness/mod.ts";
 import { installKreboot } from "../tests/e2e/support.ts";
 import {

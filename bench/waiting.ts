@@ -5,7 +5,7 @@
  * `--period=1m`, as in the makespan benchmark: a waiter re-checks its gates once per period, which shows up
  * here as a few requests per node per minute (per hour with the default period).
  */
-import { RebootLock } from "../lib/lock.ts";
+import { RebootLock } from "../lib/lock/mod.ts";
 import { startCluster } from "../tests/harness/mod.ts";
 import { installKreboot } from "../tests/e2e/support.ts";
 import {

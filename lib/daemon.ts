@@ -3,30 +3,33 @@
  * that can be wrong with the configuration is found here before the first request to the cluster or the host.
  */
 import { type Config, ConfigError, requireNodeId } from "./config/mod.ts";
+import { checkHold } from "./gates/hold.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkAlertmanager } from "./gates/alertmanager.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
 import { checkPrometheusQueries } from "./gates/prometheus_query.ts";
-import { checkWindow, describeWindow, rebootWindow } from "./gates/window.ts";
+import { checkWindows, describePolicy, windowPolicy } from "./gates/window/mod.ts";
 import { checkSentinel, sentinelOptions } from "./sentinel/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
 import { sentinelChanged } from "./sentinel/watch.ts";
 import { describeApiError, loadKubeConfig, makeKube } from "./kube.ts";
 import type { Kube } from "./kube.ts";
 import { lockFor } from "./lock/from_config.ts";
+import { SlotKeeper } from "./lock/mod.ts";
 import { Logger } from "./log.ts";
 import { type Ports, RebootLoop } from "./loop.ts";
 import type { SentinelObs } from "./machine/mod.ts";
 import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
 import { daemonPodsReady, OwnNode, readNodeState } from "./own_node.ts";
+import { clearRequestAfterReboot, describeRequest, holdOf, NodeControlWatch } from "./node_control/mod.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
 
 export async function runDaemon(config: Config, signal: AbortSignal): Promise<number> {
   // Configuration problems first: nothing has touched the cluster or the host yet.
   requireNodeId(config);
-  const window = rebootWindow(config);
+  const window = windowPolicy(config);
   const rebooter = rebooterFor(config);
   const sentinel = sentinelOptions(config);
   const alertFilter = config.alertFilterRegexp === undefined
@@ -61,13 +64,18 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     dryRun: config.dryRun,
     period: config.period,
     concurrency: config.concurrency,
-    window: describeWindow(window),
+    window: describePolicy(window),
     reboot: rebooter.describe(),
   });
 
   const lock = lockFor(kube, config, log);
+  const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   const reporter = new Reporter({ config, kube, log, metrics });
   const ownNode = new OwnNode(kube, config, log, metrics);
+  // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts).
+  const control = new NodeControlWatch(kube, node, log);
+  control.onChange = (n) => metrics.setHeld(holdOf(n));
+  control.start();
 
   // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
   const alerts = {
@@ -79,7 +87,8 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   };
   const gates = async (): Promise<GateResult> => {
     const steps: (() => Promise<GateResult>)[] = [
-      () => Promise.resolve(checkWindow(window, Temporal.Now.instant())),
+      () => checkHold(node, () => control.hold(), Date.now()),
+      () => Promise.resolve(checkWindows(window, Temporal.Now.instant())),
     ];
     if (config.prometheusUrl) {
       steps.push(() => checkPrometheus({ url: config.prometheusUrl, ...alerts }));
@@ -106,7 +115,12 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     async sentinel(): Promise<SentinelObs> {
       const r = await checkSentinel(sentinel);
       if ("warning" in r) log.warn(r.warning);
-      const obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
+      let obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
+      // required = sentinel OR an operator's request (`kreboot request-reboot`); a failing sentinel still blocks.
+      const request = await control.request();
+      if (request && !obs.required && !obs.error) {
+        obs = { required: true, requestedBy: describeRequest(request) };
+      }
       reporter.sentinel(obs);
       return obs;
     },
@@ -114,6 +128,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     node: () => readNodeState(kube, node),
     daemonPodsReady: () => daemonPodsReady(kube, node),
     lock,
+    keeper,
     cordon: () => ownNode.prepareForDrain(signal),
     drain: (s) => ownNode.drain(s),
     reboot: async () => {
@@ -122,7 +137,10 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       await rebooter.reboot(signal);
     },
     describeReboot: () => rebooter.describe(),
-    uncordon: () => ownNode.restoreAfterReboot(),
+    uncordon: async () => {
+      await ownNode.restoreAfterReboot();
+      await clearRequestAfterReboot(kube, node, await control.current(), log);
+    },
     retreat: () => ownNode.retreat(),
     report: (r, phase) => reporter.report(r, phase),
     phaseChanged(phase) {
@@ -132,6 +150,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       else if (phase === "idle") void ownNode.setPendingTaint(false);
     },
     ...("file" in sentinel ? { sentinelChanged: (s: AbortSignal) => sentinelChanged(sentinel.file, s) } : {}),
+    nodeControlChanged: (s) => control.changed(s),
   };
 
   const loop = new RebootLoop(ports, {
@@ -144,13 +163,14 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       dryRun: config.dryRun,
     },
     periodMs: config.period,
-    lockTtlMs: config.lockTtl,
     once: config.once,
     log,
   });
   try {
-    return await runWithRetry(loop, signal, log);
+    return await runWithRetry(loop, signal, log, config.once);
   } finally {
+    keeper.stop();
+    control.stop();
     alive = false;
     await reporter.flush();
     await server.shutdown();
@@ -158,19 +178,41 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   }
 }
 
+/** How long `--once` keeps trying to reach the API server before it gives up with exit 1. */
+export const ONCE_RETRY_MS = 15_000;
+/** A run of the loop that lasted this long was healthy: the next failure starts the backoff afresh. */
+const HEALTHY_RUN_MS = 60_000;
+
 /**
- * The loop only throws when the API server cannot be reached at all (e.g. at start-up): wait with backoff
- * and start it again, resuming from what the Lease says, instead of exiting into a crash loop.
+ * The loop only throws when the API server cannot be reached: wait with backoff and start it again, resuming in
+ * the phase it was in (the slot keeper keeps a held slot renewed and guarded meanwhile), instead of exiting
+ * into a crash loop. `--once` is a command someone waits for: it tries for ONCE_RETRY_MS, then fails with one
+ * line.
  */
-async function runWithRetry(loop: RebootLoop, signal: AbortSignal, log: Logger): Promise<number> {
+async function runWithRetry(
+  loop: RebootLoop,
+  signal: AbortSignal,
+  log: Logger,
+  once: boolean,
+): Promise<number> {
+  const giveUpAt = Date.now() + ONCE_RETRY_MS;
   let backoff = 1_000;
   while (true) {
+    const startedAt = Date.now();
     try {
       return await loop.run(signal);
     } catch (e) {
       if (signal.aborted) return 0;
-      log.error("cannot reach the API server; retrying", { error: describeApiError(e), inMs: backoff });
-      await sleep(backoff, signal);
+      if (Date.now() - startedAt > HEALTHY_RUN_MS) backoff = 1_000;
+      const wait = once ? Math.min(backoff, giveUpAt - Date.now()) : backoff;
+      if (wait <= 0) {
+        throw new Error(
+          `cannot reach the API server (gave up after ${ONCE_RETRY_MS / 1000} s with --once): ` +
+            `${describeApiError(e)}. Check --kubeconfig and that the cluster is up.`,
+        );
+      }
+      log.error("cannot reach the API server; retrying", { error: describeApiError(e), inMs: wait });
+      await sleep(wait, signal);
       backoff = Math.min(backoff * 2, 60_000);
     }
   }

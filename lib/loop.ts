@@ -1,11 +1,11 @@
 /**
  * observe -> decide -> act. The loop gathers only what the current phase needs (an idle node reads its
- * sentinel and nothing else, so it sends no API requests), asks the pure machine what to do, performs at most
- * one action through a port, persists the phase on the Lease while it holds a slot, and waits as told.
+ * sentinel and what its watch of its own Node holds, so it sends no API requests), asks the pure machine what
+ * to do, hands the phase to the slot keeper (which records it on the Lease while the node holds a slot),
+ * performs at most one action through a port, and waits as told.
  */
 import type { GateResult } from "./gates/gate.ts";
-import { LostSlotError } from "./lock.ts";
-import type { AcquireResult, HolderState } from "./lock.ts";
+import type { AcquireResult, HolderState } from "./lock/mod.ts";
 import type { Logger } from "./log.ts";
 import { sleep } from "./sleep.ts";
 import {
@@ -13,8 +13,8 @@ import {
   type ActionResult,
   decide,
   type Decision,
+  GUARDED_PHASES,
   type HeldSlot,
-  HOLDING_PHASES,
   initialState,
   type MachineConfig,
   type NodeObs,
@@ -31,11 +31,20 @@ export interface LockPort {
   mine(): Promise<HeldSlotRecord | undefined>;
   readonly held: HeldSlotRecord | undefined;
   tryAcquire(state: HolderState): Promise<AcquireResult>;
-  update(fields: { phase?: string; releaseAfter?: Date | null }): Promise<unknown>;
-  renew(): Promise<void>;
+  update(fields: { releaseAfter: Date | null }): Promise<unknown>;
   release(): Promise<void>;
   waitForChance(signal: AbortSignal, maxMs: number): Promise<"changed" | "timeout" | "aborted">;
   stopWatching(): void;
+}
+
+/** The slot keeper as the loop uses it (SlotKeeper in lib/lock/keeper.ts implements it). */
+export interface KeeperPort {
+  /** The current phase, on every iteration, after deciding and before acting. */
+  track(phase: Phase): Promise<void>;
+  /** Why the slot was found gone while held, if it was. */
+  readonly lost: string | undefined;
+  /** Aborted when the slot is found gone. */
+  readonly lostSignal: AbortSignal;
 }
 
 export interface HeldSlotRecord {
@@ -57,6 +66,8 @@ export interface Ports {
   node(): Promise<NodeState>;
   daemonPodsReady(): Promise<boolean>;
   lock: LockPort;
+  /** Renews and guards the slot while the node holds one; outlives a restart of the loop. */
+  keeper: KeeperPort;
   /** Pre-reboot labels, taint, cordon (only if schedulable). */
   cordon(): Promise<void>;
   /** Drain delay, then the drain; resolves with an error message on failure. */
@@ -75,26 +86,21 @@ export interface Ports {
    * wait for the next period. Optional: without it, the period alone paces sentinel checks.
    */
   sentinelChanged?(signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves when an operator held or unheld the node, or asked for or withdrew its reboot (the node watch of
+   * lib/node_control/), so an idle, blocked or waiting node acts on it at once. Optional.
+   */
+  nodeControlChanged?(signal: AbortSignal): Promise<void>;
 }
 
 export interface LoopOptions {
   machine: MachineConfig;
   periodMs: number;
-  /** `--lock-ttl` in ms: the holder renews every third of it while it holds a slot. */
-  lockTtlMs: number;
   once: boolean;
   log: Logger;
   now?: () => number;
   random?: () => number;
 }
-
-/**
- * Phases in which the node is being disrupted on the strength of its slot but has not rebooted yet. If the slot
- * disappears meanwhile (its Lease deleted, or taken by another node), going on would disrupt one node more than
- * the concurrency allows, so the loop checks the slot every `SLOT_GUARD_MS` and retreats as soon as it is gone.
- */
-const GUARDED_PHASES: ReadonlySet<Phase> = new Set(["cordoning", "draining", "reboot-delay"]);
-const SLOT_GUARD_MS = 3_000;
 
 /** Exit codes of a `--once` pass (documented in the README). */
 export const ONCE_EXIT = { nothingToDo: 0, wouldReboot: 10, blocked: 11 } as const;
@@ -104,10 +110,6 @@ export class RebootLoop {
   #o: LoopOptions;
   #state: State;
   #firstPeriod = true;
-  #renewTimer: ReturnType<typeof setInterval> | undefined;
-  #guardTimer: ReturnType<typeof setInterval> | undefined;
-  /** Aborted when the slot guard finds the slot gone while in a guarded phase. */
-  #slotLost = new AbortController();
   #wouldReboot = false;
   #blocked = false;
 
@@ -125,31 +127,35 @@ export class RebootLoop {
     return this.#o.now?.() ?? Date.now();
   }
 
-  /** Runs until the signal aborts (or one pass with --once). Returns the process exit code. */
+  /**
+   * Runs until the signal aborts (or one pass with --once). Returns the process exit code. Throws when the API
+   * server cannot be reached; the caller may run it again, and it resumes in the phase it was in (the slot
+   * keeper kept the slot meanwhile).
+   */
   async run(signal: AbortSignal): Promise<number> {
+    const keeper = this.#p.keeper;
     let result: ActionResult | undefined;
     try {
       while (!signal.aborted) {
-        if (this.#slotLost.signal.aborted && GUARDED_PHASES.has(this.#state.phase)) {
-          // Whatever the last action returned, it ran without a slot: undo it rather than go on.
-          this.#lostSlot(this.#slotLost.signal.reason as LostSlotError);
-          result = undefined;
-        }
         const obs = result ? { now: this.#now(), result } : await this.#observe(this.#state.phase, signal);
         if (signal.aborted) break;
+        if (keeper.lost !== undefined) obs.slotLost = keeper.lost;
         const d = decide(this.#state, obs, this.#o.machine);
-        await this.#enter(d);
-        const held = GUARDED_PHASES.has(this.#state.phase)
-          ? AbortSignal.any([signal, this.#slotLost.signal])
-          : signal;
+        this.#enter(d);
+        await keeper.track(this.#state.phase);
+        const guarded = GUARDED_PHASES.has(this.#state.phase);
+        if (guarded && keeper.lost !== undefined) {
+          // Found gone as the phase was recorded: decide sees it next, before anything is done without a slot.
+          result = undefined;
+          continue;
+        }
+        const held = guarded ? AbortSignal.any([signal, keeper.lostSignal]) : signal;
         result = d.action ? await this.#act(d.action, held) : undefined;
         if (d.action) continue;
         if (this.#o.once && (d.wait.kind === "period" || d.wait.kind === "lock")) break;
         await this.#wait(d, held);
       }
     } finally {
-      this.#stopGuard();
-      this.#stopRenewing();
       this.#p.lock.stopWatching();
     }
     // The --once codes describe one pass; a daemon stopped by a signal exits 0 whatever it was doing.
@@ -158,7 +164,7 @@ export class RebootLoop {
     return this.#blocked ? ONCE_EXIT.blocked : ONCE_EXIT.nothingToDo;
   }
 
-  async #enter(d: Decision): Promise<void> {
+  #enter(d: Decision): void {
     const before = this.#state.phase;
     this.#state = d.state;
     const phase = d.state.phase;
@@ -173,31 +179,6 @@ export class RebootLoop {
       if (d.report.reason === "RebootBlocked") this.#blocked = true;
       this.#p.report(d.report, phase);
     }
-    if (phase !== before) {
-      if (HOLDING_PHASES.has(phase) && this.#p.lock.held) {
-        await this.#persistPhase(phase);
-      }
-      if (HOLDING_PHASES.has(this.#state.phase)) this.#startRenewing();
-      else this.#stopRenewing();
-      if (GUARDED_PHASES.has(this.#state.phase)) this.#startGuard();
-      else this.#stopGuard();
-    }
-  }
-
-  async #persistPhase(phase: Phase): Promise<void> {
-    try {
-      await this.#p.lock.update({ phase });
-    } catch (e) {
-      if (e instanceof LostSlotError) return this.#lostSlot(e);
-      // Not fatal: the phase on the Lease only speeds up a resume; the next write retries.
-      this.#o.log.warn("could not record the phase on the slot Lease", { error: String(e) });
-    }
-  }
-
-  #lostSlot(e: LostSlotError): void {
-    this.#o.log.error("lost the slot while holding it; undoing the cordon", { error: e.message });
-    this.#state = { phase: "retreating", since: this.#now(), rebootAttempts: 0, failure: e.message };
-    this.#o.log.setPhase("retreating");
   }
 
   async #observe(phase: Phase, signal: AbortSignal): Promise<Observation> {
@@ -305,24 +286,48 @@ export class RebootLoop {
         const periodMs = untilMs === undefined
           ? this.#periodMs()
           : Math.min(this.#periodMs(), Math.max(0, untilMs - this.#now()) + 1_000);
-        const watch = this.#p.sentinelChanged;
-        if (!watch || d.state.phase !== "idle") return await sleep(periodMs, signal);
-        const both = new AbortController();
-        const stop = () => both.abort();
-        signal.addEventListener("abort", stop, { once: true });
-        try {
-          await Promise.race([sleep(periodMs, both.signal), watch(both.signal)]);
-        } finally {
-          both.abort();
-          signal.removeEventListener("abort", stop);
-        }
+        await this.#wakeable(d.state.phase, signal, (s) => sleep(periodMs, s));
         return;
       }
       case "lock": {
-        const r = await this.#p.lock.waitForChance(signal, this.#o.periodMs);
+        const r = await this.#wakeable(
+          d.state.phase,
+          signal,
+          (s) => this.#p.lock.waitForChance(s, this.#o.periodMs),
+        );
         if (r === "timeout") this.#o.log.info("no change in the lock for a period; checking again");
         return;
       }
+    }
+  }
+
+  /**
+   * Runs `wait`, cut short when something this phase reacts to changes: in idle the sentinel file, and before
+   * a slot (idle, required, waiting) the operators' hold and request. Resolves with `wait`'s result, or
+   * undefined when cut short.
+   */
+  async #wakeable<T>(
+    phase: Phase,
+    signal: AbortSignal,
+    wait: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T | undefined> {
+    const wakers: ((s: AbortSignal) => Promise<void>)[] = [];
+    if (phase === "idle" && this.#p.sentinelChanged) wakers.push(this.#p.sentinelChanged);
+    if ((phase === "idle" || phase === "required" || phase === "waiting") && this.#p.nodeControlChanged) {
+      wakers.push(this.#p.nodeControlChanged);
+    }
+    if (wakers.length === 0) return await wait(signal);
+    const both = new AbortController();
+    const stop = () => both.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      return await Promise.race([
+        wait(both.signal),
+        ...wakers.map((w) => w(both.signal).then(() => undefined)),
+      ]);
+    } finally {
+      both.abort();
+      signal.removeEventListener("abort", stop);
     }
   }
 
@@ -334,50 +339,6 @@ export class RebootLoop {
       return Math.floor(r * Math.min(5_000, this.#o.periodMs));
     }
     return Math.floor(this.#o.periodMs * (0.9 + 0.2 * r));
-  }
-
-  #startRenewing(): void {
-    if (this.#renewTimer !== undefined || this.#o.lockTtlMs <= 0 || this.#o.machine.dryRun) return;
-    const every = Math.max(1_000, Math.floor(this.#o.lockTtlMs / 3));
-    this.#renewTimer = setInterval(() => {
-      if (!this.#p.lock.held) return;
-      this.#p.lock.renew().catch((e) => this.#o.log.warn("could not renew the slot", { error: String(e) }));
-    }, every);
-  }
-
-  /** Checks, while in a guarded phase, that the slot is still ours (see GUARDED_PHASES). */
-  #startGuard(): void {
-    if (this.#guardTimer !== undefined || this.#o.machine.dryRun) return;
-    if (this.#slotLost.signal.aborted) this.#slotLost = new AbortController();
-    const lost = this.#slotLost;
-    let checking = false;
-    this.#guardTimer = setInterval(async () => {
-      if (checking || lost.signal.aborted) return;
-      checking = true;
-      try {
-        const mine = await this.#p.lock.mine();
-        if (mine === undefined && this.#guardTimer !== undefined && GUARDED_PHASES.has(this.#state.phase)) {
-          this.#o.log.error(
-            "the slot is gone (its Lease was deleted or taken); stopping and undoing the cordon",
-          );
-          lost.abort(new LostSlotError("(gone)", ""));
-        }
-      } catch {
-        // Cannot tell (the API server is away): keep going; the next write finds out for sure.
-      } finally {
-        checking = false;
-      }
-    }, SLOT_GUARD_MS);
-  }
-
-  #stopGuard(): void {
-    if (this.#guardTimer !== undefined) clearInterval(this.#guardTimer);
-    this.#guardTimer = undefined;
-  }
-
-  #stopRenewing(): void {
-    if (this.#renewTimer !== undefined) clearInterval(this.#renewTimer);
-    this.#renewTimer = undefined;
   }
 }
 

@@ -8,6 +8,7 @@
 import type { Config } from "./config/mod.ts";
 import {
   cordon,
+  CORDONED_BY_KREBOOT,
   drain,
   type EvictionResult,
   preflight,
@@ -125,7 +126,12 @@ export async function readNodeState(kube: Kube, name: string): Promise<NodeState
   const node = await kube.core.readNode({ name });
   const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const bootId = node.status?.nodeInfo?.bootID;
-  return { ready, unschedulable: node.spec?.unschedulable === true, ...(bootId ? { bootId } : {}) };
+  return {
+    ready,
+    unschedulable: node.spec?.unschedulable === true,
+    cordonedByUs: node.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined,
+    ...(bootId ? { bootId } : {}),
+  };
 }
 
 /** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */

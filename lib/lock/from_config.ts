@@ -1,7 +1,7 @@
 /** The reboot lock as the flags describe it: the daemon, `pause` and `resume` build it the same way. */
 import type { Config } from "../config/mod.ts";
 import type { Kube } from "../kube.ts";
-import { RebootLock } from "../lock.ts";
+import { RebootLock } from "./mod.ts";
 import type { Logger } from "../log.ts";
 
 export function lockFor(kube: Kube, config: Config, log: Logger): RebootLock {

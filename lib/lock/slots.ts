@@ -2,7 +2,7 @@
  * The pure half of the reboot lock: how a slot Lease is read, judged and written. No I/O here, so every rule
  * about who may take a slot is unit-tested without a cluster.
  */
-
+import type { Concurrency } from "../config/mod.ts";
 import { isDnsSubdomain } from "../config/names.ts";
 
 /** Label that marks kreboot's Leases, valued with the DaemonSet name, so one LIST or watch finds them all. */
@@ -17,7 +17,8 @@ export const SLOT_ANNOTATIONS = {
   pauseReason: "kreboot.dev/pause-reason",
 } as const;
 
-export type Concurrency = { kind: "count"; n: number } | { kind: "percent"; percent: number };
+/** `--concurrency`, as the flag table parses it. */
+export type { Concurrency };
 
 /** Slot i of the lock named after the DaemonSet. */
 export function slotName(dsName: string, index: number): string {
@@ -244,21 +245,4 @@ export function releasePatch(resourceVersion: string): Record<string, unknown> {
     },
     spec: { holderIdentity: null, leaseDurationSeconds: null, acquireTime: null, renewTime: null },
   };
-}
-
-/** kured's manual lock on the DaemonSet (`{"nodeID":"manual"}`), read as a pause. */
-export function kuredAnnotationPause(value: string | undefined): string | undefined {
-  if (value === undefined || value === "") return undefined;
-  try {
-    const parsed = asRecord(JSON.parse(value));
-    if (typeof parsed.nodeID === "string" && parsed.nodeID !== "") return parsed.nodeID;
-    const locks = Array.isArray(parsed.locks) ? parsed.locks : [];
-    const ids = locks.map((l) => asRecord(l).nodeID).filter((n): n is string =>
-      typeof n === "string" && n !== ""
-    );
-    return ids.length ? ids.join(",") : undefined;
-  } catch {
-    // An annotation we cannot read is still someone's deliberate stop sign: honour it.
-    return "unreadable kured lock annotation";
-  }
 }

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { type Kube, loadKubeConfig, makeKube, MERGE_PATCH } from "../../lib/kube.ts";
-import { RebootLock } from "../../lib/lock.ts";
+import { RebootLock } from "../../lib/lock/mod.ts";
 import { decodeSlot, LOCK_LABEL, microTimeString } from "../../lib/lock/slots.ts";
 import type { Concurrency } from "../../lib/lock/slots.ts";
 import { Logger } from "../../lib/log.ts";

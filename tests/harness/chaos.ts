@@ -7,9 +7,10 @@
  * (every random choice drawn from the seed) kills daemons with kill -9 at random moments and restarts them
  * after a random delay, restarts kube-apiserver once, deletes one Node while it holds a slot (its daemon is
  * killed first), flips the PDB's maxUnavailable between 0 and 1 (the disruption controller follows), and makes
- * the sentinel command hang now and then (killed by `--sentinel-command-timeout`). The safety monitor referees
- * the whole run. A run passes when every remaining node rebooted exactly once, is schedulable (the admin-cordoned
- * one stays cordoned), every slot is free and the monitor recorded no violation.
+ * the sentinel command hang now and then (killed by `--sentinel-command-timeout`); half the runs set
+ * `--lock-ttl`. The safety monitor referees the whole run. A run passes when every remaining node rebooted
+ * exactly once, is schedulable (the admin-cordoned one stays cordoned), every slot is free and the monitor
+ * recorded no violation.
  *
  * Timing makes a run reproducible only in its choices (which daemon, when, how long): the interleaving with the
  * daemons is up to the machine. The seed is printed with every result.
@@ -98,7 +99,11 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   // More of the daemon's state to keep straight across crashes, each in about half the runs.
   const taint = rnd() < 0.5 ? "kreboot.dev/chaos" : undefined;
   const labels = rnd() < 0.5;
+  // Half the runs set --lock-ttl, so holders renew through the kills and the apiserver restart and waiters
+  // judge their silence; long enough for a killed holder to be back before it counts as silent.
+  const lockTtl = rnd() < 0.5 ? `--lock-ttl=${between(20, 31)}s` : undefined;
   const extra = [
+    ...(lockTtl ? [lockTtl] : []),
     ...(rnd() < 0.5 ? [`--lock-release-delay=${between(1, 4)}s`] : []),
     ...(taint ? [`--prefer-no-schedule-taint=${taint}`] : []),
     ...(labels ? ["--pre-reboot-node-labels=chaos=rebooting", "--post-reboot-node-labels=chaos=done"] : []),
@@ -182,10 +187,13 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     });
     cleanups.push(unsubscribe);
   }
-  // The apiserver restart comes at a random moment, or (every other run) as a slot holder enters a phase.
+  // The apiserver restart comes at a random moment, or (every other run, and every run with --lock-ttl) as a
+  // slot holder enters a phase: with a TTL, one where it holds the slot for a while.
   const restartAt = between(3_000, 20_000);
   const downMs = between(500, 6_000);
-  const restartPhase = rnd() < 0.5
+  const restartPhase = lockTtl
+    ? pick(["draining", "recovering"])
+    : rnd() < 0.5
     ? pick(["cordoning", "draining", "recovering", "uncordoning", "releasing"])
     : undefined;
   let restartedAt: number | undefined;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { GateResult } from "../../lib/gates/gate.ts";
-import type { AcquireResult, HolderState } from "../../lib/lock.ts";
+import { type AcquireResult, type HolderState, LostSlotError, SlotKeeper } from "../../lib/lock/mod.ts";
+import type { KeptLock } from "../../lib/lock/keeper.ts";
 import { Logger } from "../../lib/log.ts";
 import {
   type HeldSlotRecord,
@@ -10,7 +11,7 @@ import {
   type Ports,
   RebootLoop,
 } from "../../lib/loop.ts";
-import type { MachineConfig, Phase, Report } from "../../lib/machine/mod.ts";
+import { isWarning, type MachineConfig, type Phase, type Report } from "../../lib/machine/mod.ts";
 
 /** An in-memory world: one node, one slot, a host that "reboots" by changing its boot ID. */
 class World {
@@ -24,11 +25,32 @@ class World {
   phases: Phase[] = [];
   rebootRequested = false;
   drainResult: { ok: true } | { ok: false; error: string } = { ok: true };
+  /** Renewals of the slot Lease, with the time they were sent. */
+  renewals: number[] = [];
+  /** The API server is away: node reads and lock calls fail. */
+  apiDown = false;
+  /** When set, the cordon waits for this to resolve. */
+  cordonGate: Promise<void> | undefined;
+  keeperOptions = { ttlMs: 0, guardMs: 3_000, retryMs: 2_000, dryRun: false };
+  keeper: SlotKeeper | undefined;
+  /** Node reads so far, and which of them fail (the API server away at that moment). */
+  nodeReads = 0;
+  failNodeRead: (n: number) => boolean = () => false;
+  gateChecks = 0;
+  failGateCheck: (n: number) => boolean = () => false;
+  /** Resolves the loop's pending wait for a hold or request change (the node watch of lib/node_control/). */
+  controlChanged: (() => void) | undefined;
+  /** How many times the loop started waiting for such a change. */
+  controlWaits = 0;
+
+  #api(): Promise<void> {
+    return this.apiDown ? Promise.reject(new Error("connect ECONNREFUSED")) : Promise.resolve();
+  }
 
   ports(me = "n1"): Ports {
     // deno-lint-ignore no-this-alias -- the port object's getters and methods read the world's state
     const w = this;
-    const lock: LockPort = {
+    const lock: LockPort & KeptLock = {
       get held() {
         return w.slotHolder === me ? w.slot : undefined;
       },
@@ -49,31 +71,57 @@ class World {
           slot: { ...w.slot, resourceVersion: "1", holder: me, transitions: 0, problems: [] },
         });
       },
-      update(f) {
+      async update(f: { phase?: string; releaseAfter?: Date | null }) {
+        await w.#api();
+        if (w.slotHolder !== me) throw new LostSlotError("kured-slot-0", w.slotHolder ?? "");
         if (w.slot && f.phase) w.slot.phase = f.phase;
         if (w.slot && f.releaseAfter) w.slot.releaseAfter = f.releaseAfter;
-        return Promise.resolve();
       },
-      renew: () => Promise.resolve(),
+      async renew() {
+        await w.#api();
+        if (w.slotHolder !== me) throw new LostSlotError("kured-slot-0", w.slotHolder ?? "");
+        w.renewals.push(Date.now());
+      },
+      async stillHeld() {
+        await w.#api();
+        return w.slotHolder === me;
+      },
       release() {
         w.calls.push("release");
-        w.slotHolder = undefined;
-        w.slot = undefined;
+        // Releasing a slot that is not ours is a no-op, never a steal.
+        if (w.slotHolder === me) {
+          w.slotHolder = undefined;
+          w.slot = undefined;
+        }
         return Promise.resolve();
       },
       waitForChance: () => Promise.resolve("timeout"),
       stopWatching: () => {},
     };
+    // One keeper per daemon process: it outlives the loop's restarts, as in lib/daemon.ts.
+    w.keeper ??= new SlotKeeper(lock, {
+      ...w.keeperOptions,
+      log: new Logger({ format: "json", node: me, sink: () => {} }),
+    });
     return {
       sentinel: () => Promise.resolve({ required: w.sentinel }),
-      gates: () => Promise.resolve(w.gate),
-      node: () => Promise.resolve({ ...w.node }),
+      gates: () =>
+        w.#api().then(() => {
+          if (w.failGateCheck(++w.gateChecks)) throw new Error("connect ECONNREFUSED");
+          return w.gate;
+        }),
+      node: () =>
+        w.#api().then(() => {
+          if (w.failNodeRead(++w.nodeReads)) throw new Error("connect ECONNREFUSED");
+          return { ...w.node };
+        }),
       daemonPodsReady: () => Promise.resolve(true),
       lock,
-      cordon() {
+      keeper: w.keeper,
+      async cordon() {
         w.calls.push("cordon");
+        await w.cordonGate;
         w.node.unschedulable = true;
-        return Promise.resolve();
       },
       drain() {
         w.calls.push("drain");
@@ -97,6 +145,12 @@ class World {
       },
       report: (r) => void w.reports.push(r),
       phaseChanged: (p) => void w.phases.push(p),
+      nodeControlChanged: (signal) =>
+        new Promise<void>((resolve) => {
+          w.controlChanged = resolve;
+          w.controlWaits++;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        }),
     };
   }
 }
@@ -111,11 +165,11 @@ const machine: MachineConfig = {
 };
 
 function loop(w: World, extra: Partial<MachineConfig> = {}, once = false) {
+  w.keeperOptions.dryRun = extra.dryRun ?? false;
   const log = new Logger({ format: "json", node: "n1", sink: () => {} });
   return new RebootLoop(w.ports(), {
     machine: { ...machine, ...extra },
     periodMs: 60_000,
-    lockTtlMs: 0,
     once,
     log,
     random: () => 0,
@@ -128,6 +182,8 @@ async function runUntil(w: World, l: RebootLoop, until: () => boolean): Promise<
   const t = setInterval(() => until() && ac.abort(), 1);
   const safety = setTimeout(() => ac.abort(), 5_000);
   await l.run(ac.signal);
+  w.keeper?.stop();
+  w.keeper = undefined;
   clearInterval(t);
   clearTimeout(safety);
   assert.ok(until(), `stopped early in phase ${l.phase}; calls ${w.calls.join(",")}`);
@@ -200,4 +256,116 @@ Deno.test("RebootLoop: a slot held by another node leaves this one waiting, not 
   assert.equal(await loop(w, {}, true).run(new AbortController().signal), ONCE_EXIT.blocked);
   assert.deepEqual(w.calls, ["acquire"]);
   assert.equal(w.node.unschedulable, false);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `cond` holds (at most 5 s): a loaded machine runs timers late, never early. */
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!cond() && Date.now() < deadline) await sleep(10);
+}
+
+Deno.test("RebootLoop: a slot held across a restart of the loop keeps being renewed (issue 13)", async () => {
+  const w = new World();
+  // Rebooted (new boot ID) and still NotReady: the node holds its slot in recovering.
+  w.slotHolder = "n1";
+  w.slot = { name: "kured-slot-0", phase: "rebooting", bootId: "boot-1" };
+  w.node = { bootId: "boot-2", ready: false, unschedulable: true };
+  w.keeperOptions = { ttlMs: 300, guardMs: 3_000, retryMs: 50, dryRun: false };
+  // The second read of the Node (the first in recovering) fails: the API server went away.
+  w.failNodeRead = (n) => n === 2;
+  const l = loop(w);
+  const keeper = w.keeper!;
+  const ac = new AbortController();
+  await assert.rejects(l.run(ac.signal), /ECONNREFUSED/);
+  assert.equal(l.phase, "recovering");
+  // While the caller backs off before running the loop again, the slot is renewed.
+  const before = w.renewals.length;
+  await until(() => w.renewals.length - before >= 3);
+  assert.ok(w.renewals.length - before >= 3, `${w.renewals.length - before} renewals during the backoff`);
+  // The loop runs again, still in recovering: renewals go on.
+  const again = l.run(ac.signal);
+  await until(() => w.renewals.length - before >= 5);
+  ac.abort();
+  await again;
+  assert.ok(w.renewals.length - before >= 5, `${w.renewals.length - before} renewals in all`);
+  assert.deepEqual(w.calls, []);
+  // The node is Ready: the cycle ends, and an idle node renews nothing.
+  w.node.ready = true;
+  await runUntil(w, l, () => w.slotHolder === undefined);
+  keeper.stop();
+  assert.deepEqual(w.calls, ["uncordon", "release"]);
+  const idle = w.renewals.length;
+  await sleep(250);
+  assert.equal(w.renewals.length, idle);
+});
+
+Deno.test("RebootLoop: a restarted loop keeps guarding its slot: taken while cordoning, it retreats (issue 13)", async () => {
+  const w = new World();
+  w.keeperOptions = { ttlMs: 0, guardMs: 30, retryMs: 50, dryRun: false };
+  // The second gate check (in cordoning, after taking the slot) fails: the loop throws out of run().
+  w.failGateCheck = (n) => n === 2;
+  const l = loop(w);
+  const keeper = w.keeper!;
+  const ac = new AbortController();
+  await assert.rejects(l.run(ac.signal), /ECONNREFUSED/);
+  assert.equal(l.phase, "cordoning");
+  assert.deepEqual(w.calls, ["acquire"]);
+  // Meanwhile another node takes the slot (its Lease was deleted and re-created, say).
+  w.slotHolder = "n2";
+  await until(() => keeper.lost !== undefined);
+  assert.match(keeper.lost ?? "", /deleted or taken by another node/);
+  assert.ok(keeper.lostSignal.aborted);
+  await runUntil(w, l, () => w.calls.includes("release"));
+  keeper.stop();
+  assert.deepEqual(w.calls, ["acquire", "retreat", "release"], "never cordoned or drained without the slot");
+  const lost = w.reports.find((r) => r.reason === "SlotLost");
+  assert.ok(lost && isWarning(lost), JSON.stringify(w.reports));
+  assert.equal(w.slotHolder, "n2", "the other node keeps its slot");
+  assert.equal(keeper.lost, undefined, "cleared once the node no longer holds a slot");
+});
+
+Deno.test("RebootLoop: a slot lost during the cordon is seen before the drain; the node retreats", async () => {
+  const w = new World();
+  w.keeperOptions = { ttlMs: 0, guardMs: 30, retryMs: 50, dryRun: false };
+  let open = () => {};
+  w.cordonGate = new Promise<void>((r) => (open = r));
+  const l = loop(w);
+  const done = runUntil(w, l, () => w.calls.includes("release"));
+  while (!w.calls.includes("cordon")) await sleep(5);
+  w.slotHolder = "n2";
+  await until(() => w.keeper?.lost !== undefined);
+  open();
+  await done;
+  assert.deepEqual(w.calls, ["acquire", "cordon", "retreat", "release"]);
+  assert.ok(w.reports.some((r) => r.reason === "SlotLost"));
+});
+
+Deno.test("RebootLoop: a request or an unhold wakes an idle or blocked node at once, not a period later", async () => {
+  const w = new World();
+  w.sentinel = false;
+  const l = loop(w);
+  const ac = new AbortController();
+  const run = l.run(ac.signal);
+  const wake = () => w.controlChanged?.();
+  // Idle with a 60 s period: nothing happens until the watch says the control changed.
+  await until(() => l.phase === "idle" && w.controlChanged !== undefined);
+  assert.equal(l.phase, "idle");
+  await sleep(50);
+  assert.deepEqual(w.calls, []);
+  w.sentinel = true; // what the sentinel port says once the request is seen
+  w.gate = { clear: false, reason: "held", message: "held by alice: NIC firmware" };
+  wake();
+  const waits = w.controlWaits;
+  await until(() => w.reports.some((r) => r.blockReason === "held") && w.controlWaits > waits);
+  assert.equal(l.phase, "required");
+  assert.deepEqual(w.calls, [], "a held node never tries for a slot");
+  // Unheld: the blocked node goes on within moments, though its wait was a period.
+  w.gate = { clear: true };
+  wake();
+  await until(() => w.calls.includes("acquire"));
+  assert.ok((w.calls as string[]).includes("acquire"), "unheld: it takes the slot within moments");
+  ac.abort();
+  await run;
+  w.keeper?.stop();
 });

@@ -3,7 +3,6 @@ import {
   acquirePatch,
   decodeSlot,
   judgeSlot,
-  kuredAnnotationPause,
   microTimeString,
   newSlotLease,
   releasePatch,
@@ -11,7 +10,7 @@ import {
   SLOT_ANNOTATIONS,
   slotIndex,
   slotName,
-} from "../../lib/lock/slots.ts";
+} from "../../../lib/lock/slots.ts";
 
 function lease(spec: Record<string, unknown>, annotations: Record<string, unknown> = {}) {
   return { metadata: { name: "kured-slot-0", resourceVersion: "42", annotations }, spec };
@@ -163,13 +162,4 @@ Deno.test("acquirePatch() and releasePatch() carry the resourceVersion they read
   assert.deepEqual(meta.labels, { "kreboot.dev/lock": "kured" });
   assert.equal(meta.annotations[SLOT_ANNOTATIONS.wasUnschedulable], "false");
   assert.equal(SLOT_ANNOTATIONS.bootId in meta.annotations, false);
-});
-
-Deno.test("kuredAnnotationPause() reads kured's manual lock forms", () => {
-  assert.equal(kuredAnnotationPause(undefined), undefined);
-  assert.equal(kuredAnnotationPause(""), undefined);
-  assert.equal(kuredAnnotationPause('{"nodeID":"manual"}'), "manual");
-  assert.equal(kuredAnnotationPause('{"maxOwners":2,"locks":[{"nodeID":"a"},{"nodeID":"b"}]}'), "a,b");
-  assert.equal(kuredAnnotationPause('{"maxOwners":2,"locks":[]}'), undefined);
-  assert.equal(kuredAnnotationPause("{not json"), "unreadable kured lock annotation");
 });

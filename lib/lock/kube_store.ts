@@ -1,0 +1,152 @@
+/**
+ * The lock's storage (lib/lock/store.ts) on the API server: `coordination.k8s.io/v1` Leases labelled with the
+ * DaemonSet's name, in the DaemonSet's namespace. Every write goes with `dryRun=All` under `--dry-run`.
+ */
+import { describeApiError, dryRunParam, isConflict, isNotFound, type Kube, MERGE_PATCH } from "../kube.ts";
+import { LOCK_LABEL } from "./slots.ts";
+import {
+  LeaseConflict,
+  LeaseNotFound,
+  type LeaseStore,
+  type WatchCallbacks,
+  type WatchHandle,
+  type WatchTarget,
+} from "./store.ts";
+
+/** An API error as one line, keeping the original as the cause. */
+function apiError(e: unknown): Error {
+  return new Error(describeApiError(e), { cause: e });
+}
+
+export class KubeLeaseStore implements LeaseStore {
+  readonly #kube: Kube;
+  readonly #ns: string;
+  readonly #ds: string;
+
+  constructor(kube: Kube, where: { namespace: string; dsName: string }) {
+    this.#kube = kube;
+    this.#ns = where.namespace;
+    this.#ds = where.dsName;
+  }
+
+  get dryRun(): boolean {
+    return this.#kube.dryRun;
+  }
+
+  async listLeases(): Promise<{ items: unknown[]; resourceVersion: string }> {
+    try {
+      const list = await this.#kube.coord.listNamespacedLease({
+        namespace: this.#ns,
+        labelSelector: `${LOCK_LABEL}=${this.#ds}`,
+      });
+      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
+    } catch (e) {
+      throw apiError(e);
+    }
+  }
+
+  async createLease(body: Record<string, unknown>): Promise<unknown> {
+    try {
+      return await this.#kube.coord.createNamespacedLease({
+        namespace: this.#ns,
+        body: body as never,
+        ...dryRunParam(this.#kube),
+      });
+    } catch (e) {
+      if (isConflict(e)) throw new LeaseConflict(describeApiError(e), { cause: e });
+      throw apiError(e);
+    }
+  }
+
+  async patchLease(name: string, patch: Record<string, unknown>): Promise<unknown> {
+    try {
+      return await this.#kube.coord.patchNamespacedLease(
+        { name, namespace: this.#ns, body: patch, ...dryRunParam(this.#kube) },
+        MERGE_PATCH,
+      );
+    } catch (e) {
+      if (isConflict(e)) throw new LeaseConflict(describeApiError(e), { cause: e });
+      if (isNotFound(e)) throw new LeaseNotFound(describeApiError(e), { cause: e });
+      throw apiError(e);
+    }
+  }
+
+  async deleteLease(name: string): Promise<void> {
+    try {
+      await this.#kube.coord.deleteNamespacedLease({ name, namespace: this.#ns, ...dryRunParam(this.#kube) });
+    } catch (e) {
+      if (!isNotFound(e)) throw apiError(e);
+    }
+  }
+
+  async readDaemonSet(): Promise<unknown | undefined> {
+    try {
+      return await this.#kube.apps.readNamespacedDaemonSet({ name: this.#ds, namespace: this.#ns });
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw apiError(e);
+    }
+  }
+
+  async countNodes(): Promise<number> {
+    try {
+      return (await this.#kube.core.listNode({})).items.length;
+    } catch (e) {
+      throw apiError(e);
+    }
+  }
+
+  async nodeExists(name: string): Promise<boolean> {
+    try {
+      await this.#kube.core.readNode({ name });
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw apiError(e);
+    }
+  }
+
+  watch(target: WatchTarget, cb: WatchCallbacks): WatchHandle {
+    const [path, query] = this.#watchPath(target);
+    let stopped = false;
+    let ended = false;
+    let ctl: AbortController | undefined;
+    const end = (err?: unknown) => {
+      if (stopped || ended) return;
+      ended = true;
+      cb.end(err ?? undefined);
+    };
+    this.#kube.watch.watch(path, { ...query, allowWatchBookmarks: true }, (type, obj) => {
+      if (stopped || ended || type === "BOOKMARK" || type === "ERROR") return;
+      cb.event(type, obj);
+    }, (err) => end(err)).then((c) => {
+      ctl = c;
+      if (stopped) c.abort();
+      // client-node reports a failed request through `done` and still resolves: only a watch that has not
+      // ended by now is open.
+      else if (!ended) cb.open();
+    }, (err) => end(err));
+    return {
+      stop() {
+        stopped = true;
+        ctl?.abort();
+      },
+    };
+  }
+
+  #watchPath(t: WatchTarget): [string, Record<string, string>] {
+    switch (t.kind) {
+      case "leases":
+        return [`/apis/coordination.k8s.io/v1/namespaces/${this.#ns}/leases`, {
+          labelSelector: `${LOCK_LABEL}=${this.#ds}`,
+          ...(t.resourceVersion ? { resourceVersion: t.resourceVersion } : {}),
+        }];
+      case "daemonset":
+        return [`/apis/apps/v1/namespaces/${this.#ns}/daemonsets`, {
+          fieldSelector: `metadata.name=${this.#ds}`,
+        }];
+      case "node":
+        return ["/api/v1/nodes", { fieldSelector: `metadata.name=${t.name}` }];
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The watches a waiting node keeps open: the lock's Leases, the DaemonSet (kured's manual lock) and the Node of
+ * each holder. A node waiting for a slot wakes within moments of a release, a pause being lifted or a holder
+ * Node being deleted, instead of once per period. Each watch that the server ends is restarted with backoff,
+ * after a re-read of the slots, since events may have been missed meanwhile.
+ */
+import type { Logger } from "../log.ts";
+import type { LeaseStore, WatchHandle, WatchTarget } from "./store.ts";
+
+export interface WatchHandlers {
+  /** Each returns true when the event may let this node take a slot. */
+  lease(type: string, obj: unknown): boolean;
+  daemonSet(obj: unknown): boolean;
+  node(type: string, name: string): boolean;
+  /** The Lease watch ended: until the next successful read, this node does not see the slots. */
+  lostSight(): void;
+  /** Reads the slots again (before a watch restarts). */
+  resync(): Promise<void>;
+}
+
+export type WakeReason = "changed" | "timeout" | "aborted";
+
+interface Entry {
+  handle?: WatchHandle;
+  restart?: ReturnType<typeof setTimeout> | undefined;
+}
+
+const FIRST_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 30_000;
+
+export class LockWatch {
+  readonly #store: LeaseStore;
+  readonly #log: Logger;
+  readonly #h: WatchHandlers;
+  readonly #entries = new Map<string, Entry>();
+  readonly #nodes = new Set<string>();
+  #pending = false;
+  #wake: (() => void) | undefined;
+  #closed = false;
+  /** True while the Lease watch is open: the slots as seen are current. */
+  live = false;
+
+  constructor(store: LeaseStore, log: Logger, listResourceVersion: string, h: WatchHandlers) {
+    this.#store = store;
+    this.#log = log;
+    this.#h = h;
+    this.#start(
+      "leases",
+      { kind: "leases", ...(listResourceVersion ? { resourceVersion: listResourceVersion } : {}) },
+      (type, obj) => h.lease(type, obj),
+    );
+    this.#start("daemonset", { kind: "daemonset" }, (_type, obj) => h.daemonSet(obj));
+  }
+
+  watchingNode(name: string): boolean {
+    return this.#nodes.has(name) && this.#entries.has(`node/${name}`);
+  }
+
+  /** Watches exactly these holder Nodes (a deleted holder frees its slot at once). */
+  watchNodes(names: string[]): void {
+    const want = new Set(names);
+    for (const name of this.#nodes) {
+      if (want.has(name)) continue;
+      this.#nodes.delete(name);
+      this.#stop(`node/${name}`);
+    }
+    for (const name of want) {
+      if (this.#nodes.has(name)) continue;
+      this.#nodes.add(name);
+      this.#start(`node/${name}`, { kind: "node", name }, (type) => this.#h.node(type, name));
+    }
+  }
+
+  /** Resolves on the next event that may free a slot (or one that came since the last call). */
+  next(signal: AbortSignal, maxMs: number): Promise<WakeReason> {
+    if (this.#pending) {
+      this.#pending = false;
+      return Promise.resolve("changed");
+    }
+    return new Promise((resolve) => {
+      const finish = (r: WakeReason) => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.#wake = undefined;
+        this.#pending = false;
+        resolve(r);
+      };
+      const onAbort = () => finish("aborted");
+      const timer = setTimeout(
+        () => finish("timeout"),
+        Number.isFinite(maxMs) ? Math.max(0, maxMs) : 2 ** 31 - 1,
+      );
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#wake = () => finish("changed");
+      if (signal.aborted) finish("aborted");
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.live = false;
+    for (const key of [...this.#entries.keys()]) this.#stop(key);
+    this.#wake?.();
+  }
+
+  #signal(): void {
+    if (this.#wake) this.#wake();
+    else this.#pending = true;
+  }
+
+  /** Forgets a watch before stopping it, so its end (an abort of our own) is never taken for a failure. */
+  #stop(key: string): void {
+    const e = this.#entries.get(key);
+    this.#entries.delete(key);
+    if (e?.restart !== undefined) clearTimeout(e.restart);
+    e?.handle?.stop();
+  }
+
+  #start(
+    key: string,
+    target: WatchTarget,
+    handle: (type: string, obj: unknown) => boolean,
+    backoffMs = FIRST_BACKOFF_MS,
+  ): void {
+    if (this.#closed) return;
+    const startedAt = Date.now();
+    const entry: Entry = {};
+    this.#entries.set(key, entry);
+    const current = () => !this.#closed && this.#entries.get(key) === entry;
+    entry.handle = this.#store.watch(target, {
+      open: () => {
+        if (current() && key === "leases") this.live = true;
+      },
+      event: (type, obj) => {
+        if (current() && handle(type, obj)) this.#signal();
+      },
+      end: (err) => {
+        if (!current()) return;
+        if (key === "leases") {
+          this.live = false;
+          this.#h.lostSight();
+        }
+        // A watch that ran for a while restarts quickly; one that keeps failing backs off.
+        const wait = Date.now() - startedAt > MAX_BACKOFF_MS
+          ? FIRST_BACKOFF_MS
+          : Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+        if (err) {
+          this.#log.warn("watch ended; restarting", { watch: key, error: describe(err), inMs: wait });
+        }
+        entry.restart = setTimeout(() => {
+          entry.restart = undefined;
+          if (!current()) return;
+          // Events may have been missed while the watch was down: re-read, then wake the waiter to look.
+          this.#h.resync().catch(() => {}).finally(() => {
+            if (!current()) return;
+            this.#signal();
+            const from = target.kind === "leases" ? { kind: "leases" as const } : target;
+            this.#start(key, from, handle, wait);
+          });
+        }, wait);
+      },
+    });
+  }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

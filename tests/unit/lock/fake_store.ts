@@ -1,0 +1,208 @@
+/**
+ * An in-memory LeaseStore (lib/lock/store.ts) that behaves as the API server does where the lock depends on
+ * it: resourceVersions, compare-and-swap on merge patches (409), AlreadyExists on create, 404, dry run, watch
+ * events, and an outage switch that fails every call and ends every watch. Every call is counted.
+ */
+import {
+  LeaseConflict,
+  LeaseNotFound,
+  type LeaseStore,
+  type WatchCallbacks,
+  type WatchHandle,
+} from "../../../lib/lock/store.ts";
+import type { WatchTarget } from "../../../lib/lock/store.ts";
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObj(patch)) return structuredClone(patch);
+  const out: Obj = isObj(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+interface Watcher {
+  target: WatchTarget;
+  cb: WatchCallbacks;
+  stopped: boolean;
+}
+
+export class FakeLeaseStore implements LeaseStore {
+  readonly leases = new Map<string, Obj>();
+  readonly nodes = new Set<string>();
+  daemonSet: Obj | undefined;
+  dryRun = false;
+  /** Calls per method, e.g. `calls.patchLease`. */
+  readonly calls: Record<string, number> = {};
+  /** Ends stopped watches with an abort error, as a transport that reports its own aborts does. */
+  reportAbortOnStop = true;
+  #rv = 100;
+  #down = false;
+  #watchers = new Set<Watcher>();
+
+  constructor(opts: { nodes?: string[]; dryRun?: boolean } = {}) {
+    for (const n of opts.nodes ?? []) this.nodes.add(n);
+    this.dryRun = opts.dryRun ?? false;
+  }
+
+  /** The API server goes away (every call fails, every watch ends with an error) or comes back. */
+  setDown(down: boolean): void {
+    this.#down = down;
+    if (!down) return;
+    for (const w of [...this.#watchers]) this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+  }
+
+  get openWatches(): number {
+    return [...this.#watchers].filter((w) => !w.stopped).length;
+  }
+
+  /** A write by someone else (an administrator, another node): bumps the resourceVersion. */
+  externalPatch(name: string, patch: Obj): void {
+    const cur = this.leases.get(name);
+    if (!cur) throw new Error(`no Lease ${name}`);
+    this.#store(name, mergePatch(cur, patch) as Obj, "MODIFIED");
+  }
+
+  externalDelete(name: string): void {
+    const cur = this.leases.get(name);
+    this.leases.delete(name);
+    if (cur) this.#emit("leases", "DELETED", cur);
+  }
+
+  deleteNode(name: string): void {
+    this.nodes.delete(name);
+    this.#emit("node", "DELETED", { metadata: { name } }, name);
+  }
+
+  holder(name: string): string | undefined {
+    const spec = this.leases.get(name)?.spec;
+    return isObj(spec) && typeof spec.holderIdentity === "string" ? spec.holderIdentity : undefined;
+  }
+
+  #call(method: string): void {
+    this.calls[method] = (this.calls[method] ?? 0) + 1;
+    if (this.#down) throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
+  }
+
+  #store(name: string, obj: Obj, type: "ADDED" | "MODIFIED"): Obj {
+    const meta = isObj(obj.metadata) ? obj.metadata : {};
+    const stored = { ...obj, metadata: { ...meta, name, resourceVersion: String(++this.#rv) } };
+    this.leases.set(name, stored);
+    this.#emit("leases", type, stored);
+    return structuredClone(stored);
+  }
+
+  #emit(kind: WatchTarget["kind"], type: string, obj: Obj, node?: string): void {
+    for (const w of [...this.#watchers]) {
+      if (w.stopped || w.target.kind !== kind) continue;
+      if (w.target.kind === "node" && w.target.name !== node) continue;
+      w.cb.event(type, structuredClone(obj));
+    }
+  }
+
+  #end(w: Watcher, err?: unknown): void {
+    if (!this.#watchers.delete(w)) return;
+    w.cb.end(err);
+  }
+
+  listLeases(): Promise<{ items: unknown[]; resourceVersion: string }> {
+    return Promise.resolve().then(() => {
+      this.#call("listLeases");
+      return {
+        items: [...this.leases.values()].map((l) => structuredClone(l)),
+        resourceVersion: String(this.#rv),
+      };
+    });
+  }
+
+  createLease(body: Obj): Promise<unknown> {
+    return Promise.resolve().then(() => {
+      this.#call("createLease");
+      const name = String((body.metadata as Obj).name);
+      if (this.leases.has(name)) throw new LeaseConflict(`leases "${name}" already exists`);
+      if (this.dryRun) return structuredClone(body);
+      return this.#store(name, body, "ADDED");
+    });
+  }
+
+  patchLease(name: string, patch: Obj): Promise<unknown> {
+    return Promise.resolve().then(() => {
+      this.#call("patchLease");
+      const cur = this.leases.get(name);
+      if (!cur) throw new LeaseNotFound(`leases "${name}" not found`);
+      const rv = isObj(patch.metadata) ? patch.metadata.resourceVersion : undefined;
+      if (rv !== undefined && rv !== (cur.metadata as Obj).resourceVersion) {
+        throw new LeaseConflict(`the object has been modified (${rv})`);
+      }
+      const merged = mergePatch(cur, patch) as Obj;
+      if (this.dryRun) {
+        return {
+          ...merged,
+          metadata: { ...(merged.metadata as Obj), resourceVersion: (cur.metadata as Obj).resourceVersion },
+        };
+      }
+      return this.#store(name, merged, "MODIFIED");
+    });
+  }
+
+  deleteLease(name: string): Promise<void> {
+    return Promise.resolve().then(() => {
+      this.#call("deleteLease");
+      if (!this.dryRun) this.externalDelete(name);
+    });
+  }
+
+  readDaemonSet(): Promise<unknown | undefined> {
+    return Promise.resolve().then(() => {
+      this.#call("readDaemonSet");
+      return this.daemonSet && structuredClone(this.daemonSet);
+    });
+  }
+
+  setDaemonSetAnnotations(annotations: Record<string, string>): void {
+    this.daemonSet = { metadata: { name: "kured", annotations } };
+    this.#emit("daemonset", "MODIFIED", this.daemonSet);
+  }
+
+  countNodes(): Promise<number> {
+    return Promise.resolve().then(() => {
+      this.#call("countNodes");
+      return this.nodes.size;
+    });
+  }
+
+  nodeExists(name: string): Promise<boolean> {
+    return Promise.resolve().then(() => {
+      this.#call("nodeExists");
+      return this.nodes.has(name);
+    });
+  }
+
+  watch(target: WatchTarget, cb: WatchCallbacks): WatchHandle {
+    this.calls[`watch/${target.kind}`] = (this.calls[`watch/${target.kind}`] ?? 0) + 1;
+    const w: Watcher = { target, cb, stopped: false };
+    this.#watchers.add(w);
+    queueMicrotask(() => {
+      if (w.stopped || !this.#watchers.has(w)) return;
+      if (this.#down) this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+      else cb.open();
+    });
+    return {
+      stop: () => {
+        w.stopped = true;
+        // Reported synchronously, the worst case for a caller that forgets the watch only after stopping it.
+        if (this.reportAbortOnStop) {
+          this.#end(w, new DOMException("The user aborted a request.", "AbortError"));
+        } else this.#watchers.delete(w);
+      },
+    };
+  }
+}
