@@ -5,9 +5,8 @@
  * daemon started again with the same argv (as the DaemonSet's pod would be).
  */
 import { apiStatus } from "../../lib/kube/mod.ts";
-import type { TestKube as Kube } from "./full_kube.ts";
 import { freePort, REPO_ROOT } from "./controlplane.ts";
-import { setBootID, setNodeReady } from "./nodes.ts";
+import type { RebootSimulation } from "./nodes.ts";
 import { Proc, tail } from "./proc.ts";
 
 export interface DaemonOptions {
@@ -23,6 +22,11 @@ export interface DaemonOptions {
   rebootRequired?: boolean;
   /** How long the simulated node stays NotReady during a reboot; default 300 ms. */
   rebootDowntimeMs?: number;
+  /**
+   * With kwok: how long after the node is Ready again its pods' containers take to start (and its DaemonSet
+   * pods to be Ready, which kreboot waits for); default 1500 ms.
+   */
+  podRestartMs?: number;
   /** Called around each simulated reboot (e.g. by the safety monitor). */
   rebootHooks?: RebootHooks;
 }
@@ -80,7 +84,8 @@ export async function retrying<T>(call: () => Promise<T>): Promise<T> {
 }
 
 export interface DaemonContext {
-  kube: Kube;
+  /** What happens to the Node (and its pods) while the host is down. */
+  reboots: RebootSimulation;
   /** Per-node files go to `<dir>/<node>/`. */
   dir: string;
   pidDir: string;
@@ -347,18 +352,21 @@ export class Daemon implements AsyncDisposable {
   }
 
   async #simulateReboot(): Promise<void> {
-    const kube = this.#ctx.kube;
+    const reboots = this.#ctx.reboots;
     this.#rebooting = true;
     try {
       await this.#opts.rebootHooks?.before?.(this);
       this.#proc.killGroupSync("SIGKILL");
       await this.#proc.done;
-      await retrying(() => setNodeReady(kube, this.node, false));
-      this.bootIDs.push(await retrying(() => setBootID(kube, this.node)));
+      const bootID = crypto.randomUUID();
+      await retrying(() => reboots.down(this.node, bootID));
+      this.bootIDs.push(bootID);
       await Deno.remove(this.sentinel).catch(() => {});
       await Deno.remove(this.rebootedMarker);
       await new Promise((r) => setTimeout(r, this.#opts.rebootDowntimeMs ?? 300));
-      await retrying(() => setNodeReady(kube, this.node, true));
+      await retrying(() =>
+        reboots.up(this.node, { podRestartMs: this.#opts.podRestartMs ?? 1_500, retry: retrying })
+      );
       this.reboots++;
       await this.#opts.rebootHooks?.after?.(this);
       if (!this.#ac.signal.aborted) this.#spawn();
