@@ -2,7 +2,7 @@
  * Builds the daemon from its configuration: every port the loop needs, wired to the real modules. Anything
  * that can be wrong with the configuration is found here before the first request to the cluster or the host.
  */
-import { type Config, ConfigError, requireNodeId } from "./config/mod.ts";
+import { type Config, ConfigError, refuseUnwiredFlags, requireNodeId } from "./config/mod.ts";
 import { checkHold } from "./gates/hold.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkAlertmanager } from "./gates/alertmanager.ts";
@@ -29,6 +29,7 @@ import { Reporter } from "./report/reporter.ts";
 export async function runDaemon(config: Config, signal: AbortSignal): Promise<number> {
   // Configuration problems first: nothing has touched the cluster or the host yet.
   requireNodeId(config);
+  refuseUnwiredFlags(config);
   const window = windowPolicy(config);
   const rebooter = rebooterFor(config);
   const sentinel = sentinelOptions(config);
