@@ -13,7 +13,6 @@
  * https://github.com/kubernetes/kubectl/blob/master/pkg/drain/drain.go
  */
 import { apiStatus, describeApiError, isNotFound } from "../kube/mod.ts";
-import type { Logger } from "../log.ts";
 import { sleep } from "../sleep.ts";
 import { listNames } from "../gates/gate.ts";
 import { classifyEvictionError } from "./answer.ts";
@@ -32,39 +31,10 @@ import {
   selectPodsToDrain,
 } from "./pods.ts";
 import { type DrainKube, PodRequests } from "./requests.ts";
+import type { DrainOptions, DrainResult } from "./options.ts";
 
 export type { DrainKube };
-
-export type EvictionResult = "evicted" | "deleted" | "retry-429" | "failed";
-
-export interface DrainOptions {
-  log: Logger;
-  /** `--drain-grace-period` in seconds; negative = each pod's own terminationGracePeriodSeconds. */
-  gracePeriodSeconds: number;
-  /** `--drain-timeout` in ms; 0 = no limit. */
-  timeoutMs: number;
-  /** `--skip-wait-for-delete-timeout` in seconds; 0 = wait for every pod. */
-  skipWaitForDeleteTimeoutSeconds: number;
-  /** `--drain-pod-selector`; "" = every pod. */
-  podSelector: string;
-  /** Stops the drain (daemon shutdown); the result then says `ok: false`. */
-  signal?: AbortSignal;
-  /** Called once per eviction/delete outcome, for metrics. */
-  onEviction?: (result: EvictionResult) => void;
-  /** Most API requests in flight at once; default 20. */
-  maxInFlight?: number;
-  /** Floor of the wait before re-asking after a 429; default 5 s (tests may not lower what users rely on). */
-  minRetryMs?: number;
-  /** How often the pods still terminating are listed; default 1 s. */
-  pollIntervalMs?: number;
-  /** How often progress is logged at most; default 5 s. */
-  progressIntervalMs?: number;
-  now?: () => Date;
-}
-
-export type DrainResult =
-  | { ok: true; evicted: number; deleted: number; durationMs: number }
-  | { ok: false; reason: string; timedOut: boolean; remaining: string[] };
+export type { DrainOptions, DrainResult, EvictionResult } from "./options.ts";
 
 type PodState =
   | { s: "evicting" }
