@@ -356,8 +356,10 @@ export class RebootLock {
   }
 
   stopWatching(): void {
-    // A watch that was down when it was closed leaves this node blind until its next successful read.
+    // A watch that was down when it was closed leaves this node blind until its next successful read; one that
+    // was live leaves it not looking until then: either way the holders' silence clocks stop (observer.ts).
     if (this.#watch && !this.#watch.live) this.#view.seen.blind();
+    else if (this.#watch) this.#view.seen.lookAway();
     this.#watch?.close();
     this.#watch = undefined;
   }

@@ -203,6 +203,35 @@ Deno.test("blind observer: a waiter whose watch broke during the outage gives th
   b.stopWatching();
 });
 
+Deno.test("an observer that stopped waiting and read nothing during an outage does not count it as silence", async () => {
+  // Seed 3 of the chaos runs: a waiter leaves waiting (its watch live, closed), its gates then fail against the
+  // away API server, so it reads no Lease and never goes blind; its first read afterwards must not find the
+  // holder (whose daemon could not write either) silent for the whole outage.
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  const clock = new Clock();
+  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
+  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now });
+  await a.tryAcquire(cordoning);
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  const ac = new AbortController();
+  const waiting = b.waitForChance(ac.signal, 600_000);
+  await new Promise((r) => setTimeout(r, 10));
+  clock.advance(5_000);
+  ac.abort();
+  assert.equal(await waiting, "aborted");
+  b.stopWatching();
+  clock.advance(30_000);
+  assert.equal(
+    (await b.tryAcquire(cordoning)).acquired,
+    false,
+    "took the slot on its first read after the gap",
+  );
+  clock.advance(9_999);
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false, "5 s watched + 9.999 s read: within the TTL");
+  clock.advance(1);
+  assert.equal((await b.tryAcquire(cordoning)).acquired, true, "a whole TTL of sight without a renewal");
+});
+
 Deno.test("lost slot: a write to a slot taken or deleted meanwhile throws LostSlotError; stillHeld says so", async () => {
   const store = new FakeLeaseStore({ nodes: ["a", "c"] });
   const a = lockOn(store, "a");
