@@ -168,7 +168,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     log,
   });
   try {
-    return await runWithRetry(loop, signal, log, config.once);
+    return await runWithRetry(loop, signal, log, config.once, config.lockTtl);
   } finally {
     keeper.stop();
     control.stop();
@@ -195,8 +195,13 @@ async function runWithRetry(
   signal: AbortSignal,
   log: Logger,
   once: boolean,
+  lockTtlMs: number,
 ): Promise<number> {
   const giveUpAt = Date.now() + ONCE_RETRY_MS;
+  // With --lock-ttl, a daemon restarted during an outage (in startup, so the slot keeper does not know of its
+  // slot yet) must be back within a fraction of the TTL after the API server returns, or its silence lets a
+  // waiter take the slot of a node that is still cordoned: the backoff stays below a third of the TTL.
+  const maxBackoff = lockTtlMs > 0 ? Math.max(1_000, Math.min(60_000, Math.floor(lockTtlMs / 3))) : 60_000;
   let backoff = 1_000;
   while (true) {
     const startedAt = Date.now();
@@ -214,7 +219,7 @@ async function runWithRetry(
       }
       log.error("cannot reach the API server; retrying", { error: describeApiError(e), inMs: wait });
       await sleep(wait, signal);
-      backoff = Math.min(backoff * 2, 60_000);
+      backoff = Math.min(backoff * 2, maxBackoff);
     }
   }
 }
