@@ -10,6 +10,7 @@ import {
   type Kube,
   MERGE_PATCH,
 } from "../kube/mod.ts";
+import { CORDONED_BY_KREBOOT } from "../drain/node.ts";
 import { LOCK_LABEL } from "./slots.ts";
 import {
   LeaseConflict,
@@ -107,6 +108,16 @@ export class KubeLeaseStore implements LeaseStore {
     try {
       await this.#kube.core.readNode({ name });
       return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw apiError(e);
+    }
+  }
+
+  async nodeCordonedByKreboot(name: string): Promise<boolean> {
+    try {
+      const node = await this.#kube.core.readNode({ name });
+      return node.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined;
     } catch (e) {
       if (isNotFound(e)) return false;
       throw apiError(e);

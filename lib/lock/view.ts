@@ -167,7 +167,21 @@ export class LockView {
   async #judge(record: SlotRecord): Promise<SlotVerdict> {
     const first = this.#seen.judge(record);
     if (first.kind !== "held" && first.kind !== "expired") return first;
-    return this.#seen.judge(record, await this.#nodeExists(first.holder));
+    const v = this.#seen.judge(record, await this.#nodeExists(first.holder));
+    if (v.kind !== "expired") return v;
+    // Silent past --lock-ttl, but its Node still carries kreboot's cordon: that node is still disrupted (its
+    // daemon may be down for a while, e.g. killed during an API server restart), so taking its slot would put
+    // one node more out of service than the concurrency allows. It keeps the slot until its daemon comes back
+    // (renews, or undoes the cordon at start-up: lib/machine/startup.ts) or its Node is deleted.
+    return (await this.#holderCordoned(v.holder)) ? { kind: "held", holder: v.holder } : v;
+  }
+
+  async #holderCordoned(name: string): Promise<boolean> {
+    try {
+      return await this.#store.nodeCordonedByKreboot(name);
+    } catch {
+      return true; // cannot tell: the safe side for a lock
+    }
   }
 
   async #nodeExists(name: string): Promise<boolean> {

@@ -186,6 +186,16 @@ export class FakeLeaseStore implements LeaseStore {
     });
   }
 
+  /** Nodes whose kreboot cordon is still on (tests set it). */
+  readonly cordoned = new Set<string>();
+
+  nodeCordonedByKreboot(name: string): Promise<boolean> {
+    return Promise.resolve().then(() => {
+      this.#call("nodeCordonedByKreboot");
+      return this.cordoned.has(name);
+    });
+  }
+
   watch(target: WatchTarget, cb: WatchCallbacks): WatchHandle {
     this.calls[`watch/${target.kind}`] = (this.calls[`watch/${target.kind}`] ?? 0) + 1;
     const w: Watcher = { target, cb, stopped: false };

@@ -148,6 +148,24 @@ Deno.test("TTL: a silent holder loses the slot after --lock-ttl of the observer'
   await assert.rejects(a.renew(), LostSlotError);
 });
 
+Deno.test("TTL: a silent holder whose Node still carries kreboot's cordon keeps the slot (never one node more disrupted)", async () => {
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  const clock = new Clock();
+  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
+  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now });
+  await a.tryAcquire(cordoning);
+  store.cordoned.add("a"); // a's daemon cordoned the node, then died
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  clock.advance(60_000);
+  const r = await b.tryAcquire(cordoning);
+  assert.ok(!r.acquired && r.reason === "full", "silent past the TTL, but its node is still disrupted");
+  assert.equal(store.holder(SLOT0), "a");
+  // Its cordon undone (by its restarted daemon, or by hand): the silent slot may be taken over.
+  store.cordoned.delete("a");
+  assert.equal((await b.tryAcquire(cordoning)).acquired, true);
+  assert.equal(store.holder(SLOT0), "b");
+});
+
 Deno.test("blind observer: an outage longer than the TTL is not the holder's silence; it gets a full TTL after", async () => {
   const store = new FakeLeaseStore({ nodes: ["a", "b"] });
   const clock = new Clock();
