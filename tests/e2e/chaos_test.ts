@@ -1,8 +1,9 @@
 /**
  * Seeded chaos runs in CI (tests/harness/chaos.ts): ten seeds, three at a time (KREBOOT_CHAOS_PARALLEL), each on
- * its own cluster with controllers and six daemons, refereed by the safety monitor. Reproduce one with `deno task chaos --runs 1 --seed <seed>`, or
- * run other seeds here with KREBOOT_CHAOS_SEEDS=3,17,… . The seeds are fixed so that CI is repeatable; the
- * interleaving with the daemons still differs from run to run, which is the point.
+ * its own cluster with controllers and six daemons, refereed by the safety monitor. Reproduce one with
+ * `deno task chaos --runs 1 --seed <seed>`, or run other seeds here with KREBOOT_CHAOS_SEEDS=3,17,… . The seeds
+ * are fixed so that CI is repeatable; the interleaving with the daemons still differs from run to run, which is
+ * the point.
  */
 import assert from "node:assert/strict";
 import { type ChaosResult, runChaos } from "../harness/chaos.ts";
