@@ -261,7 +261,9 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   // Wait for the roll-out: every remaining node rebooted, back in service (the admin's stays cordoned), slots
   // free.
   const failures: string[] = [];
-  const deadline = t0 + (opts.timeoutMs ?? 180_000);
+  // Real evictions wait for real replacements (and for the PDB's flips), so a run on the cluster with
+  // controllers on a busy 2-CPU machine can take three minutes.
+  const deadline = t0 + (opts.timeoutMs ?? 240_000);
   let done = false;
   while (Date.now() < deadline) {
     await sleep(500);
@@ -280,7 +282,7 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   await Promise.allSettled(tasks);
   for (const n of names) await Deno.remove(hangFile(n)).catch(() => {});
   if (!done) {
-    failures.push(`the roll-out did not finish within ${opts.timeoutMs ?? 180_000} ms`);
+    failures.push(`the roll-out did not finish within ${opts.timeoutMs ?? 240_000} ms`);
     if (deleted === undefined) failures.push("no node was deleted while holding a slot");
   }
   // A little longer, to catch a node that would reboot a second time or cordon again.
