@@ -88,9 +88,10 @@ export class KubeLeaseStore implements LeaseStore {
     }
   }
 
-  async countNodes(): Promise<number> {
+  async countNodes(labelSelector?: string): Promise<number> {
     try {
-      return (await this.#kube.core.listNode({})).items.length;
+      return (await this.#kube.core.listNode(labelSelector === undefined ? {} : { labelSelector })).items
+        .length;
     } catch (e) {
       throw apiError(e);
     }

@@ -75,9 +75,9 @@ export class SlotObserver {
     return [...this.#slots.keys()];
   }
 
-  /** The slot this node holds according to what it saw. */
-  mine(): SlotRecord | undefined {
-    return [...this.#slots.values()].find((s) => s.holder === this.#o.me);
+  /** The slot (of those `which` accepts by name) this node holds according to what it saw. */
+  mine(which: (name: string) => boolean = () => true): SlotRecord | undefined {
+    return [...this.#slots.values()].find((s) => s.holder === this.#o.me && which(s.name));
   }
 
   /** Other nodes that hold a slot. */

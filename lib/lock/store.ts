@@ -2,7 +2,7 @@
  * The storage the reboot lock needs, as one port: the lock's Leases (list, create, patch, delete, watch; no get,
  * which the daemon's RBAC in lib/rbac.ts does not grant)
  * and the few other objects it reads (the DaemonSet for kured's manual lock and the node count, Nodes to tell
- * whether a holder still exists). lib/lock/kube_store.ts implements it against the API server; the unit tests
+ * whether a holder still exists and to count a group's nodes). lib/lock/kube_store.ts implements it against the API server; the unit tests
  * use an in-memory one, as client-go tests its leader election against a fake lock
  * (https://github.com/kubernetes/client-go/blob/master/tools/leaderelection/leaderelection_test.go).
  *
@@ -52,7 +52,8 @@ export interface LeaseStore {
   deleteLease(name: string): Promise<void>;
   /** The DaemonSet the lock is named after, or undefined when it does not exist. */
   readDaemonSet(): Promise<unknown | undefined>;
-  countNodes(): Promise<number>;
+  /** How many Nodes there are, or match `labelSelector` (a group's nodes, for its percentages). */
+  countNodes(labelSelector?: string): Promise<number>;
   /** Whether the Node exists; throws when that cannot be told (the API server is away). */
   nodeExists(name: string): Promise<boolean>;
   watch(target: WatchTarget, callbacks: WatchCallbacks): WatchHandle;

@@ -38,6 +38,8 @@ interface Watcher {
 export class FakeLeaseStore implements LeaseStore {
   readonly leases = new Map<string, Obj>();
   readonly nodes = new Set<string>();
+  /** Node labels, for `countNodes(labelSelector)` (`key=value`, `key=` and `!key` are understood). */
+  readonly nodeLabels = new Map<string, Record<string, string>>();
   daemonSet: Obj | undefined;
   dryRun = false;
   /** Calls per method, e.g. `calls.patchLease`. */
@@ -172,10 +174,18 @@ export class FakeLeaseStore implements LeaseStore {
     this.#emit("daemonset", "MODIFIED", this.daemonSet);
   }
 
-  countNodes(): Promise<number> {
+  countNodes(labelSelector?: string): Promise<number> {
     return Promise.resolve().then(() => {
       this.#call("countNodes");
-      return this.nodes.size;
+      if (labelSelector === undefined) return this.nodes.size;
+      const absent = /^!(.+)$/.exec(labelSelector);
+      const eq = /^([^=]+)=(.*)$/.exec(labelSelector);
+      return [...this.nodes].filter((n) => {
+        const labels = this.nodeLabels.get(n) ?? {};
+        if (absent) return !(absent[1]! in labels);
+        if (eq) return labels[eq[1]!] === eq[2];
+        throw new Error(`fake store: selector ${labelSelector} not understood`);
+      }).length;
     });
   }
 

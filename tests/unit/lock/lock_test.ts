@@ -33,7 +33,6 @@ function lockOn(
     ttlMs: 0,
     node,
     log: new Logger({ format: "json", node, sink: (l) => lines?.push(l) }),
-    wakeJitterMs: 0,
     ...rest,
   });
 }
@@ -196,7 +195,7 @@ Deno.test("blind observer: a waiter whose watch broke during the outage gives th
   clock.advance(15_000);
   assert.equal((await b.tryAcquire(cordoning)).acquired, true);
   ac.abort();
-  assert.equal(await waiting, "aborted");
+  assert.equal(await waiting, "changed", "the waiter holds a slot now: its caller has work to do");
   b.stopWatching();
 });
 
@@ -248,22 +247,21 @@ Deno.test("a change of holder wakes no waiter needlessly and logs no watch failu
   const store = new FakeLeaseStore({ nodes: ["a", "b", "c"] });
   const a = lockOn(store, "a");
   await a.tryAcquire({ phase: "draining" });
+  // c has waited longer than b: it is next in line.
+  const c = lockOn(store, "c");
+  assert.equal((await c.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
   const lines: string[] = [];
   const b = lockOn(store, "b", { lines });
-  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  assert.equal((await b.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
   const ac = new AbortController();
-  let waiting = b.waitForChance(ac.signal, 10_000);
+  const waiting = b.waitForChance(ac.signal, 10_000);
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(store.openWatches, 3, "Leases, DaemonSet, the holder's Node");
-  // a hands over to c (c is faster than b): b's watch on a's Node is dropped, one on c's is opened.
+  // a hands over to c: b, second in line, is not woken; its watch on a's Node is dropped, one on c's opened.
   await a.release();
-  await lockOn(store, "c").tryAcquire(cordoning);
+  assert.ok((await c.tryAcquire(cordoning)).acquired);
   await new Promise((r) => setTimeout(r, 20));
-  // b may have woken while the slot was free for a moment; then it waits again, as the loop does.
-  if (await Promise.race([waiting, Promise.resolve("still waiting")]) === "changed") {
-    waiting = b.waitForChance(ac.signal, 10_000);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  assert.equal(await Promise.race([waiting, Promise.resolve("still waiting")]), "still waiting");
   assert.equal(store.calls["watch/node"], 2);
   assert.equal(store.openWatches, 3);
   ac.abort();
@@ -303,14 +301,28 @@ Deno.test("dry run: nothing is created, and giving back a slot that was never cr
 });
 
 Deno.test("a percentage of the nodes that run the daemon, rounded down, at least 1", async () => {
-  const store = new FakeLeaseStore({ nodes: ["a", "b", "c", "d"] });
-  const pct = (node: string) => lockOn(store, node, { concurrency: { kind: "percent", percent: 50 } });
-  assert.equal(await pct("a").capacity(), 2, "50% of 4 Nodes");
+  const nodes = ["a", "b", "c", "d", "e", "f"];
+  const pct = (store: FakeLeaseStore, node: string) =>
+    lockOn(store, node, { concurrency: { kind: "percent", percent: 50 } });
+  const takeAll = async (store: FakeLeaseStore) => {
+    const got = [];
+    for (const n of nodes) got.push((await pct(store, n).tryAcquire(cordoning)).acquired);
+    return got;
+  };
+  // Without a DaemonSet status: 50% of the 4 Nodes.
+  assert.deepEqual(await takeAll(new FakeLeaseStore({ nodes: ["a", "b", "c", "d"] })), [
+    true,
+    true,
+    false,
+    false,
+    false,
+    false,
+  ]);
+  // The DaemonSet says 6 pods run: 50% of 6.
+  const store = new FakeLeaseStore({ nodes });
   store.daemonSet = { metadata: { name: "kured" }, status: { desiredNumberScheduled: 6 } };
-  const a = pct("a");
-  await a.refresh();
-  assert.equal(await a.capacity(), 3, "50% of the DaemonSet's 6 pods");
-  const got = [];
-  for (const n of ["a", "b", "c", "d"]) got.push((await pct(n).tryAcquire(cordoning)).acquired);
-  assert.deepEqual(got, [true, true, true, false]);
+  assert.deepEqual(await takeAll(store), [true, true, true, false, false, false]);
+  assert.equal(store.calls.countNodes ?? 0, 0, "the DaemonSet's count needs no Node list");
+  // One node: still one slot.
+  assert.deepEqual((await takeAll(new FakeLeaseStore({ nodes: ["a"] }))).slice(0, 1), [true]);
 });
