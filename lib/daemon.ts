@@ -66,7 +66,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     reboot: rebooter.describe(),
   });
 
-  const lock = lockFor(kube, config, log);
+  const lock = lockFor(kube, config, log, (g) => metrics.setGroupSlots(g.group, g.allowed, g.inUse));
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   const reporter = new Reporter({ config, kube, log, metrics });
   const ownNode = new OwnNode(kube, config, log, metrics);

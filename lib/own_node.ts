@@ -125,7 +125,13 @@ export async function readNodeState(kube: Kube, name: string): Promise<NodeState
   const node = await kube.core.readNode({ name });
   const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const bootId = node.status?.nodeInfo?.bootID;
-  return { ready, unschedulable: node.spec?.unschedulable === true, ...(bootId ? { bootId } : {}) };
+  const labels = node.metadata?.labels;
+  return {
+    ready,
+    unschedulable: node.spec?.unschedulable === true,
+    ...(bootId ? { bootId } : {}),
+    ...(labels ? { labels } : {}),
+  };
 }
 
 /** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */
