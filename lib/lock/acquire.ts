@@ -67,13 +67,12 @@ export function refusal(p: Plan, me: Contender, groupLabel: string): AcquireResu
     return { acquired: false, reason: "budget", message: `${a.message}${when}` };
   }
   if (!a.ok) {
-    const holders = p.holders.map(describeHolder).join(", ");
+    const holders = p.holders.map(describeHolder).join(", ") || "nodes of another --group-label";
+    const line = p.position > 1 ? `; ${p.position - 1} node(s) ahead in line` : "";
     return {
       acquired: false,
       reason: "full",
-      message: `all ${a.allowance.allowed} slot(s)${of} held by ${
-        holders || "nodes of another --group-label"
-      }`,
+      message: `all ${a.allowance.allowed} slot(s)${of} held by ${holders}${line}`,
     };
   }
   const ahead = p.position - 1;

@@ -289,10 +289,11 @@ export class RebootLock {
   }
 
   async #join(me: Contender): Promise<void> {
+    const { groupNodes, ...rest } = me;
     await joinQueue(this.#queueWriter(), this.#view.queue, {
-      ...me,
+      ...rest,
       groupLabel: this.#o.groupLabel,
-      ...(me.groupNodes > 0 ? { groupNodes: me.groupNodes } : {}),
+      ...(groupNodes > 0 ? { groupNodes } : {}),
     });
   }
 

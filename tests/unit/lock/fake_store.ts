@@ -47,6 +47,8 @@ export class FakeLeaseStore implements LeaseStore {
   /** Ends stopped watches with an abort error, as a transport that reports its own aborts does. */
   reportAbortOnStop = true;
   #rv = 100;
+  /** Every Lease event, so that a watch from a resourceVersion replays what came after it, as the server does. */
+  #history: { rv: number; type: string; obj: Obj }[] = [];
   #down = false;
   #watchers = new Set<Watcher>();
 
@@ -76,7 +78,10 @@ export class FakeLeaseStore implements LeaseStore {
   externalDelete(name: string): void {
     const cur = this.leases.get(name);
     this.leases.delete(name);
-    if (cur) this.#emit("leases", "DELETED", cur);
+    if (!cur) return;
+    const rv = ++this.#rv;
+    this.#history.push({ rv, type: "DELETED", obj: structuredClone(cur) });
+    this.#emit("leases", "DELETED", cur);
   }
 
   deleteNode(name: string): void {
@@ -98,6 +103,7 @@ export class FakeLeaseStore implements LeaseStore {
     const meta = isObj(obj.metadata) ? obj.metadata : {};
     const stored = { ...obj, metadata: { ...meta, name, resourceVersion: String(++this.#rv) } };
     this.leases.set(name, stored);
+    this.#history.push({ rv: this.#rv, type, obj: structuredClone(stored) });
     this.#emit("leases", type, stored);
     return structuredClone(stored);
   }
@@ -202,8 +208,12 @@ export class FakeLeaseStore implements LeaseStore {
     this.#watchers.add(w);
     queueMicrotask(() => {
       if (w.stopped || !this.#watchers.has(w)) return;
-      if (this.#down) this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
-      else cb.open();
+      if (this.#down) return this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+      cb.open();
+      if (target.kind === "leases" && target.resourceVersion !== undefined) {
+        const from = Number(target.resourceVersion);
+        for (const e of this.#history) if (e.rv > from) cb.event(e.type, structuredClone(e.obj));
+      }
     });
     return {
       stop: () => {
