@@ -34,7 +34,17 @@ Deno.test("kreboot --help lists every subcommand with one line each, then the fl
     const r = await kreboot(args);
     assert.equal(r.code, 0, r.stderr);
     for (
-      const sub of ["config", "status", "pause", "resume", "manifests", "hold", "unhold", "request-reboot"]
+      const sub of [
+        "config",
+        "status",
+        "plan",
+        "pause",
+        "resume",
+        "manifests",
+        "hold",
+        "unhold",
+        "request-reboot",
+      ]
     ) {
       const lines = r.stdout.split("\n").filter((l) => l.startsWith(`  ${sub} `));
       assert.equal(lines.length, 1, `${args.join(" ")}: one line for ${sub}:\n${r.stdout.slice(0, 800)}`);
@@ -81,6 +91,7 @@ const BAD: [string[], Record<string, string>, RegExp][] = [
   ],
   [["--node-id="], {}, /--node-id/],
   [["status", "-o", "yaml"], {}, /--output/],
+  [["plan", "-o", "yaml"], {}, /--output/],
 ];
 
 for (const [args, env, flag] of BAD) {
