@@ -22,6 +22,8 @@ import { isDnsSubdomain } from "../config/names.ts";
 import { LOCK_LABEL } from "./slots.ts";
 
 export const QUEUE_ANNOTATIONS = {
+  /** The waiting node (an annotation, not `holderIdentity`: an entry must never look like a held slot). */
+  node: "kreboot.dev/node",
   requiredSince: "kreboot.dev/required-since",
   groupNodes: "kreboot.dev/group-nodes",
   passedOverBy: "kreboot.dev/passed-over-by",
@@ -75,8 +77,8 @@ function strings(v: unknown): Record<string, string> {
 export function decodeQueueEntry(lease: unknown, groupLabel: string): QueueEntry | undefined {
   const obj = asRecord(lease);
   const meta = asRecord(obj.metadata);
-  const node = asRecord(obj.spec).holderIdentity;
   const ann = strings(meta.annotations);
+  const node = ann[QUEUE_ANNOTATIONS.node];
   const since = Date.parse(ann[QUEUE_ANNOTATIONS.requiredSince] ?? "");
   if (typeof node !== "string" || !isDnsSubdomain(node) || !Number.isFinite(since)) return undefined;
   const { group, foreign } = decodeLeaseGroup(strings(meta.labels), ann, groupLabel);
@@ -114,6 +116,7 @@ function entryMetadata(f: EntryFields): {
     annotations: {
       [GROUP_KEY_ANNOTATION]: g.annotations[GROUP_KEY_ANNOTATION] ?? null,
       [GROUP_VALUE_ANNOTATION]: g.annotations[GROUP_VALUE_ANNOTATION] ?? null,
+      [QUEUE_ANNOTATIONS.node]: f.node,
       [QUEUE_ANNOTATIONS.requiredSince]: new Date(f.requiredSinceMs).toISOString(),
       [QUEUE_ANNOTATIONS.groupNodes]: f.groupNodes === undefined ? null : String(f.groupNodes),
       [QUEUE_ANNOTATIONS.passedOverBy]: null,
@@ -137,13 +140,13 @@ export function newQueueEntry(namespace: string, dsName: string, f: EntryFields)
       labels: { [LOCK_LABEL]: dsName, ...withoutNulls(m.labels) },
       annotations: withoutNulls(m.annotations),
     },
-    spec: { holderIdentity: f.node },
+    spec: {},
   };
 }
 
 /** The merge patch that rewrites an entry read at `resourceVersion` to say `f` (and puts it back in line). */
 export function queueEntryPatch(resourceVersion: string, f: EntryFields): Record<string, unknown> {
-  return { metadata: { resourceVersion, ...entryMetadata(f) }, spec: { holderIdentity: f.node } };
+  return { metadata: { resourceVersion, ...entryMetadata(f) } };
 }
 
 /** The merge patch that takes an entry out of line because `by` went instead of its node. */
