@@ -68,8 +68,17 @@ async function contend(cluster: TestCluster, contenders: number, o: BenchOptions
       log: quietLog(name),
     });
     let tries = 0;
+    // Daemons do not all start in the same millisecond: the contenders arrive over a few seconds.
+    await sleep(i * 10);
     while (!stop.signal.aborted) {
-      const r = await lock.tryAcquire({ phase: "cordoning", bootId: "bench", wasUnschedulable: false });
+      let r;
+      try {
+        r = await lock.tryAcquire({ phase: "cordoning", bootId: "bench", wasUnschedulable: false });
+      } catch {
+        // The apiserver sheds load (429) in the start-up rush: retry later, as the daemon's loop does.
+        await sleep(1_000 + Math.random() * 1_000);
+        continue;
+      }
       if (tries++ === 0 && !r.acquired && ++firstTries === contenders - 1) allQueued.resolve();
       if (r.acquired) {
         const first = acquisitions.length === 0;
