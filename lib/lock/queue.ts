@@ -23,7 +23,8 @@ export class QueueBook {
   readonly #groupLabel: string;
   /** By node. */
   readonly #entries = new Map<string, QueueEntry>();
-  #sorted: QueueEntry[] | undefined;
+  /** The same entries in line order, kept sorted as events come (a waiter reads it on every wake-up). */
+  #sorted: QueueEntry[] = [];
 
   constructor(groupLabel: string) {
     this.#groupLabel = groupLabel;
@@ -32,11 +33,11 @@ export class QueueBook {
   /** A complete read of the entries. */
   replaceAll(leases: unknown[]): void {
     this.#entries.clear();
-    this.#sorted = undefined;
     for (const lease of leases) {
       const e = decodeQueueEntry(lease, this.#groupLabel);
       if (e) this.#entries.set(e.node, e);
     }
+    this.#sorted = [...this.#entries.values()].sort(compareWaiters);
   }
 
   /**
@@ -44,15 +45,16 @@ export class QueueBook {
    * (this node's own entry too: it then puts it back by trying again).
    */
   onEvent(type: string, lease: unknown): boolean {
-    this.#sorted = undefined;
     const e = decodeQueueEntry(lease, this.#groupLabel);
     const name = (lease as { metadata?: { name?: unknown } })?.metadata?.name;
-    const prev = e ? this.#entries.get(e.node) : [...this.#entries.values()].find((x) => x.name === name);
-    if (type === "DELETED" || !e) {
-      if (prev) this.#entries.delete(prev.node);
-      return prev !== undefined;
+    const prev = e ? this.#entries.get(e.node) : this.#sorted.find((x) => x.name === name);
+    if (prev) {
+      this.#entries.delete(prev.node);
+      this.#sorted.splice(this.#sorted.indexOf(prev), 1);
     }
+    if (type === "DELETED" || !e) return prev !== undefined;
     this.#entries.set(e.node, e);
+    this.#sorted.splice(this.#placeOf(e), 0, e);
     if (e.passedOverBy !== undefined && prev?.passedOverBy === undefined) return true;
     return prev !== undefined && (prev.requiredSinceMs !== e.requiredSinceMs || prev.key !== e.key);
   }
@@ -63,8 +65,19 @@ export class QueueBook {
 
   /** Every entry, longest waiting first (ties by node name, lib/queue's order). */
   all(): readonly QueueEntry[] {
-    this.#sorted ??= [...this.#entries.values()].sort((a, b) => compareWaiters(waiterOf(a), waiterOf(b)));
     return this.#sorted;
+  }
+
+  /** Where `e` goes in the sorted line (binary search). */
+  #placeOf(e: QueueEntry): number {
+    let lo = 0;
+    let hi = this.#sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareWaiters(this.#sorted[mid]!, e) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Who waits, for a change check: entries' nodes, places and marks. */
@@ -73,10 +86,6 @@ export class QueueBook {
       ",",
     );
   }
-}
-
-function waiterOf(e: QueueEntry) {
-  return { node: e.node, group: e.key, requiredSinceMs: e.requiredSinceMs };
 }
 
 export interface QueueWriter {

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { ALL, type Group, groupKey, parseBudgetSpec } from "../../../lib/budget/mod.ts";
 import { LockLayout } from "../../../lib/lock/groups.ts";
 import { type Contender, plan, type PlanInput } from "../../../lib/lock/plan.ts";
-import type { QueueEntry } from "../../../lib/lock/queue_entry.ts";
+import { newQueueEntry, type QueueEntry } from "../../../lib/lock/queue_entry.ts";
+import { QueueBook } from "../../../lib/lock/queue.ts";
 import type { SlotView } from "../../../lib/lock/view.ts";
 
 const A: Group = { kind: "value", value: "a" };
@@ -158,4 +159,21 @@ Deno.test("layout: what each Lease of the lock is, for a configuration with and 
   assert.deepEqual(zoned.classify(lease("kured-pause")), { role: "pause" });
   assert.deepEqual(plain.classify(lease("kured-slot-x")), { role: "other" });
   assert.deepEqual(plain.classify(lease("other-slot-0")), { role: "other" });
+});
+
+Deno.test("queue book: the line stays in order as entries come, move and go", () => {
+  const book = new QueueBook("");
+  const lease = (node: string, since: number) =>
+    newQueueEntry("kube-system", "kured", { node, requiredSinceMs: since, group: ALL, groupLabel: "" });
+  book.replaceAll([lease("c", 30), lease("a", 10)]);
+  const line = () => book.all().map((e) => `${e.node}@${e.requiredSinceMs}`);
+  assert.deepEqual(line(), ["a@10", "c@30"]);
+  assert.equal(book.onEvent("ADDED", lease("b", 20)), false, "a newcomer moves nobody up");
+  assert.equal(book.onEvent("ADDED", lease("a2", 10)), false);
+  assert.deepEqual(line(), ["a@10", "a2@10", "b@20", "c@30"]);
+  assert.equal(book.onEvent("MODIFIED", lease("c", 5)), true, "a node whose place changed");
+  assert.deepEqual(line(), ["c@5", "a@10", "a2@10", "b@20"]);
+  assert.equal(book.onEvent("DELETED", { metadata: { name: "kured-queue-a" } }), true);
+  assert.equal(book.onEvent("DELETED", { metadata: { name: "kured-queue-nobody" } }), false);
+  assert.deepEqual(line(), ["c@5", "a2@10", "b@20"]);
 });
