@@ -2,13 +2,22 @@
  * The lock's storage (lib/lock/store.ts) on the API server: `coordination.k8s.io/v1` Leases labelled with the
  * DaemonSet's name, in the DaemonSet's namespace. Every write goes with `dryRun=All` under `--dry-run`.
  */
-import { describeApiError, dryRunParam, isConflict, isNotFound, type Kube, MERGE_PATCH } from "../kube.ts";
+import {
+  apiStatus,
+  describeApiError,
+  dryRunParam,
+  isConflict,
+  isNotFound,
+  type Kube,
+  MERGE_PATCH,
+} from "../kube.ts";
 import { LOCK_LABEL } from "./slots.ts";
 import {
   LeaseConflict,
   LeaseNotFound,
   type LeaseStore,
   type WatchCallbacks,
+  WatchExpired,
   type WatchHandle,
   type WatchTarget,
 } from "./store.ts";
@@ -118,15 +127,23 @@ export class KubeLeaseStore implements LeaseStore {
       cb.end(err ?? undefined);
     };
     this.#kube.watch.watch(path, { ...query, allowWatchBookmarks: true }, (type, obj) => {
-      if (stopped || ended || type === "BOOKMARK" || type === "ERROR") return;
+      if (stopped || ended) return;
+      if (type === "ERROR") {
+        // The server ends a watch from a resourceVersion it no longer has with a Status of code 410.
+        if ((obj as { code?: unknown } | undefined)?.code === 410) {
+          end(new WatchExpired("watch expired (410 Gone)"));
+        }
+        return;
+      }
       cb.event(type, obj);
-    }, (err) => end(err)).then((c) => {
-      ctl = c;
-      if (stopped) c.abort();
-      // client-node reports a failed request through `done` and still resolves: only a watch that has not
-      // ended by now is open.
-      else if (!ended) cb.open();
-    }, (err) => end(err));
+    }, (err) => end(apiStatus(err) === 410 ? new WatchExpired(describeApiError(err), { cause: err }) : err))
+      .then((c) => {
+        ctl = c;
+        if (stopped) c.abort();
+        // client-node reports a failed request through `done` and still resolves: only a watch that has not
+        // ended by now is open.
+        else if (!ended) cb.open();
+      }, (err) => end(err));
     return {
       stop() {
         stopped = true;

@@ -327,7 +327,8 @@ export class RebootLock {
       daemonSet: (obj) => view.onDaemonSet(obj),
       node: (type, name) => view.onNodeEvent(type, name),
       lostSight: () => view.seen.blind(),
-      resync: () => this.refresh(),
+      regainedSight: () => view.seen.regainSight(),
+      resync: () => this.refresh().then(() => view.listResourceVersion),
     });
     return waitForTurn(
       {

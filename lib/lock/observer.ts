@@ -51,11 +51,18 @@ export class SlotObserver {
     const seen = new Set(records.map((r) => r.name));
     for (const name of [...this.#slots.keys()]) if (!seen.has(name)) this.forget(name);
     for (const rec of records) this.observe(rec);
-    if (this.#blindSince !== undefined) {
-      const now = this.#o.now();
-      for (const name of this.#changedAt.keys()) this.#changedAt.set(name, now);
-      this.#blindSince = undefined;
-    }
+    this.regainSight();
+  }
+
+  /**
+   * Sight is back with nothing missed (a complete read, or a watch resumed where it broke off): blindness ends,
+   * and every silence clock restarts now.
+   */
+  regainSight(): void {
+    if (this.#blindSince === undefined) return;
+    const now = this.#o.now();
+    for (const name of this.#changedAt.keys()) this.#changedAt.set(name, now);
+    this.#blindSince = undefined;
   }
 
   /** From now until the next successful read, this observer cannot see changes (a read failed, a watch ended). */

@@ -16,14 +16,19 @@ export class LeaseConflict extends Error {}
 /** The Lease a write addresses does not exist. */
 export class LeaseNotFound extends Error {}
 
+/** A watch from a resourceVersion the server no longer has (410 Gone): the caller must list again. */
+export class WatchExpired extends Error {}
+
 /** What a watch reports. `end` comes at most once. */
 export interface WatchCallbacks {
   /** The server accepted the watch: from now on every change arrives as an event. */
   open(): void;
+  /** ADDED, MODIFIED, DELETED, or BOOKMARK (an object with nothing but its `metadata.resourceVersion`). */
   event(type: string, obj: unknown): void;
   /**
-   * The watch is over (the server closed it, or it failed: then `err` says why). A transport may also report
-   * the abort that `stop()` caused here: callers take an end after their own `stop()` for no failure.
+   * The watch is over (the server closed it, or it failed: then `err` says why, a WatchExpired when the
+   * resourceVersion it started from is too old). A transport may also report the abort that `stop()` caused
+   * here: callers take an end after their own `stop()` for no failure.
    */
   end(err?: unknown): void;
 }

@@ -8,6 +8,7 @@ import {
   LeaseNotFound,
   type LeaseStore,
   type WatchCallbacks,
+  WatchExpired,
   type WatchHandle,
 } from "../../../lib/lock/store.ts";
 import type { WatchTarget } from "../../../lib/lock/store.ts";
@@ -49,6 +50,7 @@ export class FakeLeaseStore implements LeaseStore {
   #rv = 100;
   /** Every Lease event, so that a watch from a resourceVersion replays what came after it, as the server does. */
   #history: { rv: number; type: string; obj: Obj }[] = [];
+  #compactedRv = 0;
   #down = false;
   #watchers = new Set<Watcher>();
 
@@ -62,6 +64,17 @@ export class FakeLeaseStore implements LeaseStore {
     this.#down = down;
     if (!down) return;
     for (const w of [...this.#watchers]) this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+  }
+
+  /**
+   * The server forgets the history before now (an etcd compaction): every Lease watch ends with 410 Gone, and a
+   * watch from an older resourceVersion is refused the same way.
+   */
+  compact(): void {
+    this.#compactedRv = this.#rv;
+    for (const w of [...this.#watchers]) {
+      if (w.target.kind === "leases") this.#end(w, new WatchExpired("too old resource version (410 Gone)"));
+    }
   }
 
   get openWatches(): number {
@@ -212,6 +225,9 @@ export class FakeLeaseStore implements LeaseStore {
       cb.open();
       if (target.kind === "leases" && target.resourceVersion !== undefined) {
         const from = Number(target.resourceVersion);
+        if (from < this.#compactedRv) {
+          return this.#end(w, new WatchExpired("too old resource version (410 Gone)"));
+        }
         for (const e of this.#history) if (e.rv > from) cb.event(e.type, structuredClone(e.obj));
       }
     });

@@ -326,3 +326,44 @@ Deno.test("a percentage of the nodes that run the daemon, rounded down, at least
   // One node: still one slot.
   assert.deepEqual((await takeAll(new FakeLeaseStore({ nodes: ["a"] }))).slice(0, 1), [true]);
 });
+
+Deno.test("a broken Lease watch resumes from the last version it saw, without a list; an expired one lists again", async () => {
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  const a = lockOn(store, "a");
+  await a.tryAcquire(cordoning);
+  const lines: string[] = [];
+  const b = lockOn(store, "b", { lines });
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  const ac = new AbortController();
+  let waiting = b.waitForChance(ac.signal, 60_000);
+  await new Promise((r) => setTimeout(r, 10));
+  const lists = store.calls.listLeases ?? 0;
+  store.setDown(true);
+  await new Promise((r) => setTimeout(r, 10));
+  store.setDown(false);
+  // The watch restarts after its backoff (1 s) from where it broke off.
+  await new Promise((r) => setTimeout(r, 1_300));
+  assert.equal(store.calls.listLeases ?? 0, lists, "no list: the watch resumed");
+  assert.equal(store.calls["watch/leases"], 2);
+  // What happens after the resume still arrives: a's release wakes b (the watch broke, so b looks again first).
+  if (await Promise.race([waiting, Promise.resolve("waiting")]) === "changed") {
+    waiting = b.waitForChance(ac.signal, 60_000);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await a.release();
+  assert.equal(await waiting, "changed");
+  // The server compacts its history: the watch cannot resume, so the Leases are listed again.
+  waiting = b.waitForChance(ac.signal, 60_000);
+  await new Promise((r) => setTimeout(r, 10));
+  store.compact();
+  // The second restart in a row backs off longer (2 s).
+  for (let i = 0; i < 50 && (store.calls.listLeases ?? 0) === lists; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(store.calls.listLeases ?? 0, lists + 1, "listed once after the 410");
+  ac.abort();
+  await waiting;
+  b.stopWatching();
+  assert.ok(lines.some((l) => /410 Gone/.test(l)), "the expiry is logged");
+});
