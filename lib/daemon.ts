@@ -69,7 +69,12 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   const lock = lockFor(kube, config, log);
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   const reporter = new Reporter({ config, kube, log, metrics });
-  const ownNode = new OwnNode(kube, config, log, metrics);
+  const ownNode = new OwnNode(kube, config, log, {
+    onEviction: (result) => metrics.countEviction(result),
+    onDrained: (seconds) => metrics.observeDrain(seconds),
+    onBlocked: (blockers) => reporter.drainBlocked(blockers),
+    onDeletedInstead: (pod, why) => reporter.evictionBypassed(pod, why),
+  });
 
   // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
   const alerts = {

@@ -16,6 +16,7 @@ import {
   setNodeLabels,
   setPreferNoScheduleTaint,
 } from "./drain/mod.ts";
+import type { DrainBlocker } from "./drain/blockers.ts";
 import type { GateResult } from "./gates/gate.ts";
 import type { Kube } from "./kube.ts";
 import type { Logger } from "./log.ts";
@@ -26,6 +27,10 @@ import { sleep } from "./sleep.ts";
 export interface DrainHooks {
   onEviction?(result: EvictionResult): void;
   onDrained?(seconds: number, ok: boolean): void;
+  /** The pods that hold the drain up now, with their causes; [] once none does. */
+  onBlocked?(blockers: readonly DrainBlocker[]): void;
+  /** A pod was deleted instead of evicted (`--drain-disable-eviction-after`). */
+  onDeletedInstead?(pod: string, why: string): void;
 }
 
 /** The configured steps on this node; the loop reaches them through its ports. */
@@ -93,7 +98,10 @@ export class OwnNode {
       skipWaitForDeleteTimeoutSeconds: this.#c.skipWaitForDeleteTimeout,
       podSelector: this.#c.drainPodSelector,
       signal,
+      disableEvictionAfterMs: this.#c.drainDisableEvictionAfter,
       onEviction: (result) => this.#hooks.onEviction?.(result),
+      onBlocked: (blockers) => this.#hooks.onBlocked?.(blockers),
+      onDeletedInstead: (pod, why) => this.#hooks.onDeletedInstead?.(pod, why),
     });
     this.#hooks.onDrained?.((performance.now() - t0) / 1000, r.ok);
     if (r.ok) {

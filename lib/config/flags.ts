@@ -33,6 +33,7 @@ import {
   timeFlag,
 } from "./kinds.ts";
 import { checkNotifyUrl } from "./notify_url.ts";
+import { SAFETY_FLAGS, type SafetySettings } from "./safety_flags.ts";
 import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./window.ts";
 import { checkLabelSelector } from "./selector.ts";
 import { LOG_FORMATS, type LogFormat } from "../log.ts";
@@ -112,6 +113,8 @@ export interface Config {
   sentinelCommandTimeout: number;
   rebootTimeout: number;
   recoveryTimeout: number;
+  /** 0 = blocked pods are never deleted instead of evicted. */
+  drainDisableEvictionAfter: number;
   notifyTimeout: number;
   prometheusTimeout: number;
   /** "" = no Alertmanager gate. */
@@ -193,6 +196,12 @@ function flag<K extends keyof Config>(
     json: (config) => spec.json(config[key]),
     isDefault: (config) => same(config[key]),
   };
+}
+
+/** A flag of the rollout safety features (issue 16), whose spec lives in lib/config/safety_flags.ts. */
+function safetyFlag<K extends keyof SafetySettings & keyof Config>(key: K): Flag {
+  const { name, spec } = SAFETY_FLAGS[key];
+  return flag(key, name, spec as FlagSpec<Config[K]>, { group: "kreboot" });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -627,6 +636,7 @@ export const FLAGS: readonly Flag[] = [
     ),
     { group: "kreboot" },
   ),
+  safetyFlag("drainDisableEvictionAfter"),
   flag(
     "notifyTimeout",
     "notify-timeout",

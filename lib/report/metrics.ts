@@ -7,6 +7,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EvictionResult } from "../drain/mod.ts";
+import { BLOCKER_KINDS, type BlockerKind } from "../drain/blockers.ts";
 import { BLOCK_REASONS, type BlockReason } from "../gates/gate.ts";
 import { type Phase, PHASES } from "../machine/mod.ts";
 
@@ -29,6 +30,7 @@ export class Metrics {
   #evictions: Counter<"node" | "result">;
   #reboots: Counter<"node" | "result">;
   #lastReboot: Gauge<"node">;
+  #drainBlocked: Gauge<"node" | "reason">;
 
   constructor(node: string, opts: MetricsOptions = {}) {
     this.node = node;
@@ -88,11 +90,18 @@ export class Metrics {
       labelNames: ["node"] as const,
       registers,
     });
+    this.#drainBlocked = new Gauge({
+      name: "kreboot_drain_blocked_pods",
+      help: `Pods whose eviction is refused now, by cause (${BLOCKER_KINDS.join(", ")}); 0 outside a drain.`,
+      labelNames: ["node", "reason"] as const,
+      registers,
+    });
     // Every series exists from the start, so dashboards and `absent()` alerts see zeros rather than gaps.
     this.setRebootRequired(false);
     this.setPhase("startup");
     this.setBlocked(undefined);
     this.setSlotHeld(false);
+    this.setDrainBlocked({});
     this.#drain.zero({ node });
     for (const result of ["evicted", "deleted", "retry-429", "failed"] as const) {
       this.#evictions.inc({ node, result }, 0);
@@ -117,6 +126,11 @@ export class Metrics {
 
   setSlotHeld(held: boolean): void {
     this.#slotHeld.set({ node: this.node }, held ? 1 : 0);
+  }
+
+  /** Pods blocking the drain now, per cause; a cause not given is 0. */
+  setDrainBlocked(counts: Partial<Record<BlockerKind, number>>): void {
+    for (const r of BLOCKER_KINDS) this.#drainBlocked.set({ node: this.node, reason: r }, counts[r] ?? 0);
   }
 
   observeDrain(seconds: number): void {

@@ -18,6 +18,13 @@ import {
   type ReportReason,
   type SentinelObs,
 } from "../machine/mod.ts";
+import {
+  blockedPodCounts,
+  DRAIN_BLOCKED_REASON,
+  drainBlockedMessage,
+  type DrainBlocker,
+  EVICTION_BYPASSED_REASON,
+} from "../drain/blockers.ts";
 import { NodeAnnotator } from "./annotations.ts";
 import { conditionFor, conditionPatch, findCondition, type RebootCondition } from "./condition.ts";
 import { EventRecorder } from "./events.ts";
@@ -130,6 +137,55 @@ export class Reporter {
     this.#notify(r);
   }
 
+  /**
+   * The drain's report of the pods that hold it up (lib/drain/blocked.ts): every pod with its cause in the
+   * node condition's message, a `DrainBlocked` Event and `kreboot_drain_blocked_pods`; [] puts the condition
+   * back to draining. Returns at once.
+   */
+  drainBlocked(blockers: readonly DrainBlocker[]): void {
+    this.#o.metrics.setDrainBlocked(blockedPodCounts(blockers));
+    if (blockers.length === 0) {
+      this.#o.log.info("no pod blocks the drain any more");
+      this.#enqueue(async () => {
+        if (this.#condition?.reason !== DRAIN_BLOCKED_REASON) return;
+        await this.#setCondition({ status: "True", state: "Draining", message: "draining node" });
+      });
+      return;
+    }
+    const message = drainBlockedMessage(blockers);
+    this.#o.log.warn(message, { reason: DRAIN_BLOCKED_REASON });
+    this.#enqueue(async () => {
+      await this.#readNode();
+      await this.#events.record({
+        reason: DRAIN_BLOCKED_REASON,
+        message,
+        type: "Warning",
+        action: "draining",
+      });
+    });
+    this.#enqueue(() => this.#setCondition({ status: "True", state: DRAIN_BLOCKED_REASON, message }));
+  }
+
+  /**
+   * A pod deleted instead of evicted (`--drain-disable-eviction-after`): an Event and a notification, since
+   * its PodDisruptionBudget or admission check was bypassed. Returns at once.
+   */
+  evictionBypassed(pod: string, why: string): void {
+    const message = `deleted pod ${pod} instead of evicting it, bypassing its PodDisruptionBudget ` +
+      `(--drain-disable-eviction-after): its eviction was still refused: ${why}`;
+    this.#o.log.warn(message, { reason: EVICTION_BYPASSED_REASON });
+    this.#enqueue(async () => {
+      await this.#readNode();
+      await this.#events.record({
+        reason: EVICTION_BYPASSED_REASON,
+        message,
+        type: "Warning",
+        action: "draining",
+      });
+    });
+    this.#say(message);
+  }
+
   /** The loop's `phaseChanged` hook. */
   phaseChanged(phase: Phase): void {
     const m = this.#o.metrics;
@@ -218,11 +274,13 @@ export class Reporter {
     const flag = NOTIFY_TEMPLATE[r.reason];
     const template = flag === undefined ? "" : c[flag];
     if (template === "") return;
-    const prefix = c.dryRun ? "[dry run] " : "";
-    this.#notifier.notify({
-      title: `kreboot: ${this.#node}`,
-      message: prefix + formatTemplate(template, this.#node),
-    });
+    this.#say(formatTemplate(template, this.#node));
+  }
+
+  /** Sends one notification about this node (marked in a dry run). */
+  #say(message: string): void {
+    const prefix = this.#o.config.dryRun ? "[dry run] " : "";
+    this.#notifier.notify({ title: `kreboot: ${this.#node}`, message: prefix + message });
   }
 
   /** Runs API writes one at a time, in report order, off the loop's path. */

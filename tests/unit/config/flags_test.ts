@@ -143,6 +143,7 @@ const KREBOOT: Row[] = [
   { name: "sentinel-command-timeout", def: "30s", a: ["5s", "5s"], b: ["1m", "1m0s"] },
   { name: "reboot-timeout", def: "5m0s", a: ["1m", "1m0s"], b: ["90s", "1m30s"] },
   { name: "recovery-timeout", def: "10m0s", a: ["20m", "20m0s"], b: ["1h", "1h0m0s"] },
+  { name: "drain-disable-eviction-after", def: "0s", a: ["15m", "15m0s"], b: ["90s", "1m30s"] },
   { name: "notify-timeout", def: "10s", a: ["3s", "3s"], b: ["500ms", "500ms"] },
   { name: "prometheus-timeout", def: "10s", a: ["2s", "2s"], b: ["1m", "1m0s"] },
   {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { ConfigError, configToArgs, FLAGS, InvalidValue, parseConfig } from "../../../lib/config/mod.ts";
+import {
+  type Config,
+  ConfigError,
+  configToArgs,
+  FLAGS,
+  InvalidValue,
+  parseConfig,
+} from "../../../lib/config/mod.ts";
 import { SAFETY_FLAGS, type SafetySettings } from "../../../lib/config/safety_flags.ts";
 
 const PROM = "--prometheus-url=http://prometheus:9090";
@@ -82,7 +89,7 @@ const PENDING: {
   drainDisableEvictionAfter: { def: 0, ok: [["15m", 900_000]], bad: [["soon", /Go duration/]] },
 };
 
-Deno.test("the pending safety flags' parsers: defaults, valid values, and one-line errors", () => {
+Deno.test("the safety flags' parsers: defaults, valid values, and one-line errors", () => {
   for (const key of Object.keys(PENDING) as (keyof SafetySettings)[]) {
     const { name, spec } = SAFETY_FLAGS[key];
     const want = PENDING[key];
@@ -98,10 +105,32 @@ Deno.test("the pending safety flags' parsers: defaults, valid values, and one-li
   }
 });
 
-Deno.test("flags whose behaviour is not wired yet are not offered", () => {
-  const offered = new Set(FLAGS.map((f) => f.name));
-  for (const { name } of Object.values(SAFETY_FLAGS)) {
-    assert.ok(!offered.has(name), `--${name} must stay out of FLAGS until the reboot cycle uses it`);
-    assert.equal(configError([`--${name}=1`]).flag, name);
+/** The safety flags the reboot cycle uses so far; the others must stay out of FLAGS until it does. */
+const WIRED: readonly (keyof SafetySettings)[] = ["drainDisableEvictionAfter"];
+
+Deno.test("the safety flags are offered once wired (with KREBOOT_ env and their parsers), and only then", () => {
+  const offered = new Map(FLAGS.map((f) => [f.name, f]));
+  for (
+    const [key, { name, spec }] of Object.entries(SAFETY_FLAGS) as [
+      keyof SafetySettings,
+      { name: string; spec: { default: unknown } },
+    ][]
+  ) {
+    if (!WIRED.includes(key)) {
+      assert.ok(!offered.has(name), `--${name} must stay out of FLAGS until the reboot cycle uses it`);
+      assert.equal(configError([`--${name}=1`]).flag, name);
+      continue;
+    }
+    const f = offered.get(name);
+    assert.ok(f, `--${name} is wired, so it is offered`);
+    assert.equal(f.key, key);
+    assert.equal(f.group, "kreboot");
+    assert.deepEqual(f.env, [`KREBOOT_${name.toUpperCase().replaceAll("-", "_")}`]);
+    assert.deepEqual(parseConfig([], {}).config[key as keyof Config], spec.default);
+    const raw = PENDING[key].ok[0]?.[0] ?? "";
+    assert.deepEqual(
+      parseConfig([`--${name}=${raw}`], {}).config[key as keyof Config],
+      PENDING[key].ok[0]?.[1],
+    );
   }
 });
