@@ -3,7 +3,7 @@
  * PreferNoSchedule taint, the pre-reboot labels, `--drain-delay` and the cordon (`prepareForDrain`); the
  * drain; after the reboot the uncordon (only if kreboot cordoned), the post-reboot labels and the taint off
  * (`restoreAfterReboot`); after a failed drain the retreat. A thin adapter from the configuration onto
- * lib/drain, plus the two reads the loop makes of this node.
+ * lib/drain, plus the read the loop makes of this node.
  */
 import type { Config } from "./config/mod.ts";
 import {
@@ -17,11 +17,11 @@ import {
   setPreferNoScheduleTaint,
 } from "./drain/mod.ts";
 import type { DrainBlocker } from "./drain/blockers.ts";
+import type { Pod } from "./drain/pods.ts";
 import type { GateResult } from "./gates/gate.ts";
 import type { Kube } from "./kube.ts";
 import type { Logger } from "./log.ts";
 import type { NodeState } from "./loop.ts";
-import { unreadyDaemonPods } from "./safety/mod.ts";
 import { sleep } from "./sleep.ts";
 
 export interface DrainHooks {
@@ -31,6 +31,8 @@ export interface DrainHooks {
   onBlocked?(blockers: readonly DrainBlocker[]): void;
   /** A pod was deleted instead of evicted (`--drain-disable-eviction-after`). */
   onDeletedInstead?(pod: string, why: string): void;
+  /** Before the first eviction, with the pods about to be evicted; throwing fails the drain (nothing evicted). */
+  beforeEvicting?(pods: readonly Pod[]): Promise<void>;
 }
 
 /** The configured steps on this node; the loop reaches them through its ports. */
@@ -102,6 +104,7 @@ export class OwnNode {
       onEviction: (result) => this.#hooks.onEviction?.(result),
       onBlocked: (blockers) => this.#hooks.onBlocked?.(blockers),
       onDeletedInstead: (pod, why) => this.#hooks.onDeletedInstead?.(pod, why),
+      ...(this.#hooks.beforeEvicting ? { beforeEvicting: this.#hooks.beforeEvicting } : {}),
     });
     this.#hooks.onDrained?.((performance.now() - t0) / 1000, r.ok);
     if (r.ok) {
@@ -134,10 +137,4 @@ export async function readNodeState(kube: Kube, name: string): Promise<NodeState
   const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const bootId = node.status?.nodeInfo?.bootID;
   return { ready, unschedulable: node.spec?.unschedulable === true, ...(bootId ? { bootId } : {}) };
-}
-
-/** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */
-export async function daemonPodsReady(kube: Kube, node: string): Promise<boolean> {
-  const pods = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
-  return unreadyDaemonPods(pods.items).length === 0;
 }

@@ -113,6 +113,17 @@ export interface Config {
   sentinelCommandTimeout: number;
   rebootTimeout: number;
   recoveryTimeout: number;
+  // --- rollout safety (issue 16; specs in safety_flags.ts) ---
+  /** 0 = Ready once after the reboot is enough. */
+  postRebootReadyFor: number;
+  waitForWorkloads: boolean;
+  /** 0 = the circuit breaker is off. */
+  maxFailedReboots: number;
+  failureWindow: number;
+  /** 0 = a reboot loop does not wait. */
+  minRebootInterval: number;
+  /** 0 = a looping node never holds itself. */
+  maxConsecutiveReboots: number;
   /** 0 = blocked pods are never deleted instead of evicted. */
   drainDisableEvictionAfter: number;
   notifyTimeout: number;
@@ -636,6 +647,12 @@ export const FLAGS: readonly Flag[] = [
     ),
     { group: "kreboot" },
   ),
+  safetyFlag("postRebootReadyFor"),
+  safetyFlag("waitForWorkloads"),
+  safetyFlag("maxFailedReboots"),
+  safetyFlag("failureWindow"),
+  safetyFlag("minRebootInterval"),
+  safetyFlag("maxConsecutiveReboots"),
   safetyFlag("drainDisableEvictionAfter"),
   flag(
     "notifyTimeout",

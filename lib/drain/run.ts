@@ -66,6 +66,11 @@ export interface DrainOptions {
    * admission denial, a terminating namespace) this long into the drain is deleted instead, bypassing PDBs.
    */
   disableEvictionAfterMs?: number;
+  /**
+   * Called with the pods the drain is about to evict, before the first eviction (the post-reboot health gate
+   * records what they belong to). If it throws, nothing is evicted and the drain fails with its message.
+   */
+  beforeEvicting?: (pods: readonly Pod[]) => Promise<void>;
   /** The pods that hold the drain up now, each with its cause; [] once none does (see lib/drain/blocked.ts). */
   onBlocked?: (blockers: readonly DrainBlocker[]) => void;
   /** A pod was deleted instead of evicted (`disableEvictionAfterMs`); `why` says what refused its eviction. */
@@ -161,6 +166,13 @@ class DrainRun {
           : this.#fail(r.failure);
       }
 
+      if (this.#o.beforeEvicting && sel.evict.length > 0) {
+        try {
+          await this.#o.beforeEvicting(sel.evict);
+        } catch (e) {
+          return this.#fail(e instanceof Error ? e.message : String(e));
+        }
+      }
       this.#tracked = [...sel.evict, ...sel.delete].map(track);
       const byKey = new Map(this.#tracked.map((t) => [t.key, t]));
       const workers = Promise.all([

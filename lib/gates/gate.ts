@@ -13,6 +13,7 @@ export const BLOCK_REASONS = [
   "lock",
   "paused",
   "sentinel-error",
+  "reboot-loop",
 ] as const;
 export type BlockReason = typeof BLOCK_REASONS[number];
 

@@ -31,6 +31,8 @@ export class Metrics {
   #reboots: Counter<"node" | "result">;
   #lastReboot: Gauge<"node">;
   #drainBlocked: Gauge<"node" | "reason">;
+  #circuitOpen: Gauge<"node">;
+  #consecutiveReboots: Gauge<"node">;
 
   constructor(node: string, opts: MetricsOptions = {}) {
     this.node = node;
@@ -96,12 +98,28 @@ export class Metrics {
       labelNames: ["node", "reason"] as const,
       registers,
     });
+    this.#circuitOpen = new Gauge({
+      name: "kreboot_circuit_open",
+      help:
+        "1 while this node sees reboots paused by the circuit breaker (--max-failed-reboots): it opened it, or it waits for a slot while it is open.",
+      labelNames: ["node"] as const,
+      registers,
+    });
+    this.#consecutiveReboots = new Gauge({
+      name: "kreboot_consecutive_reboots",
+      help:
+        "Reboots in a row after which the sentinel still asked for a reboot (the reboot-loop guard's count; 0 = no loop).",
+      labelNames: ["node"] as const,
+      registers,
+    });
     // Every series exists from the start, so dashboards and `absent()` alerts see zeros rather than gaps.
     this.setRebootRequired(false);
     this.setPhase("startup");
     this.setBlocked(undefined);
     this.setSlotHeld(false);
     this.setDrainBlocked({});
+    this.setCircuitOpen(false);
+    this.setConsecutiveReboots(0);
     this.#drain.zero({ node });
     for (const result of ["evicted", "deleted", "retry-429", "failed"] as const) {
       this.#evictions.inc({ node, result }, 0);
@@ -131,6 +149,14 @@ export class Metrics {
   /** Pods blocking the drain now, per cause; a cause not given is 0. */
   setDrainBlocked(counts: Partial<Record<BlockerKind, number>>): void {
     for (const r of BLOCKER_KINDS) this.#drainBlocked.set({ node: this.node, reason: r }, counts[r] ?? 0);
+  }
+
+  setCircuitOpen(open: boolean): void {
+    this.#circuitOpen.set({ node: this.node }, open ? 1 : 0);
+  }
+
+  setConsecutiveReboots(count: number): void {
+    this.#consecutiveReboots.set({ node: this.node }, count);
   }
 
   observeDrain(seconds: number): void {

@@ -233,6 +233,7 @@ export class Reporter {
         break;
       case "RebootBlocked":
       case "SentinelError":
+      case "RebootLoop":
         if (r.blockReason) m.setBlocked(r.blockReason);
         break;
       case "Rebooting":
@@ -270,6 +271,8 @@ export class Reporter {
   }
 
   #notify(r: Report): void {
+    // Reboots stop cluster-wide until someone acts: worth a message of its own.
+    if (r.reason === "CircuitBreakerOpen") return this.#say(`Reboots paused: ${r.message}`);
     const c = this.#o.config;
     const flag = NOTIFY_TEMPLATE[r.reason];
     const template = flag === undefined ? "" : c[flag];

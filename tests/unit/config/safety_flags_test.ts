@@ -1,12 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  type Config,
-  ConfigError,
-  configToArgs,
-  FLAGS,
-  InvalidValue,
-  parseConfig,
-} from "../../../lib/config/mod.ts";
+import { ConfigError, configToArgs, FLAGS, InvalidValue, parseConfig } from "../../../lib/config/mod.ts";
 import { SAFETY_FLAGS, type SafetySettings } from "../../../lib/config/safety_flags.ts";
 
 const PROM = "--prometheus-url=http://prometheus:9090";
@@ -65,7 +58,7 @@ Deno.test("--prometheus-query: an empty query, or no --prometheus-url to ask, is
 });
 
 /** [setting, valid raw values with what they decode to, invalid raw values with what the error says] */
-const PENDING: {
+const SAFETY: {
   [K in keyof SafetySettings]: {
     def: SafetySettings[K];
     ok: [string, SafetySettings[K]][];
@@ -90,9 +83,9 @@ const PENDING: {
 };
 
 Deno.test("the safety flags' parsers: defaults, valid values, and one-line errors", () => {
-  for (const key of Object.keys(PENDING) as (keyof SafetySettings)[]) {
+  for (const key of Object.keys(SAFETY) as (keyof SafetySettings)[]) {
     const { name, spec } = SAFETY_FLAGS[key];
-    const want = PENDING[key];
+    const want = SAFETY[key];
     assert.equal(spec.default, want.def, name);
     for (const [raw, value] of want.ok) assert.equal(spec.decode([raw]), value, `--${name}=${raw}`);
     for (const [raw, pattern] of want.bad) {
@@ -105,32 +98,21 @@ Deno.test("the safety flags' parsers: defaults, valid values, and one-line error
   }
 });
 
-/** The safety flags the reboot cycle uses so far; the others must stay out of FLAGS until it does. */
-const WIRED: readonly (keyof SafetySettings)[] = ["drainDisableEvictionAfter"];
-
-Deno.test("the safety flags are offered once wired (with KREBOOT_ env and their parsers), and only then", () => {
+Deno.test("every safety flag is offered, with its KREBOOT_ variable, its parser and its default", () => {
   const offered = new Map(FLAGS.map((f) => [f.name, f]));
-  for (
-    const [key, { name, spec }] of Object.entries(SAFETY_FLAGS) as [
-      keyof SafetySettings,
-      { name: string; spec: { default: unknown } },
-    ][]
-  ) {
-    if (!WIRED.includes(key)) {
-      assert.ok(!offered.has(name), `--${name} must stay out of FLAGS until the reboot cycle uses it`);
-      assert.equal(configError([`--${name}=1`]).flag, name);
-      continue;
-    }
+  for (const key of Object.keys(SAFETY_FLAGS) as (keyof SafetySettings)[]) {
+    const { name, spec } = SAFETY_FLAGS[key];
     const f = offered.get(name);
-    assert.ok(f, `--${name} is wired, so it is offered`);
+    assert.ok(f, `--${name} is offered`);
     assert.equal(f.key, key);
     assert.equal(f.group, "kreboot");
-    assert.deepEqual(f.env, [`KREBOOT_${name.toUpperCase().replaceAll("-", "_")}`]);
-    assert.deepEqual(parseConfig([], {}).config[key as keyof Config], spec.default);
-    const raw = PENDING[key].ok[0]?.[0] ?? "";
-    assert.deepEqual(
-      parseConfig([`--${name}=${raw}`], {}).config[key as keyof Config],
-      PENDING[key].ok[0]?.[1],
-    );
+    const env = `KREBOOT_${name.toUpperCase().replaceAll("-", "_")}`;
+    assert.deepEqual(f.env, [env]);
+    assert.deepEqual(parseConfig([], {}).config[key], spec.default);
+    const [raw, value] = SAFETY[key].ok.at(-1) ?? ["", spec.default];
+    assert.deepEqual(parseConfig([`--${name}=${raw}`], {}).config[key], value, `--${name}=${raw}`);
+    assert.deepEqual(parseConfig([], { [env]: raw }).config[key], value, `${env}=${raw}`);
+    const [bad] = SAFETY[key].bad[0] ?? [""];
+    assert.equal(configError([`--${name}=${bad}`]).flag, name, `--${name}=${bad} names the flag`);
   }
 });

@@ -84,8 +84,24 @@ Deno.test("health: past --recovery-timeout the verdict is a failure that says wh
   const v = judgeHealth(base({ node: node(false, T0), nowMs: T0 + 10 * MIN }));
   assert.deepEqual(v, {
     state: "timed-out",
+    nodeReady: false,
     why:
       "not healthy within --recovery-timeout (10m0s) after the reboot: still waiting for the node to be Ready",
+  });
+  // A Ready node whose DaemonSet pods, or something unreadable, never came right: nodeReady says it apart.
+  const pods = judgeHealth(
+    base({
+      nowMs: T0 + 10 * MIN,
+      podsOnNode: [dsPod("cni-a", false)],
+      unreadable: ["ReplicaSet shop/web: HTTP 403"],
+    }),
+  );
+  assert.deepEqual(pods, {
+    state: "timed-out",
+    nodeReady: true,
+    why:
+      "not healthy within --recovery-timeout (10m0s) after the reboot: still waiting for DaemonSet pods to be " +
+      "Ready: kube-system/cni-a; ReplicaSet shop/web: HTTP 403 to be readable",
   });
   // Healthy wins over a late look: the timeout only applies while something is missing.
   assert.deepEqual(judgeHealth(base({ nowMs: T0 + 60 * MIN })), { state: "healthy" });
