@@ -13,6 +13,8 @@
  * - audit-c is blocked by a pod (pods list) with a short period, so the same RebootBlocked Event repeats and
  *   is patched (events create/patch).
  * - --annotate-nodes, --prefer-no-schedule-taint and the node-label flags add their Node writes.
+ * - --wait-for-workloads: after their reboots audit-a and audit-b read the ReplicaSets and the StatefulSet
+ *   (audit-b-db) their drains evicted pods of (replicasets/statefulsets get) and the PDBs (list).
  * - `--concurrency=50%` with a DaemonSet whose status says nothing (no controller here) counts the nodes
  *   (nodes list); the DaemonSet itself is read and watched for kured's manual lock (daemonsets get/watch).
  */
@@ -67,6 +69,7 @@ Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generat
     phase: "Succeeded",
   });
   await cluster.createPod("work", { name: "audit-b-api", node: "audit-b", owner: "ReplicaSet" });
+  await cluster.createPod("work", { name: "audit-b-db", node: "audit-b", owner: "StatefulSet" });
   await cluster.createPod("work", {
     name: "audit-c-precious",
     node: "audit-c",
@@ -84,6 +87,8 @@ Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generat
     "--prefer-no-schedule-taint=kreboot.test/waiting",
     "--pre-reboot-node-labels=kreboot.test/state=rebooting",
     "--post-reboot-node-labels=kreboot.test/state=done",
+    // The health gate reads the evicted pods' ReplicaSets and StatefulSets back after the reboot.
+    "--wait-for-workloads",
   ];
   const start = (node: string, extra: string[]) =>
     cluster.startDaemon(node, {
