@@ -207,11 +207,18 @@ export class Reporter {
   }
 
   /**
-   * Waits for the notifications in flight, each bounded by `--notify-timeout`. The loop calls it right before
-   * the reboot command, as kured sends its reboot message before rebooting: a host going down would cut them.
+   * Waits for the notifications in flight, each bounded by `--notify-timeout`, and for the queued API writes
+   * (the `Rebooting` condition and Event), at most `--notify-timeout` too. The loop calls it right before the
+   * reboot command, as kured sends its reboot message before rebooting: a host going down would cut them.
    */
   async flushNotifications(): Promise<void> {
-    await this.#notifier.flush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((r) => (timer = setTimeout(r, this.#o.config.notifyTimeout)));
+    try {
+      await Promise.all([this.#notifier.flush(), Promise.race([this.#chain, bound])]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Waits for queued API writes and notifications in flight (each bounded by its own timeout). */

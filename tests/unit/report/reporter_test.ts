@@ -386,3 +386,27 @@ Deno.test("Reporter: a pod deleted instead of evicted is a Warning Event and a n
   assert.equal(s.sent.length, 1);
   assert.match(s.sent[0]?.body.message ?? "", /deleted pod shop\/db-0 instead of evicting it/);
 });
+
+Deno.test("Reporter: before the reboot, the queued condition and Event are written, but never wait past --notify-timeout", async () => {
+  const s = setup({ notifyUrl: "", notifyTimeout: 300 });
+  s.reporter.report({ reason: "Rebooting", message: "rebooting node" }, "rebooting");
+  await s.reporter.flushNotifications();
+  assert.deepEqual(
+    s.f.of("createNamespacedEvent").length,
+    1,
+    "the Event is written before the host goes down",
+  );
+  assert.deepEqual(s.f.of("patchNodeStatus").length, 1, "and the condition");
+
+  const hung = fakeKube();
+  const slow = setup({ notifyUrl: "", notifyTimeout: 300 }, hung);
+  hung.kube.core.readNode = () => new Promise(() => {});
+  slow.reporter.report({ reason: "Rebooting", message: "rebooting node" }, "rebooting");
+  const t0 = performance.now();
+  await slow.reporter.flushNotifications();
+  const took = performance.now() - t0;
+  assert.ok(
+    took >= 250 && took < 2_000,
+    `an API server that hangs costs --notify-timeout, not more: ${took} ms`,
+  );
+});
