@@ -47,8 +47,11 @@ export type RebootMethod = "command" | "signal";
 /** `--concurrency`: a node count, or a percentage of the DaemonSet's nodes (rounded by the lock owner). */
 export type Concurrency = { kind: "count"; n: number } | { kind: "percent"; percent: number };
 
-/** The parsed configuration. Durations are milliseconds; `*Seconds`-like ints stay seconds as in kured. */
-export interface Config {
+/**
+ * The parsed configuration. Durations are milliseconds; `*Seconds`-like ints stay seconds as in kured. The
+ * rollout safety settings (issue 16) are declared with their flags in safety_flags.ts.
+ */
+export interface Config extends SafetySettings {
   // --- kured 1.23.0 flags ---
   nodeId: string;
   forceReboot: boolean;
@@ -113,19 +116,6 @@ export interface Config {
   sentinelCommandTimeout: number;
   rebootTimeout: number;
   recoveryTimeout: number;
-  // --- rollout safety (issue 16; specs in safety_flags.ts) ---
-  /** 0 = Ready once after the reboot is enough. */
-  postRebootReadyFor: number;
-  waitForWorkloads: boolean;
-  /** 0 = the circuit breaker is off. */
-  maxFailedReboots: number;
-  failureWindow: number;
-  /** 0 = a reboot loop does not wait. */
-  minRebootInterval: number;
-  /** 0 = a looping node never holds itself. */
-  maxConsecutiveReboots: number;
-  /** 0 = blocked pods are never deleted instead of evicted. */
-  drainDisableEvictionAfter: number;
   notifyTimeout: number;
   prometheusTimeout: number;
   /** "" = no Alertmanager gate. */
@@ -210,7 +200,7 @@ function flag<K extends keyof Config>(
 }
 
 /** A flag of the rollout safety features (issue 16), whose spec lives in lib/config/safety_flags.ts. */
-function safetyFlag<K extends keyof SafetySettings & keyof Config>(key: K): Flag {
+function safetyFlag<K extends keyof SafetySettings>(key: K): Flag {
   const { name, spec } = SAFETY_FLAGS[key];
   return flag(key, name, spec as FlagSpec<Config[K]>, { group: "kreboot" });
 }

@@ -11,6 +11,7 @@ import type { Config } from "../config/mod.ts";
 import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube.ts";
 import type { Logger } from "../log.ts";
 import {
+  type EventType,
   HOLDING_PHASES,
   type Phase,
   type Report,
@@ -127,10 +128,7 @@ export class Reporter {
     else this.#o.log.info(r.message, fields);
 
     this.#updateMetrics(r);
-    this.#enqueue(async () => {
-      await this.#readNode();
-      await this.#events.record({ reason: r.reason, message: r.message, type, action: phase });
-    });
+    this.#event(r.reason, r.message, type, phase);
     const cond = conditionFor(r);
     if (cond) this.#enqueue(() => this.#setCondition(cond));
     if (this.#o.config.annotateNodes) this.#annotate(r);
@@ -154,15 +152,7 @@ export class Reporter {
     }
     const message = drainBlockedMessage(blockers);
     this.#o.log.warn(message, { reason: DRAIN_BLOCKED_REASON });
-    this.#enqueue(async () => {
-      await this.#readNode();
-      await this.#events.record({
-        reason: DRAIN_BLOCKED_REASON,
-        message,
-        type: "Warning",
-        action: "draining",
-      });
-    });
+    this.#event(DRAIN_BLOCKED_REASON, message, "Warning", "draining");
     this.#enqueue(() => this.#setCondition({ status: "True", state: DRAIN_BLOCKED_REASON, message }));
   }
 
@@ -174,15 +164,7 @@ export class Reporter {
     const message = `deleted pod ${pod} instead of evicting it, bypassing its PodDisruptionBudget ` +
       `(--drain-disable-eviction-after): its eviction was still refused: ${why}`;
     this.#o.log.warn(message, { reason: EVICTION_BYPASSED_REASON });
-    this.#enqueue(async () => {
-      await this.#readNode();
-      await this.#events.record({
-        reason: EVICTION_BYPASSED_REASON,
-        message,
-        type: "Warning",
-        action: "draining",
-      });
-    });
+    this.#event(EVICTION_BYPASSED_REASON, message, "Warning", "draining");
     this.#say(message);
   }
 
@@ -291,6 +273,14 @@ export class Reporter {
   #say(message: string): void {
     const prefix = this.#o.config.dryRun ? "[dry run] " : "";
     this.#notifier.notify({ title: `kreboot: ${this.#node}`, message: prefix + message });
+  }
+
+  /** An Event on the Node, in report order. */
+  #event(reason: string, message: string, type: EventType, action: Phase): void {
+    this.#enqueue(async () => {
+      await this.#readNode();
+      await this.#events.record({ reason, message, type, action });
+    });
   }
 
   /** Runs API writes one at a time, in report order, off the loop's path. */

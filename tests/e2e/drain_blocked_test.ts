@@ -6,22 +6,18 @@
  */
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { type Daemon, startCluster } from "../harness/mod.ts";
-import { eventually, installKreboot, runKreboot, schedulable } from "./support.ts";
+import { startCluster } from "../harness/mod.ts";
+import {
+  eventually,
+  evictionDenyingPolicy,
+  installKreboot,
+  metricSample,
+  notificationSink,
+  runKreboot,
+  schedulable,
+} from "./support.ts";
 
 const MESSAGE = "the drain cleaner moves this pod itself";
-
-async function sample(d: Daemon, series: string): Promise<number | undefined> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${d.metricsPort}/metrics`, {
-      signal: AbortSignal.timeout(2_000),
-    });
-    const line = (await r.text()).split("\n").find((l) => l.startsWith(`${series} `));
-    return line === undefined ? undefined : Number(line.slice(series.length + 1));
-  } catch {
-    return undefined;
-  }
-}
 
 type Cluster = Awaited<ReturnType<typeof startCluster>>;
 
@@ -30,35 +26,7 @@ type Cluster = Awaited<ReturnType<typeof startCluster>>;
  * `message`, as a drain cleaner's webhook does; resolves once the apiserver enforces it.
  */
 async function denyEvictions(cluster: Cluster, namespace: string, name: string, message: string) {
-  await cluster.applyObjects([
-    {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicy",
-      metadata: { name },
-      spec: {
-        failurePolicy: "Fail",
-        matchConstraints: {
-          resourceRules: [{
-            apiGroups: [""],
-            apiVersions: ["v1"],
-            operations: ["CREATE"],
-            resources: ["pods/eviction"],
-          }],
-        },
-        validations: [{ expression: "false", message }],
-      },
-    },
-    {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicyBinding",
-      metadata: { name },
-      spec: {
-        policyName: name,
-        validationActions: ["Deny"],
-        matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } },
-      },
-    },
-  ]);
+  await cluster.applyObjects(evictionDenyingPolicy(name, namespace, message));
   // The apiserver loads a new policy within a few seconds.
   const pods = await cluster.kube.core.listNamespacedPod({ namespace });
   const pod = pods.items[0]?.metadata?.name ?? "";
@@ -117,7 +85,7 @@ Deno.test("drain blockers e2e", async (t) => {
           .find((n) => n.node === "dbv-a");
         return node?.reason === "DrainBlocked" && node.message?.includes(MESSAGE) || undefined;
       }, 1_000);
-      assert.equal(await sample(d, 'kreboot_drain_blocked_pods{node="dbv-a",reason="admission"}'), 1);
+      assert.equal(await metricSample(d, 'kreboot_drain_blocked_pods{node="dbv-a",reason="admission"}'), 1);
       const events = await eventually("the DrainBlocked Event", 30_000, async () => {
         const ev = (await nodeEvents(cluster, "dbv-a")).filter((e) => e.reason === "DrainBlocked");
         return ev.length > 0 ? ev : undefined;
@@ -143,12 +111,8 @@ Deno.test("drain blockers e2e", async (t) => {
   await t.step(
     "--drain-disable-eviction-after deletes a pod its PDB keeps, with an Event and a notification",
     async () => {
-      const notes: string[] = [];
-      const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-        notes.push(String((await req.json()).message));
-        return new Response("ok");
-      });
-      try {
+      await using hook = notificationSink();
+      {
         const install = await installKreboot(cluster, "dbd");
         await cluster.ensureNamespace("dbd");
         await cluster.createNode("dbd-a");
@@ -170,7 +134,7 @@ Deno.test("drain blockers e2e", async (t) => {
             ...install.args,
             "--period=1h",
             "--drain-disable-eviction-after=20s",
-            `--notify-url=generic+http://127.0.0.1:${hook.addr.port}/hook`,
+            `--notify-url=${hook.url}`,
           ],
           rebootRequired: true,
         });
@@ -203,11 +167,9 @@ Deno.test("drain blockers e2e", async (t) => {
         await eventually(
           "the notification",
           15_000,
-          () => notes.find((m) => /deleted pod dbd\/db-0 instead of evicting it/.test(m)),
+          () => hook.messages.find((m) => /deleted pod dbd\/db-0 instead of evicting it/.test(m)),
         );
         await d.stop();
-      } finally {
-        await hook.shutdown();
       }
     },
   );

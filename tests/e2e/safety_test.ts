@@ -12,25 +12,21 @@ import { MERGE_PATCH } from "../../lib/kube.ts";
 import { HOLD_ANNOTATION } from "../../lib/node_control/mod.ts";
 import { LOCK_LABEL } from "../../lib/lock/slots.ts";
 import { type Daemon, startCluster, type TestCluster } from "../harness/mod.ts";
-import { eventually, type Install, installKreboot, runKreboot, schedulable, slotsFree } from "./support.ts";
+import {
+  eventually,
+  type Install,
+  installKreboot,
+  metricSample,
+  notificationSink,
+  runKreboot,
+  schedulable,
+  slotsFree,
+} from "./support.ts";
 
 /** The time of a daemon's JSON log line, in ms. */
 async function lineTime(d: Daemon, match: (e: Record<string, unknown>) => boolean, timeoutMs: number) {
   const e = await d.waitForJson(match, timeoutMs);
   return Date.parse(String(e.time));
-}
-
-/** One sample of a daemon's /metrics, or undefined while it does not answer. */
-async function sample(d: Daemon, series: string): Promise<number | undefined> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${d.metricsPort}/metrics`, {
-      signal: AbortSignal.timeout(2_000),
-    });
-    const line = (await r.text()).split("\n").find((l) => l.startsWith(`${series} `));
-    return line === undefined ? undefined : Number(line.slice(series.length + 1));
-  } catch {
-    return undefined;
-  }
 }
 
 async function start(
@@ -106,12 +102,8 @@ Deno.test("rollout safety e2e", async (t) => {
   await t.step(
     "circuit breaker: two failed reboots pause the fleet; the third node starts only after kreboot resume",
     async () => {
-      const notes: string[] = [];
-      const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-        notes.push(String((await req.json()).message));
-        return new Response("ok");
-      });
-      try {
+      await using hook = notificationSink();
+      {
         const install = await installKreboot(cluster, "br");
         await cluster.ensureNamespace("br");
         const nodes = ["br-a", "br-b", "br-c"];
@@ -126,7 +118,7 @@ Deno.test("rollout safety e2e", async (t) => {
           "--period=1h",
           "--max-failed-reboots=2",
           "--recovery-timeout=6s",
-          `--notify-url=generic+http://127.0.0.1:${hook.addr.port}/hook`,
+          `--notify-url=${hook.url}`,
         ];
         for (const n of nodes) {
           daemons.push(
@@ -163,11 +155,11 @@ Deno.test("rollout safety e2e", async (t) => {
         for (const d of rebooted()) {
           assert.match(status.stdout, new RegExp(`^${d.node} +\\S+ +health-timeout +`, "m"));
         }
-        assert.equal(await sample(third, 'kreboot_circuit_open{node="' + third.node + '"}'), 1);
+        assert.equal(await metricSample(third, 'kreboot_circuit_open{node="' + third.node + '"}'), 1);
         await eventually(
           "the notification",
           15_000,
-          () => notes.find((m) => /^Reboots paused: circuit breaker:/.test(m)),
+          () => hook.messages.find((m) => /^Reboots paused: circuit breaker:/.test(m)),
         );
         // Nothing moves while the breaker is open.
         await new Promise((r) => setTimeout(r, 8_000));
@@ -182,7 +174,7 @@ Deno.test("rollout safety e2e", async (t) => {
         assert.equal(resumed.code, 0, resumed.stderr);
         await third.waitForReboots(1, 90_000);
         await eventually("its slot free", 30_000, async () => (await slotsFree(cluster, "br")) || undefined);
-        assert.equal(await sample(third, 'kreboot_circuit_open{node="' + third.node + '"}'), 0);
+        assert.equal(await metricSample(third, 'kreboot_circuit_open{node="' + third.node + '"}'), 0);
         const after = await runKreboot(cluster.cp.adminKubeconfig, ["status", ...install.args]);
         assert.doesNotMatch(
           after.stdout,
@@ -190,8 +182,6 @@ Deno.test("rollout safety e2e", async (t) => {
           "resume reset the count",
         );
         for (const d of daemons) await d.stop();
-      } finally {
-        await hook.shutdown();
       }
     },
   );
@@ -234,7 +224,7 @@ Deno.test("rollout safety e2e", async (t) => {
         const status = await runKreboot(cluster.cp.adminKubeconfig, ["status", ...install.args]);
         return /^lg-a +RebootBlocked +reboot-loop +/m.test(status.stdout) || undefined;
       }, 1_000);
-      assert.equal(await sample(d, 'kreboot_consecutive_reboots{node="lg-a"}'), 2);
+      assert.equal(await metricSample(d, 'kreboot_consecutive_reboots{node="lg-a"}'), 2);
       await new Promise((r) => setTimeout(r, 12_000));
       assert.equal(d.reboots, 2, "held: no third reboot, whatever the interval");
       // A person looked into it and releases the node; the sentinel goes away with the next reboot.
@@ -245,7 +235,7 @@ Deno.test("rollout safety e2e", async (t) => {
       await eventually(
         "the count reset",
         30_000,
-        async () => (await sample(d, 'kreboot_consecutive_reboots{node="lg-a"}')) === 0 || undefined,
+        async () => (await metricSample(d, 'kreboot_consecutive_reboots{node="lg-a"}')) === 0 || undefined,
       );
       await d.stop();
     },
