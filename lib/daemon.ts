@@ -2,17 +2,19 @@
  * Builds the daemon from its configuration: every port the loop needs, wired to the real modules. Anything
  * that can be wrong with the configuration is found here before the first request to the cluster or the host.
  */
+import type * as k8s from "@kubernetes/client-node";
 import { type Config, ConfigError, requireNodeId } from "./config/mod.ts";
+import { checkHold } from "./gates/hold.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkAlertmanager } from "./gates/alertmanager.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
 import { checkPrometheusQueries } from "./gates/prometheus_query.ts";
-import { checkWindow, describeWindow, rebootWindow } from "./gates/window.ts";
+import { checkWindows, describePolicy, windowPolicy } from "./gates/window/mod.ts";
 import { checkSentinel, sentinelOptions } from "./sentinel/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
 import { sentinelChanged } from "./sentinel/watch.ts";
-import { describeApiError, loadKubeConfig, makeKube } from "./kube.ts";
-import type { Kube } from "./kube.ts";
+import { describeApiError, loadKubeConfig, makeKube } from "./kube/mod.ts";
+import type { Kube } from "./kube/mod.ts";
 import { lockFor } from "./lock/from_config.ts";
 import { SlotKeeper } from "./lock/mod.ts";
 import { Logger } from "./log.ts";
@@ -21,6 +23,7 @@ import type { SentinelObs } from "./machine/mod.ts";
 import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
 import { OwnNode, readNodeState } from "./own_node.ts";
+import { clearRequestAfterReboot, describeRequest, holdOf, NodeControlWatch } from "./node_control/mod.ts";
 import { KubeLeaseStore } from "./lock/kube_store.ts";
 import { CircuitBreaker, HealthCheck, isBreakerPause, RebootLoopGuard, recordEvicted } from "./safety/mod.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
@@ -29,7 +32,7 @@ import { Reporter } from "./report/reporter.ts";
 export async function runDaemon(config: Config, signal: AbortSignal): Promise<number> {
   // Configuration problems first: nothing has touched the cluster or the host yet.
   requireNodeId(config);
-  const window = rebootWindow(config);
+  const window = windowPolicy(config);
   const rebooter = rebooterFor(config);
   const sentinel = sentinelOptions(config);
   const alertFilter = config.alertFilterRegexp === undefined
@@ -64,13 +67,17 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     dryRun: config.dryRun,
     period: config.period,
     concurrency: config.concurrency,
-    window: describeWindow(window),
+    window: describePolicy(window),
     reboot: rebooter.describe(),
   });
 
   const lock = lockFor(kube, config, log);
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   const reporter = new Reporter({ config, kube, log, metrics });
+  // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts).
+  const control = new NodeControlWatch(kube, node, log);
+  control.onChange = (n) => metrics.setHeld(holdOf(n));
+  control.start();
   const ownNode = new OwnNode(kube, config, log, {
     onEviction: (result) => metrics.countEviction(result),
     onDrained: (seconds) => metrics.observeDrain(seconds),
@@ -87,6 +94,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     recoveryTimeoutMs: config.recoveryTimeout,
     waitForWorkloads: config.waitForWorkloads,
     evicted: () => lock.held?.evicted,
+    readNode: async () => (await control.current()) as k8s.V1Node,
     log,
   });
   const where = { namespace: config.dsNamespace, dsName: config.dsName };
@@ -99,6 +107,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   });
   const guard = new RebootLoopGuard(kube, {
     node,
+    readNode: () => control.current(),
     minIntervalMs: config.minRebootInterval,
     maxConsecutive: config.maxConsecutiveReboots,
     log,
@@ -127,7 +136,8 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   };
   const gates = async (): Promise<GateResult> => {
     const steps: (() => Promise<GateResult>)[] = [
-      () => Promise.resolve(checkWindow(window, Temporal.Now.instant())),
+      () => checkHold(node, () => control.hold(), Date.now()),
+      () => Promise.resolve(checkWindows(window, Temporal.Now.instant())),
     ];
     if (!guard.off) steps.push(() => guard.check());
     if (config.prometheusUrl) {
@@ -155,7 +165,12 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     async sentinel(): Promise<SentinelObs> {
       const r = await checkSentinel(sentinel);
       if ("warning" in r) log.warn(r.warning);
-      const obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
+      let obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
+      // required = sentinel OR an operator's request (`kreboot request-reboot`); a failing sentinel still blocks.
+      const request = await control.request();
+      if (request && !obs.required && !obs.error) {
+        obs = { required: true, requestedBy: describeRequest(request) };
+      }
       reporter.sentinel(obs);
       return obs;
     },
@@ -178,7 +193,10 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       await rebooter.reboot(signal);
     },
     describeReboot: () => rebooter.describe(),
-    uncordon: () => ownNode.restoreAfterReboot(),
+    uncordon: async () => {
+      await ownNode.restoreAfterReboot();
+      await clearRequestAfterReboot(kube, node, await control.current(), log);
+    },
     retreat: () => ownNode.retreat(),
     report(r, phase) {
       // After each try for a slot, the pause as the lock saw it says whether the breaker holds this node up.
@@ -199,6 +217,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       else if (phase === "idle") void ownNode.setPendingTaint(false);
     },
     ...("file" in sentinel ? { sentinelChanged: (s: AbortSignal) => sentinelChanged(sentinel.file, s) } : {}),
+    nodeControlChanged: (s) => control.changed(s),
   };
 
   const loop = new RebootLoop(ports, {
@@ -217,6 +236,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     return await runWithRetry(loop, signal, log, config.once);
   } finally {
     keeper.stop();
+    control.stop();
     alive = false;
     await reporter.flush();
     await server.shutdown();

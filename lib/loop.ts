@@ -1,8 +1,8 @@
 /**
  * observe -> decide -> act. The loop gathers only what the current phase needs (an idle node reads its
- * sentinel and nothing else, so it sends no API requests), asks the pure machine what to do, hands the phase to
- * the slot keeper (which records it on the Lease while the node holds a slot), performs at most one action
- * through a port, and waits as told.
+ * sentinel and what its watch of its own Node holds, so it sends no API requests), asks the pure machine what
+ * to do, hands the phase to the slot keeper (which records it on the Lease while the node holds a slot),
+ * performs at most one action through a port, and waits as told.
  */
 import type { GateResult } from "./gates/gate.ts";
 import type { FailureKind } from "./safety/breaker.ts";
@@ -96,6 +96,11 @@ export interface Ports {
    * wait for the next period. Optional: without it, the period alone paces sentinel checks.
    */
   sentinelChanged?(signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves when an operator held or unheld the node, or asked for or withdrew its reboot (the node watch of
+   * lib/node_control/), so an idle, blocked or waiting node acts on it at once. Optional.
+   */
+  nodeControlChanged?(signal: AbortSignal): Promise<void>;
 }
 
 export interface LoopOptions {
@@ -304,24 +309,48 @@ export class RebootLoop {
         const periodMs = untilMs === undefined
           ? this.#periodMs()
           : Math.min(this.#periodMs(), Math.max(0, untilMs - this.#now()) + 1_000);
-        const watch = this.#p.sentinelChanged;
-        if (!watch || d.state.phase !== "idle") return await sleep(periodMs, signal);
-        const both = new AbortController();
-        const stop = () => both.abort();
-        signal.addEventListener("abort", stop, { once: true });
-        try {
-          await Promise.race([sleep(periodMs, both.signal), watch(both.signal)]);
-        } finally {
-          both.abort();
-          signal.removeEventListener("abort", stop);
-        }
+        await this.#wakeable(d.state.phase, signal, (s) => sleep(periodMs, s));
         return;
       }
       case "lock": {
-        const r = await this.#p.lock.waitForChance(signal, this.#o.periodMs);
+        const r = await this.#wakeable(
+          d.state.phase,
+          signal,
+          (s) => this.#p.lock.waitForChance(s, this.#o.periodMs),
+        );
         if (r === "timeout") this.#o.log.info("no change in the lock for a period; checking again");
         return;
       }
+    }
+  }
+
+  /**
+   * Runs `wait`, cut short when something this phase reacts to changes: in idle the sentinel file, and before
+   * a slot (idle, required, waiting) the operators' hold and request. Resolves with `wait`'s result, or
+   * undefined when cut short.
+   */
+  async #wakeable<T>(
+    phase: Phase,
+    signal: AbortSignal,
+    wait: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T | undefined> {
+    const wakers: ((s: AbortSignal) => Promise<void>)[] = [];
+    if (phase === "idle" && this.#p.sentinelChanged) wakers.push(this.#p.sentinelChanged);
+    if ((phase === "idle" || phase === "required" || phase === "waiting") && this.#p.nodeControlChanged) {
+      wakers.push(this.#p.nodeControlChanged);
+    }
+    if (wakers.length === 0) return await wait(signal);
+    const both = new AbortController();
+    const stop = () => both.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      return await Promise.race([
+        wait(both.signal),
+        ...wakers.map((w) => w(both.signal).then(() => undefined)),
+      ]);
+    } finally {
+      both.abort();
+      signal.removeEventListener("abort", stop);
     }
   }
 

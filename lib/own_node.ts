@@ -8,6 +8,7 @@
 import type { Config } from "./config/mod.ts";
 import {
   cordon,
+  CORDONED_BY_KREBOOT,
   drain,
   type EvictionResult,
   preflight,
@@ -19,7 +20,7 @@ import {
 import type { DrainBlocker } from "./drain/blockers.ts";
 import type { Pod } from "./drain/pods.ts";
 import type { GateResult } from "./gates/gate.ts";
-import type { Kube } from "./kube.ts";
+import type { Kube } from "./kube/mod.ts";
 import type { Logger } from "./log.ts";
 import type { NodeState } from "./loop.ts";
 import { sleep } from "./sleep.ts";
@@ -136,5 +137,10 @@ export async function readNodeState(kube: Kube, name: string): Promise<NodeState
   const node = await kube.core.readNode({ name });
   const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const bootId = node.status?.nodeInfo?.bootID;
-  return { ready, unschedulable: node.spec?.unschedulable === true, ...(bootId ? { bootId } : {}) };
+  return {
+    ready,
+    unschedulable: node.spec?.unschedulable === true,
+    cordonedByUs: node.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined,
+    ...(bootId ? { bootId } : {}),
+  };
 }

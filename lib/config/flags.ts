@@ -34,12 +34,12 @@ import {
 } from "./kinds.ts";
 import { checkNotifyUrl } from "./notify_url.ts";
 import { SAFETY_FLAGS, type SafetySettings } from "./safety_flags.ts";
-import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./window.ts";
+import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./kured_window.ts";
 import { checkLabelSelector } from "./selector.ts";
 import { LOG_FORMATS, type LogFormat } from "../log.ts";
 import { type Budget, formatBudgetSpec, parseBudgetSpec } from "../budget/spec.ts";
-import { formatWindowSpec, parseWindowSpec } from "../windows/spec.ts";
-import type { AnchoredWindow } from "../windows/window.ts";
+import { formatWindowSpec, parseWindowSpec } from "../cron_windows/spec.ts";
+import type { AnchoredWindow } from "../cron_windows/anchored.ts";
 
 export type { FlagKind, FlagSpec, JsonValue, LogFormat };
 

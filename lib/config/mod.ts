@@ -39,7 +39,7 @@ export {
   type Weekday,
   weekdayNumber,
   WEEKDAYS,
-} from "./window.ts";
+} from "./kured_window.ts";
 export { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
 
 /** The daemon needs to know its node; subcommands such as `config` do not. Throws `ConfigError`. */

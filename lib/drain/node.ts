@@ -7,7 +7,7 @@
  * and are recomputed on 409 rather than clobbering a taint someone else added meanwhile.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { describeApiError, dryRunParam, isConflict, type Kube, MERGE_PATCH } from "../kube.ts";
+import { describeApiError, dryRunParam, isConflict, type Kube, MERGE_PATCH } from "../kube/mod.ts";
 
 type NodeKube = Pick<Kube, "core" | "dryRun">;
 

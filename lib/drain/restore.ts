@@ -4,7 +4,7 @@
  * node whose Node object was deleted meanwhile has nothing left to restore: that is success, not a failure
  * to retry forever. Releasing the slot and scheduling the retry are the loop's job.
  */
-import { describeApiError, isNotFound, type Kube } from "../kube.ts";
+import { describeApiError, isNotFound, type Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import { removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./node.ts";
 

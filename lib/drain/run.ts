@@ -11,7 +11,7 @@
  * kubectl's drain, for comparison:
  * https://github.com/kubernetes/kubectl/blob/master/pkg/drain/drain.go
  */
-import { apiStatus, describeApiError, isNotFound } from "../kube.ts";
+import { apiStatus, describeApiError, isNotFound } from "../kube/mod.ts";
 import { sleep } from "../sleep.ts";
 import { listNames } from "../gates/gate.ts";
 import { classifyEvictionError } from "./answer.ts";

@@ -12,6 +12,7 @@ export const BLOCK_REASONS = [
   "pdb",
   "lock",
   "paused",
+  "held",
   "sentinel-error",
   "reboot-loop",
 ] as const;

@@ -2,7 +2,14 @@
  * The lock's storage (lib/lock/store.ts) on the API server: `coordination.k8s.io/v1` Leases labelled with the
  * DaemonSet's name, in the DaemonSet's namespace. Every write goes with `dryRun=All` under `--dry-run`.
  */
-import { describeApiError, dryRunParam, isConflict, isNotFound, type Kube, MERGE_PATCH } from "../kube.ts";
+import {
+  describeApiError,
+  dryRunParam,
+  isConflict,
+  isNotFound,
+  type Kube,
+  MERGE_PATCH,
+} from "../kube/mod.ts";
 import { LOCK_LABEL } from "./slots.ts";
 import {
   LeaseConflict,

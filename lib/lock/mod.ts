@@ -8,7 +8,7 @@
  * kube_store.ts), and the slot keeper that renews and guards a held slot (keeper.ts). This facade is what the
  * loop and the CLI use.
  */
-import type { Kube } from "../kube.ts";
+import type { Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../sleep.ts";
 import { LostSlotError, patchHeldSlot } from "./cas.ts";

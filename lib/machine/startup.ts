@@ -12,7 +12,19 @@ const AFTER_REBOOT: ReadonlySet<string> = new Set(["uncordoning", "release-delay
 
 export function startup(state: State, obs: Observation): Decision {
   const { now, slot } = obs;
-  if (!slot) return go(state, "idle", now);
+  if (!slot) {
+    if (!obs.node?.cordonedByUs) return go(state, "idle", now);
+    // Cordoned by kreboot but holding no slot (it was taken over past --lock-ttl, or deleted, while this
+    // daemon was away): without a slot the node must not stay disrupted. Undo our cordon; a node that still
+    // needs its reboot takes a slot again the normal way.
+    return go(state, "retreating", now, {
+      wait: NOW,
+      report: {
+        reason: "SlotLost",
+        message: "restarted cordoned by kreboot without a slot; undoing the cordon",
+      },
+    });
+  }
   const bootNow = obs.node?.bootId;
   if (slot.bootId !== undefined && bootNow !== undefined && slot.bootId !== bootNow) {
     if (isPhase(slot.phase) && AFTER_REBOOT.has(slot.phase)) {

@@ -34,7 +34,11 @@ export const TRANSITIONS: readonly Transition[] = [
     to: "draining",
     when: "restarted in draining, reboot-delay or rebooting, no reboot yet",
   },
-  { from: "startup", to: "retreating", when: "restarted in retreating, or the recorded phase is unreadable" },
+  {
+    from: "startup",
+    to: "retreating",
+    when: "restarted in retreating, the recorded phase is unreadable, or cordoned by us without a slot",
+  },
 
   // Before a slot.
   { from: "idle", to: "required", when: "the sentinel says a reboot is needed" },

@@ -30,7 +30,12 @@ export function initialState(now: number): State {
   return { phase: "startup", since: now, rebootAttempts: 0 };
 }
 
-export type SentinelObs = { required: boolean; error?: string };
+export type SentinelObs = {
+  required: boolean;
+  error?: string;
+  /** Who asked for the reboot and why, when an operator did (`kreboot request-reboot`) and the sentinel did not. */
+  requestedBy?: string;
+};
 
 /** The slot this node holds, as recorded on the Lease. */
 export interface HeldSlot {
@@ -42,6 +47,8 @@ export interface HeldSlot {
 export interface NodeObs {
   bootId?: string;
   ready: boolean;
+  /** The node carries kreboot's own cordon annotation (lib/drain/node.ts CORDONED_BY_KREBOOT). */
+  cordonedByUs?: boolean;
 }
 
 /** How an action that can only succeed or fail came out; a failure always says why. */

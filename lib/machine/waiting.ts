@@ -13,7 +13,10 @@ export function idle(state: State, obs: Observation): Decision {
   if (!s.required) return stay(state, { wait: { kind: "period" } });
   return go(state, "required", obs.now, {
     wait: NOW,
-    report: { reason: "RebootRequired", message: "reboot required" },
+    report: {
+      reason: "RebootRequired",
+      message: s.requestedBy === undefined ? "reboot required" : `reboot requested by ${s.requestedBy}`,
+    },
   });
 }
 

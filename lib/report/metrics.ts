@@ -10,6 +10,7 @@ import type { EvictionResult } from "../drain/mod.ts";
 import { BLOCKER_KINDS, type BlockerKind } from "../drain/blockers.ts";
 import { BLOCK_REASONS, type BlockReason } from "../gates/gate.ts";
 import { type Phase, PHASES } from "../machine/mod.ts";
+import type { Hold } from "../node_control/mod.ts";
 
 export type RebootResult = "ok" | "failed" | "dry-run";
 
@@ -26,6 +27,7 @@ export class Metrics {
   #phase: Gauge<"node" | "phase">;
   #blocked: Gauge<"node" | "reason">;
   #slotHeld: Gauge<"node">;
+  #held: Gauge<"node" | "by" | "reason">;
   #drain: Histogram<"node">;
   #evictions: Counter<"node" | "result">;
   #reboots: Counter<"node" | "result">;
@@ -65,6 +67,13 @@ export class Metrics {
       name: "kreboot_slot_held",
       help: "1 while this node holds a reboot slot.",
       labelNames: ["node"] as const,
+      registers,
+    });
+    this.#held = new Gauge({
+      name: "kreboot_held",
+      help:
+        "1 while an operator holds this node (kreboot hold), with who and why as labels; one series per node, 0 with empty labels when not held.",
+      labelNames: ["node", "by", "reason"] as const,
       registers,
     });
     this.#drain = new Histogram({
@@ -117,6 +126,7 @@ export class Metrics {
     this.setPhase("startup");
     this.setBlocked(undefined);
     this.setSlotHeld(false);
+    this.setHeld(undefined);
     this.setDrainBlocked({});
     this.setCircuitOpen(false);
     this.setConsecutiveReboots(0);
@@ -144,6 +154,12 @@ export class Metrics {
 
   setSlotHeld(held: boolean): void {
     this.#slotHeld.set({ node: this.node }, held ? 1 : 0);
+  }
+
+  /** The operator's hold on this node, if any (lib/node_control/). */
+  setHeld(hold: Hold | undefined): void {
+    this.#held.reset();
+    this.#held.set({ node: this.node, by: hold?.by ?? "", reason: hold?.reason ?? "" }, hold ? 1 : 0);
   }
 
   /** Pods blocking the drain now, per cause; a cause not given is 0. */

@@ -8,7 +8,7 @@
  * them within `--notify-timeout`, and every failure is a log line. `flush` waits for all of it at shutdown.
  */
 import type { Config } from "../config/mod.ts";
-import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube.ts";
+import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import {
   type EventType,

@@ -1,14 +1,14 @@
 /**
  * The reboot-loop guard's I/O (the judgement is lib/safety/loop_guard.ts): its count lives in an annotation of
  * the node's own Node object, written by the node's daemon, so it survives the reboots it counts. The hold it
- * puts on a looping node is the operators' per-node hold (lib/node_control/, `kreboot hold`/`unhold`), written
- * in the same patch as the count. Two entry points: `noteReboot` after a confirmed reboot, and `check`, the
+ * puts on a looping node is the operators' per-node hold (lib/node_control/, `kreboot hold`/`unhold`), read
+ * and written through node_control. Two entry points: `noteReboot` after a confirmed reboot, and `check`, the
  * gate before a slot.
  */
 import { blocked, cannotCheck, CLEAR, type GateResult } from "../gates/gate.ts";
-import { describeApiError, dryRunParam, type Kube, MERGE_PATCH } from "../kube.ts";
+import { describeApiError, dryRunParam, type Kube, MERGE_PATCH } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
-import { holdOf, holdPatch, isHeld } from "../node_control/mod.ts";
+import { holdOf, isHeld, type NodeLike, writeHold } from "../node_control/mod.ts";
 import {
   decodeLoopState,
   encodeLoopState,
@@ -25,6 +25,8 @@ export const LOOP_GUARD_HOLDER = "kreboot reboot-loop guard";
 
 export interface LoopGuardOptions {
   node: string;
+  /** The Node as the daemon sees it (its watch of its own Node); default: one read. */
+  readNode?: () => Promise<NodeLike>;
   /** `--min-reboot-interval`. */
   minIntervalMs: number;
   /** `--max-consecutive-reboots`. */
@@ -34,11 +36,6 @@ export interface LoopGuardOptions {
   onCount?: (count: number) => void;
   now?: () => number;
 }
-
-type NodeLike = {
-  metadata?: { annotations?: Record<string, string> };
-  status?: { nodeInfo?: { bootID?: string } };
-};
 
 export class RebootLoopGuard {
   readonly #kube: Pick<Kube, "core" | "dryRun">;
@@ -161,7 +158,7 @@ export class RebootLoopGuard {
   }
 
   async #readNode(): Promise<NodeLike> {
-    return await this.#kube.core.readNode({ name: this.#o.node });
+    return await (this.#o.readNode?.() ?? this.#kube.core.readNode({ name: this.#o.node }));
   }
 
   #decode(node: NodeLike): LoopState {
@@ -170,18 +167,26 @@ export class RebootLoopGuard {
     return state;
   }
 
-  /** One merge patch of the Node: the guard's state, and the hold when `hold` (never someone else's). */
+  /**
+   * The guard's state on the Node, and with `hold` first the hold itself, through node_control's writer: a
+   * crash between the two leaves a hold without `heldAt`, which the next look completes, never the reverse
+   * (a recorded hold that is not there reads as released by a person).
+   */
   async #write(state: LoopState, hold: boolean, reason = ""): Promise<void> {
-    const since = new Date(this.#now()).toISOString();
-    const body = hold
-      ? holdPatch({ by: LOOP_GUARD_HOLDER, reason, since })
-      : { metadata: { annotations: {} } };
-    const annotations = (body.metadata as { annotations: Record<string, string | null> }).annotations;
-    annotations[LOOP_ANNOTATION] = state.count === 0 && state.heldAtMs === undefined
-      ? null
-      : encodeLoopState(state);
+    if (hold) {
+      await writeHold(this.#kube, this.#o.node, {
+        by: LOOP_GUARD_HOLDER,
+        reason,
+        since: new Date(this.#now()).toISOString(),
+      });
+    }
+    const value = state.count === 0 && state.heldAtMs === undefined ? null : encodeLoopState(state);
     await this.#kube.core.patchNode(
-      { name: this.#o.node, body, ...dryRunParam(this.#kube) },
+      {
+        name: this.#o.node,
+        body: { metadata: { annotations: { [LOOP_ANNOTATION]: value } } },
+        ...dryRunParam(this.#kube),
+      },
       MERGE_PATCH,
     );
   }

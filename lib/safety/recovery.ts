@@ -7,7 +7,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { listNodePods, listPdbs } from "../drain/list.ts";
 import type { Pod } from "../drain/pods.ts";
-import { describeApiError, isNotFound, type Kube } from "../kube.ts";
+import { describeApiError, isNotFound, type Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import {
   decodeEvicted,
@@ -58,6 +58,8 @@ export interface HealthCheckOptions {
   waitForWorkloads: boolean;
   /** The slot Lease's raw record of what was evicted (undefined: none). */
   evicted: () => string | undefined;
+  /** The Node as the daemon sees it (its watch of its own Node); default: one read per look. */
+  readNode?: () => Promise<k8s.V1Node>;
   log: Logger;
   now?: () => number;
 }
@@ -75,7 +77,7 @@ export class HealthCheck {
 
   async judge(confirmedAtMs: number): Promise<HealthVerdict> {
     const [node, pods] = await Promise.all([
-      this.#kube.core.readNode({ name: this.#o.node }),
+      this.#o.readNode?.() ?? this.#kube.core.readNode({ name: this.#o.node }),
       listNodePods(this.#kube, this.#o.node),
     ]);
     let workloads: { record: EvictedRecord; objects: WorkloadObjects } | undefined;

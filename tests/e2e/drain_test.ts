@@ -16,7 +16,8 @@ import {
   setNodeLabels,
   setPreferNoScheduleTaint,
 } from "../../lib/drain/mod.ts";
-import { type Kube, loadKubeConfig, makeKube, MERGE_PATCH } from "../../lib/kube.ts";
+import { loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
+import { MERGE_PATCH, type TestKube as Kube } from "../harness/full_kube.ts";
 import { Logger } from "../../lib/log.ts";
 import { startCluster, type TestCluster } from "../harness/mod.ts";
 
@@ -108,7 +109,7 @@ Deno.test({
     await using c = await startCluster();
     await c.applyObjects(DRAIN_RBAC);
     const kc = loadKubeConfig(await c.serviceAccountKubeconfig(SA_NS, SA));
-    const kube = makeKube(kc, false);
+    using kube = makeKube(kc, false);
     const admin = c.kube;
 
     await t.step(
@@ -415,7 +416,7 @@ Deno.test({
       });
       const before = await snapshot();
 
-      const dry = makeKube(kc, true);
+      using dry = makeKube(kc, true);
       const { log, lines } = collectingLogger(node);
       await setNodeLabels(dry, node, { "kreboot.test/pre": "x" });
       await setPreferNoScheduleTaint(dry, node, "kreboot.test/reboot", true);

@@ -12,7 +12,7 @@
  * Timing makes a run reproducible only in its choices (which daemon, when, how long): the interleaving with the
  * daemons is up to the machine. The seed is printed with every result.
  */
-import { isNotFound } from "../../lib/kube.ts";
+import { isNotFound } from "../../lib/kube/mod.ts";
 import { installKreboot } from "../e2e/support.ts";
 import { REPO_ROOT } from "./controlplane.ts";
 import type { Daemon } from "./daemon.ts";

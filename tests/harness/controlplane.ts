@@ -5,7 +5,7 @@
  * processes and removes the directory.
  */
 import { fileURLToPath } from "node:url";
-import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube.ts";
+import { loadTestKube, type TestKube as Kube } from "./full_kube.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { Proc, reapOrphans, tail } from "./proc.ts";
 
@@ -286,7 +286,7 @@ export class ControlPlane implements AsyncDisposable {
       token: this.adminToken,
       name: "admin",
     });
-    this.kube = makeKube(loadKubeConfig(this.adminKubeconfig), false);
+    this.kube = loadTestKube(this.adminKubeconfig);
   }
 
   async #startEtcd(): Promise<void> {

@@ -4,7 +4,8 @@
  * simulates the reboot: SIGKILL the daemon, node NotReady, new bootID, sentinel and marker gone, node Ready,
  * daemon started again with the same argv (as the DaemonSet's pod would be).
  */
-import { apiStatus, type Kube } from "../../lib/kube.ts";
+import { apiStatus } from "../../lib/kube/mod.ts";
+import type { TestKube as Kube } from "./full_kube.ts";
 import { freePort, REPO_ROOT } from "./controlplane.ts";
 import { setBootID, setNodeReady } from "./nodes.ts";
 import { Proc, tail } from "./proc.ts";

@@ -14,7 +14,7 @@
  * Disposal stops daemons and kubelets, then the control plane, even when the test failed.
  */
 import type * as k8s from "@kubernetes/client-node";
-import type { Kube } from "../../lib/kube.ts";
+import type { TestKube as Kube } from "./full_kube.ts";
 import { ControlPlane, type ControlPlaneOptions } from "./controlplane.ts";
 import { Daemon, type DaemonOptions } from "./daemon.ts";
 import * as nodes from "./nodes.ts";

@@ -28,7 +28,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { selectPodsToDrain } from "../../lib/drain/pods.ts";
 import { CORDONED_BY_KREBOOT } from "../../lib/drain/node.ts";
-import type { Kube } from "../../lib/kube.ts";
+import type { TestKube as Kube } from "./full_kube.ts";
 import { decodeSlot, LOCK_LABEL } from "../../lib/lock/slots.ts";
 import { type Daemon, type RebootHooks, retrying } from "./daemon.ts";
 

@@ -3,7 +3,7 @@
  * `nodeInfo.bootID`). No kubelet and no node-lifecycle controller run, so nothing else changes them.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { type Kube, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from "../../lib/kube.ts";
+import { MERGE_PATCH, STRATEGIC_MERGE_PATCH, type TestKube as Kube } from "./full_kube.ts";
 
 export interface NodeOptions {
   /** Defaults to a random UUID, like a kernel's boot_id. */

@@ -47,6 +47,10 @@ class World {
   /** What recording a failed reboot answers: the breaker's pause reason when it opens. */
   breakerOpens: string | undefined;
   failGateCheck: (n: number) => boolean = () => false;
+  /** Resolves the loop's pending wait for a hold or request change (the node watch of lib/node_control/). */
+  controlChanged: (() => void) | undefined;
+  /** How many times the loop started waiting for such a change. */
+  controlWaits = 0;
 
   #api(): Promise<void> {
     return this.apiDown ? Promise.reject(new Error("connect ECONNREFUSED")) : Promise.resolve();
@@ -167,6 +171,12 @@ class World {
       },
       report: (r) => void w.reports.push(r),
       phaseChanged: (p) => void w.phases.push(p),
+      nodeControlChanged: (signal) =>
+        new Promise<void>((resolve) => {
+          w.controlChanged = resolve;
+          w.controlWaits++;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        }),
     };
   }
 }
@@ -300,6 +310,11 @@ Deno.test("RebootLoop: a slot held by another node leaves this one waiting, not 
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `cond` holds (at most 5 s): a loaded machine runs timers late, never early. */
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!cond() && Date.now() < deadline) await sleep(10);
+}
 
 Deno.test("RebootLoop: a slot held across a restart of the loop keeps being renewed (issue 13)", async () => {
   const w = new World();
@@ -317,11 +332,11 @@ Deno.test("RebootLoop: a slot held across a restart of the loop keeps being rene
   assert.equal(l.phase, "recovering");
   // While the caller backs off before running the loop again, the slot is renewed.
   const before = w.renewals.length;
-  await sleep(450);
+  await until(() => w.renewals.length - before >= 3);
   assert.ok(w.renewals.length - before >= 3, `${w.renewals.length - before} renewals during the backoff`);
   // The loop runs again, still in recovering: renewals go on.
   const again = l.run(ac.signal);
-  await sleep(250);
+  await until(() => w.renewals.length - before >= 5);
   ac.abort();
   await again;
   assert.ok(w.renewals.length - before >= 5, `${w.renewals.length - before} renewals in all`);
@@ -349,7 +364,7 @@ Deno.test("RebootLoop: a restarted loop keeps guarding its slot: taken while cor
   assert.deepEqual(w.calls, ["acquire"]);
   // Meanwhile another node takes the slot (its Lease was deleted and re-created, say).
   w.slotHolder = "n2";
-  await sleep(100);
+  await until(() => keeper.lost !== undefined);
   assert.match(keeper.lost ?? "", /deleted or taken by another node/);
   assert.ok(keeper.lostSignal.aborted);
   await runUntil(w, l, () => w.calls.includes("release"));
@@ -370,9 +385,38 @@ Deno.test("RebootLoop: a slot lost during the cordon is seen before the drain; t
   const done = runUntil(w, l, () => w.calls.includes("release"));
   while (!w.calls.includes("cordon")) await sleep(5);
   w.slotHolder = "n2";
-  await sleep(100);
+  await until(() => w.keeper?.lost !== undefined);
   open();
   await done;
   assert.deepEqual(w.calls, ["acquire", "cordon", "retreat", "release"]);
   assert.ok(w.reports.some((r) => r.reason === "SlotLost"));
+});
+
+Deno.test("RebootLoop: a request or an unhold wakes an idle or blocked node at once, not a period later", async () => {
+  const w = new World();
+  w.sentinel = false;
+  const l = loop(w);
+  const ac = new AbortController();
+  const run = l.run(ac.signal);
+  const wake = () => w.controlChanged?.();
+  // Idle with a 60 s period: nothing happens until the watch says the control changed.
+  await until(() => l.phase === "idle" && w.controlChanged !== undefined);
+  assert.equal(l.phase, "idle");
+  await sleep(50);
+  assert.deepEqual(w.calls, []);
+  w.sentinel = true; // what the sentinel port says once the request is seen
+  w.gate = { clear: false, reason: "held", message: "held by alice: NIC firmware" };
+  wake();
+  const waits = w.controlWaits;
+  await until(() => w.reports.some((r) => r.blockReason === "held") && w.controlWaits > waits);
+  assert.equal(l.phase, "required");
+  assert.deepEqual(w.calls, [], "a held node never tries for a slot");
+  // Unheld: the blocked node goes on within moments, though its wait was a period.
+  w.gate = { clear: true };
+  wake();
+  await until(() => w.calls.includes("acquire"));
+  assert.ok((w.calls as string[]).includes("acquire"), "unheld: it takes the slot within moments");
+  ac.abort();
+  await run;
+  w.keeper?.stop();
 });

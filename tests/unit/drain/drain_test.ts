@@ -4,17 +4,20 @@
  * (The real apiserver's behaviour is covered by tests/e2e/drain_test.ts.)
  */
 import assert from "node:assert/strict";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { drain, type DrainOptions, type EvictionResult } from "../../../lib/drain/mod.ts";
-import type { Kube } from "../../../lib/kube.ts";
+import { ApiError, type Kube } from "../../../lib/kube/mod.ts";
 import { Logger } from "../../../lib/log.ts";
 
 type Answer = "accept" | { code: number; body?: Record<string, unknown>; headers?: Record<string, string> };
 
 function apiError(a: Exclude<Answer, "accept">) {
-  return new k8s.ApiException(a.code, "failed", JSON.stringify({ kind: "Status", code: a.code, ...a.body }), {
-    ...a.headers,
-  });
+  return new ApiError(
+    a.code,
+    JSON.stringify({ kind: "Status", code: a.code, ...a.body }),
+    { ...a.headers },
+    "fake",
+  );
 }
 
 const TOO_MANY: Answer = {

@@ -1,6 +1,6 @@
 /** Node writes against a recording fake: what each patch carries, the 409 re-read, and the admin cordon rule. */
 import assert from "node:assert/strict";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import {
   cordon,
   CORDONED_BY_KREBOOT,
@@ -9,7 +9,7 @@ import {
   uncordon,
 } from "../../../lib/drain/node.ts";
 import { restoreAfterReboot, retreat } from "../../../lib/drain/mod.ts";
-import type { Kube } from "../../../lib/kube.ts";
+import { ApiError, type Kube, type PatchType } from "../../../lib/kube/mod.ts";
 import { Logger } from "../../../lib/log.ts";
 
 class FakeNodes {
@@ -35,20 +35,19 @@ class FakeNodes {
     },
     patchNode: (
       p: { name: string; body: Record<string, unknown>; dryRun?: string },
-      options?: k8s.ConfigurationOptions,
+      contentType?: PatchType,
     ) => {
       if (this.deleted) return Promise.reject(notFound());
       this.beforePatch?.();
       this.beforePatch = undefined;
-      const contentType = contentTypeOf(options);
       this.patches.push({ body: structuredClone(p.body), dryRun: p.dryRun, contentType });
       const code = this.failNext.shift();
-      if (code !== undefined) return Promise.reject(new k8s.ApiException(code, "x", "{}", {}));
+      if (code !== undefined) return Promise.reject(new ApiError(code, "{}", {}, "PATCH node"));
       const meta = p.body.metadata as { resourceVersion?: string } | undefined;
       if (
         meta?.resourceVersion !== undefined && meta.resourceVersion !== this.node.metadata?.resourceVersion
       ) {
-        return Promise.reject(new k8s.ApiException(409, "conflict", '{"reason":"Conflict"}', {}));
+        return Promise.reject(new ApiError(409, '{"reason":"Conflict"}', {}, "PATCH node"));
       }
       const spec = p.body.spec as k8s.V1NodeSpec | undefined;
       if (spec?.taints && p.dryRun === undefined) this.node.spec = { ...this.node.spec, taints: spec.taints };
@@ -67,25 +66,18 @@ class FakeNodes {
   }
 }
 
-function notFound(): k8s.ApiException<string> {
-  return new k8s.ApiException(
+function notFound(): ApiError {
+  return new ApiError(
     404,
-    "not found",
-    '{"reason":"NotFound","message":"nodes \\"n1\\" not found"}',
+    JSON.stringify({ reason: "NotFound", message: 'nodes "n1" not found' }),
     {},
+    "GET node",
   );
 }
 
 function collect(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   return { log: new Logger({ format: "json", node: "n1", sink: (l) => lines.push(JSON.parse(l)) }), lines };
-}
-
-function contentTypeOf(options: k8s.ConfigurationOptions | undefined): string | undefined {
-  // MERGE_PATCH is a middleware that sets the header; run it against a throwaway request to read it.
-  const ctx = new k8s.RequestContext("http://x", k8s.HttpMethod.PATCH);
-  for (const m of options?.middleware ?? []) void m.pre(ctx);
-  return ctx.getHeaders()["Content-Type"];
 }
 
 Deno.test("cordon: one merge patch sets spec.unschedulable and kreboot's annotation, with the resourceVersion", async () => {

@@ -92,13 +92,14 @@ Deno.test("keeper: records a new holding phase on the Lease once, not on every i
 Deno.test("keeper: renewals resume within moments of the API server's return; the outage is logged once", async () => {
   const { store, keeper, messages } = await holding({ ttlMs: 3_000, retryMs: 50 });
   await keeper.track("recovering");
+  const recorded = store.calls.patchLease ?? 0;
   store.setDown(true);
   // A renewal is due after ttl/3 = 1 s; it fails, and is retried every 50 ms.
-  await sleep(1_300);
+  await until(() => (store.calls.patchLease ?? 0) - recorded >= 3);
   assert.equal(messages().filter((m) => /could not renew/.test(m)).length, 1, messages().join("\n"));
   const failed = store.calls.patchLease ?? 0;
   store.setDown(false);
-  await sleep(120);
+  await until(() => messages().includes("renewed the slot again"));
   assert.ok((store.calls.patchLease ?? 0) > failed, "renewed again");
   assert.ok(messages().includes("renewed the slot again"));
   assert.equal(keeper.lost, undefined);
@@ -110,7 +111,7 @@ Deno.test("keeper: a slot taken in a guarded phase is lost: reported, signalled,
   await keeper.track("draining");
   const signal = keeper.lostSignal;
   store.externalPatch(SLOT0, { spec: { holderIdentity: "b" } });
-  await sleep(100);
+  await until(() => keeper.lost !== undefined);
   assert.match(keeper.lost ?? "", /deleted or taken by another node/);
   assert.ok(signal.aborted);
   assert.ok(messages().some((m) => /^the slot is gone .*; stopping and undoing the cordon$/.test(m)));

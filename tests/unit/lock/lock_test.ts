@@ -190,7 +190,10 @@ Deno.test("blind observer: a waiter whose watch broke during the outage gives th
   await new Promise((r) => setTimeout(r, 10));
   store.setDown(false);
   // The watch restarts after its backoff (1 s), re-reading the slots first.
-  await new Promise((r) => setTimeout(r, 1_500));
+  const deadline = Date.now() + 5_000;
+  while ((store.calls["watch/leases"] ?? 0) < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   assert.ok(lines.some((l) => /watch ended; restarting/.test(l)), "the outage is logged");
   assert.equal((await b.tryAcquire(cordoning)).acquired, false, "took the slot as the API server returned");
   clock.advance(15_000);

@@ -10,6 +10,12 @@ export const BEFORE_SLOT: Row[] = [
     expect: { phase: "idle", action: null, wait: null, report: null },
   },
   {
+    name: "startup, no slot but cordoned by kreboot -> retreating (never left cordoned without a slot)",
+    state: st("startup"),
+    obs: { slot: null, node: { ready: true, bootId: "a", cordonedByUs: true } },
+    expect: { phase: "retreating", action: null, wait: null, report: "SlotLost" },
+  },
+  {
     name: "startup, slot with new boot ID -> recovering",
     state: st("startup"),
     obs: { slot: { phase: "rebooting", bootId: "a" }, node: { bootId: "b", ready: true } },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Kube } from "../../../lib/kube.ts";
+import type { Kube } from "../../../lib/kube/mod.ts";
 import { Logger } from "../../../lib/log.ts";
 import type { Phase, Report } from "../../../lib/machine/mod.ts";
 import { IN_PROGRESS, MOST_RECENT } from "../../../lib/report/annotations.ts";
