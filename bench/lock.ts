@@ -69,7 +69,7 @@ async function contend(cluster: TestCluster, contenders: number, o: BenchOptions
     });
     let tries = 0;
     // Daemons do not all start in the same millisecond: the contenders arrive over a few seconds.
-    await sleep(i * 10);
+    await sleep(i * 20);
     while (!stop.signal.aborted) {
       let r;
       try {

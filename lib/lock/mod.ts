@@ -86,6 +86,8 @@ export class RebootLock {
   #watch: LockWatch | undefined;
   /** This node's group and place in line, as last asked for. */
   #me: { group: Contender["group"]; requiredSinceMs: number | undefined } | undefined;
+  /** The version of this node's passed-over entry its caller was last woken for. */
+  #wokeForPass: string | undefined;
 
   /** On the API server (a `Kube`), or on any LeaseStore (the unit tests' in-memory one). */
   constructor(backend: Kube | LeaseStore, opts: LockOptions) {
@@ -338,7 +340,13 @@ export class RebootLock {
         plan: () => this.#plan({}, false).then((r) => r.plan),
         paused: () => this.pauseState().paused,
         holding: () => this.#slots.group !== undefined,
-        passedOver: () => this.#view.queue.get(this.#o.node)?.passedOverBy !== undefined,
+        passedOver: () => {
+          // Once per mark: if putting the entry back fails, the node must not spin on it.
+          const entry = this.#view.queue.get(this.#o.node);
+          if (entry?.passedOverBy === undefined || entry.resourceVersion === this.#wokeForPass) return false;
+          this.#wokeForPass = entry.resourceVersion;
+          return true;
+        },
       },
       signal,
       maxMs,

@@ -163,6 +163,29 @@ Deno.test("queue: a passed-over node that tries again takes its old place back",
   assert.ok((await slow.tryAcquire(cordoning)).acquired);
 });
 
+Deno.test("queue: a waiting node that was passed over is woken once to take its place back", async () => {
+  const store = new FakeLeaseStore({ nodes: ["h", "slow", "w2"] });
+  const o = { queueGraceMs: 1 };
+  const h = lockOn(store, "h", o);
+  assert.ok((await h.tryAcquire(cordoning)).acquired);
+  const slow = lockOn(store, "slow", o);
+  assert.equal((await slow.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
+  const w2 = lockOn(store, "w2", o);
+  assert.equal((await w2.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
+  const ac = new AbortController();
+  // slow is woken for its turn but is too slow to act; w2 goes instead.
+  const first = slow.waitForChance(ac.signal, 60_000);
+  await waitThenRelease(w2, h);
+  assert.equal(await first, "changed");
+  assert.ok((await w2.tryAcquire(cordoning)).acquired);
+  assert.equal(await slow.waitForChance(ac.signal, 60_000), "changed", "woken: its entry was passed over");
+  const again = slow.waitForChance(ac.signal, 60_000);
+  assert.equal(await pending(again), "pending", "once per mark: no spinning if it cannot put it back");
+  ac.abort();
+  await again;
+  slow.stopWatching();
+});
+
 Deno.test("queue: a restarted node keeps its place; one that no longer needs a reboot leaves the line", async () => {
   const store = new FakeLeaseStore({ nodes: ["h", "w1", "w2"] });
   assert.ok((await lockOn(store, "h").tryAcquire(cordoning)).acquired);
