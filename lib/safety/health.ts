@@ -66,7 +66,8 @@ export function judgeHealth(i: HealthInputs): HealthVerdict {
           formatGoDuration(Math.floor(readyMs / 1000) * 1000)
         })`,
       );
-      retryAtMs = streakEndsMs;
+      // Back when the streak is complete, or at the timeout if that comes first.
+      retryAtMs = Math.min(streakEndsMs, i.rebootConfirmedAtMs + i.recoveryTimeoutMs);
     }
   }
 

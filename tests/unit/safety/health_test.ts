@@ -60,6 +60,13 @@ Deno.test("health: the Ready streak must last --post-reboot-ready-for; the verdi
   );
 });
 
+Deno.test("health: a streak that would end after --recovery-timeout is looked at again at the timeout", () => {
+  const v = judgeHealth(base({ readyForMs: 10 * MIN, recoveryTimeoutMs: 8 * MIN }));
+  assert.equal(v.state === "waiting" && v.retryAtMs, T0 + 8 * MIN);
+  const late = judgeHealth(base({ readyForMs: 10 * MIN, recoveryTimeoutMs: 8 * MIN, nowMs: T0 + 8 * MIN }));
+  assert.equal(late.state, "timed-out");
+});
+
 Deno.test("health: a Ready condition older than the reboot counts from the reboot only", () => {
   // The kubelet came back so fast that its Ready condition never changed: lastTransitionTime is yesterday.
   const v = judgeHealth(
