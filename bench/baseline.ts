@@ -2,11 +2,20 @@
  * Memory baselines for the memory benchmark: `deno run -A bench/baseline.ts <what>` loads only part of the
  * daemon, waits for V8 to settle, and prints one JSON line with `Deno.memoryUsage()` and /proc/self/status, so
  * the daemon's resident set can be split into the Deno runtime itself, the Kubernetes client library, and the
- * rest. `what`: `empty` (nothing imported), `client-node` (@kubernetes/client-node with the API clients the
- * daemon makes).
+ * rest. `what`: `empty` (nothing imported), `credentials` (kreboot's credentials, lib/kube/credentials.ts, with
+ * a kubeconfig loaded and applied), `client-node` (all of @kubernetes/client-node with the API clients the
+ * daemon made before issue 17).
  */
 const what = Deno.args[0] ?? "empty";
-if (what === "client-node") {
+if (what === "credentials") {
+  const { Credentials } = await import("../lib/kube/credentials.ts");
+  const c = new Credentials();
+  c.clusters = [{ name: "c", server: "https://127.0.0.1:1", skipTLSVerify: false }];
+  c.users = [{ name: "u", token: "t" }];
+  c.contexts = [{ name: "x", cluster: "c", user: "u" }];
+  c.currentContext = "x";
+  await c.applyToHTTPSOptions({});
+} else if (what === "client-node") {
   const k8s = await import("@kubernetes/client-node");
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
@@ -22,7 +31,7 @@ if (what === "client-node") {
   kc.makeApiClient(k8s.EventsV1Api);
   new k8s.Watch(kc);
 } else if (what !== "empty") {
-  console.error(`baseline: unknown ${what}; use empty or client-node`);
+  console.error(`baseline: unknown ${what}; use empty, credentials or client-node`);
   Deno.exit(2);
 }
 await new Promise((r) => setTimeout(r, Number(Deno.env.get("BASELINE_SETTLE_MS") ?? 5_000)));

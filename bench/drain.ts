@@ -5,6 +5,7 @@
  * same fake kubelet running. Rounds alternate between the two; medians are compared.
  */
 import { cordon, drain } from "../lib/drain/mod.ts";
+import { loadKubeConfig, makeKube } from "../lib/kube/mod.ts";
 import { startCluster, type TestCluster } from "../tests/harness/mod.ts";
 import {
   type BenchOptions,
@@ -42,9 +43,10 @@ async function podsOn(cluster: TestCluster, node: string): Promise<number> {
 }
 
 async function kreboot(cluster: TestCluster, node: string): Promise<number> {
+  const kube = makeKube(loadKubeConfig(cluster.cp.adminKubeconfig), false);
   const t0 = performance.now();
-  await cordon(cluster.kube, node);
-  const r = await drain(cluster.kube, node, {
+  await cordon(kube, node);
+  const r = await drain(kube, node, {
     log: quietLog(node),
     gracePeriodSeconds: -1,
     timeoutMs: 0,

@@ -5,7 +5,7 @@
  * Measured: the time from a release to the next acquisition (median, p99), and the requests the apiserver saw
  * per handover (audit log), for two values of K, to show whether the cost grows with the number of waiters.
  */
-import { loadKubeConfig, makeKube } from "../lib/kube.ts";
+import { loadKubeConfig, makeKube } from "../lib/kube/mod.ts";
 import { RebootLock } from "../lib/lock/mod.ts";
 import { startCluster, type TestCluster } from "../tests/harness/mod.ts";
 import { installKreboot } from "../tests/e2e/support.ts";

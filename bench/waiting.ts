@@ -6,6 +6,7 @@
  * here as a few requests per node per minute (per hour with the default period).
  */
 import { RebootLock } from "../lib/lock/mod.ts";
+import { loadKubeConfig, makeKube } from "../lib/kube/mod.ts";
 import { startCluster } from "../tests/harness/mod.ts";
 import { installKreboot } from "../tests/e2e/support.ts";
 import {
@@ -35,7 +36,7 @@ export async function waiting(o: BenchOptions): Promise<BenchResult> {
   const user = serviceAccountUser(install.namespace, install.dsName);
 
   await cluster.createNode("wait-holder");
-  const holder = new RebootLock(cluster.kube, {
+  const holder = new RebootLock(makeKube(loadKubeConfig(cluster.cp.adminKubeconfig), false), {
     namespace: install.namespace,
     dsName: install.dsName,
     lockAnnotation: "weave.works/kured-node-lock",

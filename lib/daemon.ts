@@ -2,17 +2,18 @@
  * Builds the daemon from its configuration: every port the loop needs, wired to the real modules. Anything
  * that can be wrong with the configuration is found here before the first request to the cluster or the host.
  */
-import { type Config, ConfigError, requireNodeId } from "./config/mod.ts";
+import { type Config, ConfigError, refuseUnwiredFlags, requireNodeId } from "./config/mod.ts";
+import { checkHold } from "./gates/hold.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkAlertmanager } from "./gates/alertmanager.ts";
 import { checkPrometheus } from "./gates/prometheus.ts";
 import { checkPrometheusQueries } from "./gates/prometheus_query.ts";
-import { checkWindow, describeWindow, rebootWindow } from "./gates/window.ts";
+import { checkWindows, describePolicy, windowPolicy } from "./gates/window/mod.ts";
 import { checkSentinel, sentinelOptions } from "./sentinel/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
 import { sentinelChanged } from "./sentinel/watch.ts";
-import { describeApiError, loadKubeConfig, makeKube } from "./kube.ts";
-import type { Kube } from "./kube.ts";
+import { describeApiError, loadKubeConfig, makeKube } from "./kube/mod.ts";
+import type { Kube } from "./kube/mod.ts";
 import { lockFor } from "./lock/from_config.ts";
 import { SlotKeeper } from "./lock/mod.ts";
 import { Logger } from "./log.ts";
@@ -20,15 +21,16 @@ import { type Ports, RebootLoop } from "./loop.ts";
 import type { SentinelObs } from "./machine/mod.ts";
 import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
-import { daemonPodsReady, nodeState, OwnNode } from "./own_node.ts";
-import { OwnNodeReader } from "./own_node_reader.ts";
+import { daemonPodsReady, OwnNode, readNodeState } from "./own_node.ts";
+import { clearRequestAfterReboot, describeRequest, holdOf, NodeControlWatch } from "./node_control/mod.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
 
 export async function runDaemon(config: Config, signal: AbortSignal): Promise<number> {
   // Configuration problems first: nothing has touched the cluster or the host yet.
   requireNodeId(config);
-  const window = rebootWindow(config);
+  refuseUnwiredFlags(config);
+  const window = windowPolicy(config);
   const rebooter = rebooterFor(config);
   const sentinel = sentinelOptions(config);
   const alertFilter = config.alertFilterRegexp === undefined
@@ -63,15 +65,18 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     dryRun: config.dryRun,
     period: config.period,
     concurrency: config.concurrency,
-    window: describeWindow(window),
+    window: describePolicy(window),
     reboot: rebooter.describe(),
   });
 
   const lock = lockFor(kube, config, log);
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
-  const reporter = new Reporter({ config, kube, log, metrics, nodeWrites: (w) => nodeReader.expect(w) });
-  const nodeReader = new OwnNodeReader(kube, node, log, (n) => reporter.nodeSeen(n));
-  const ownNode = new OwnNode(kube, config, log, metrics, () => nodeReader.read());
+  const reporter = new Reporter({ config, kube, log, metrics });
+  const ownNode = new OwnNode(kube, config, log, metrics);
+  // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts).
+  const control = new NodeControlWatch(kube, node, log);
+  control.onChange = (n) => metrics.setHeld(holdOf(n));
+  control.start();
 
   // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
   const alerts = {
@@ -83,7 +88,8 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   };
   const gates = async (): Promise<GateResult> => {
     const steps: (() => Promise<GateResult>)[] = [
-      () => Promise.resolve(checkWindow(window, Temporal.Now.instant())),
+      () => checkHold(node, () => control.hold(), Date.now()),
+      () => Promise.resolve(checkWindows(window, Temporal.Now.instant())),
     ];
     if (config.prometheusUrl) {
       steps.push(() => checkPrometheus({ url: config.prometheusUrl, ...alerts }));
@@ -110,37 +116,42 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     async sentinel(): Promise<SentinelObs> {
       const r = await checkSentinel(sentinel);
       if ("warning" in r) log.warn(r.warning);
-      const obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
+      let obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
+      // required = sentinel OR an operator's request (`kreboot request-reboot`); a failing sentinel still blocks.
+      const request = await control.request();
+      if (request && !obs.required && !obs.error) {
+        obs = { required: true, requestedBy: describeRequest(request) };
+      }
       reporter.sentinel(obs);
       return obs;
     },
     gates,
-    node: async () => nodeState(await nodeReader.read()),
+    node: () => readNodeState(kube, node),
     daemonPodsReady: () => daemonPodsReady(kube, node),
     lock,
     keeper,
     cordon: () => ownNode.prepareForDrain(signal),
     drain: (s) => ownNode.drain(s),
     reboot: async () => {
-      // The drain and reboot messages go out before the host goes down (a hung webhook costs --notify-timeout),
-      // and so do the Rebooting Event and condition (an API server away costs a few seconds at most).
-      await Promise.all([reporter.flushNotifications(), reporter.flushWrites(REPORT_FLUSH_MS)]);
+      // The drain and reboot messages go out before the host goes down (a hung webhook costs --notify-timeout).
+      await reporter.flushNotifications();
       await rebooter.reboot(signal);
     },
     describeReboot: () => rebooter.describe(),
-    uncordon: () => ownNode.restoreAfterReboot(),
+    uncordon: async () => {
+      await ownNode.restoreAfterReboot();
+      await clearRequestAfterReboot(kube, node, await control.current(), log);
+    },
     retreat: () => ownNode.retreat(),
     report: (r, phase) => reporter.report(r, phase),
     phaseChanged(phase) {
       reporter.phaseChanged(phase);
-      // A node that needs a reboot follows its Node with a watch until it is idle again (no polling reads).
-      if (phase === "idle") nodeReader.stop();
-      else nodeReader.follow();
       // kured's --prefer-no-schedule-taint: on while this node waits for a slot, off when nothing is pending.
       if (phase === "waiting") void ownNode.setPendingTaint(true);
       else if (phase === "idle") void ownNode.setPendingTaint(false);
     },
     ...("file" in sentinel ? { sentinelChanged: (s: AbortSignal) => sentinelChanged(sentinel.file, s) } : {}),
+    nodeControlChanged: (s) => control.changed(s),
   };
 
   const loop = new RebootLoop(ports, {
@@ -157,22 +168,16 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     log,
   });
   try {
-    // Start-up reads the Node from the watch too: one request either way, and a node that resumes its cycle
-    // (after its reboot) keeps following it; an idle one closes it.
-    nodeReader.follow();
-    return await runWithRetry(loop, signal, log, config.once);
+    return await runWithRetry(loop, signal, log, config.once, config.lockTtl);
   } finally {
     keeper.stop();
-    nodeReader.stop();
+    control.stop();
     alive = false;
     await reporter.flush();
     await server.shutdown();
     log.info("kreboot stopped");
   }
 }
-
-/** How long the reboot waits at most for the Events and condition written before it. */
-const REPORT_FLUSH_MS = 5_000;
 
 /** How long `--once` keeps trying to reach the API server before it gives up with exit 1. */
 export const ONCE_RETRY_MS = 15_000;
@@ -190,8 +195,13 @@ async function runWithRetry(
   signal: AbortSignal,
   log: Logger,
   once: boolean,
+  lockTtlMs: number,
 ): Promise<number> {
   const giveUpAt = Date.now() + ONCE_RETRY_MS;
+  // With --lock-ttl, a daemon restarted during an outage (in startup, so the slot keeper does not know of its
+  // slot yet) must be back within a fraction of the TTL after the API server returns, or its silence lets a
+  // waiter take the slot of a node that is still cordoned: the backoff stays below a third of the TTL.
+  const maxBackoff = lockTtlMs > 0 ? Math.max(1_000, Math.min(60_000, Math.floor(lockTtlMs / 3))) : 60_000;
   let backoff = 1_000;
   while (true) {
     const startedAt = Date.now();
@@ -209,7 +219,7 @@ async function runWithRetry(
       }
       log.error("cannot reach the API server; retrying", { error: describeApiError(e), inMs: wait });
       await sleep(wait, signal);
-      backoff = Math.min(backoff * 2, 60_000);
+      backoff = Math.min(backoff * 2, maxBackoff);
     }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * observe -> decide -> act. The loop gathers only what the current phase needs (an idle node reads its
- * sentinel and nothing else, so it sends no API requests), asks the pure machine what to do, hands the phase to
- * the slot keeper (which records on the Lease what a restart needs while the node holds a slot), performs at
- * most one action through a port, and waits as told.
+ * sentinel and what its watch of its own Node holds, so it sends no API requests), asks the pure machine what
+ * to do, hands the phase to the slot keeper (which records it on the Lease while the node holds a slot),
+ * performs at most one action through a port, and waits as told.
  */
 import type { GateResult } from "./gates/gate.ts";
 import type { AcquireResult, HolderState } from "./lock/mod.ts";
@@ -31,7 +31,7 @@ export interface LockPort {
   mine(): Promise<HeldSlotRecord | undefined>;
   readonly held: HeldSlotRecord | undefined;
   tryAcquire(state: HolderState): Promise<AcquireResult>;
-  update(fields: { releaseAfter: Date | null; phase?: string }): Promise<unknown>;
+  update(fields: { releaseAfter: Date | null }): Promise<unknown>;
   release(): Promise<void>;
   waitForChance(signal: AbortSignal, maxMs: number): Promise<"changed" | "timeout" | "aborted">;
   stopWatching(): void;
@@ -86,6 +86,11 @@ export interface Ports {
    * wait for the next period. Optional: without it, the period alone paces sentinel checks.
    */
   sentinelChanged?(signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves when an operator held or unheld the node, or asked for or withdrew its reboot (the node watch of
+   * lib/node_control/), so an idle, blocked or waiting node acts on it at once. Optional.
+   */
+  nodeControlChanged?(signal: AbortSignal): Promise<void>;
 }
 
 export interface LoopOptions {
@@ -107,8 +112,6 @@ export class RebootLoop {
   #firstPeriod = true;
   #wouldReboot = false;
   #blocked = false;
-  /** The last wait on the lock ended with a change that may free a slot. */
-  #lockChanged = false;
 
   constructor(ports: Ports, opts: LoopOptions) {
     this.#p = ports;
@@ -169,8 +172,6 @@ export class RebootLoop {
       // The quick first sentinel check is for a fresh start only; after any cycle the full period applies.
       if (phase !== "idle") this.#firstPeriod = false;
       this.#o.log.setPhase(phase);
-      // Most phases are not recorded on the slot Lease (lib/machine/startup.ts): the log says where a node stands.
-      this.#o.log.info("phase changed", { from: before });
       this.#p.phaseChanged?.(phase);
       if (before === "waiting") this.#p.lock.stopWatching();
     }
@@ -182,8 +183,6 @@ export class RebootLoop {
 
   async #observe(phase: Phase, signal: AbortSignal): Promise<Observation> {
     const obs: Observation = { now: this.#now() };
-    const lockChanged = this.#lockChanged;
-    this.#lockChanged = false;
     switch (phase) {
       case "startup": {
         const [slot, node] = await Promise.all([this.#p.lock.mine(), this.#p.node()]);
@@ -198,11 +197,6 @@ export class RebootLoop {
       case "waiting":
       case "cordoning":
         obs.sentinel = await this.#p.sentinel();
-        if (phase === "waiting" && lockChanged) {
-          // Woken by the lock: the slot first, the gates in cordoning (lib/machine/waiting.ts).
-          obs.lockChanged = true;
-          break;
-        }
         if (obs.sentinel.required && !obs.sentinel.error && !signal.aborted) obs.gate = await this.#p.gates();
         break;
       case "recovering": {
@@ -272,8 +266,7 @@ export class RebootLoop {
         return await attempt("release", () => this.#p.lock.release());
       case "set-release-after": {
         try {
-          // The phase goes in the same write: a restart then resumes the delay (lib/machine/startup.ts).
-          await this.#p.lock.update({ releaseAfter: new Date(action.at), phase: this.#state.phase });
+          await this.#p.lock.update({ releaseAfter: new Date(action.at) });
           return { action: "set-release-after", ok: true, at: action.at };
         } catch (e) {
           return { action: "set-release-after", ok: false, at: action.at, error: fail(e) };
@@ -293,25 +286,48 @@ export class RebootLoop {
         const periodMs = untilMs === undefined
           ? this.#periodMs()
           : Math.min(this.#periodMs(), Math.max(0, untilMs - this.#now()) + 1_000);
-        const watch = this.#p.sentinelChanged;
-        if (!watch || d.state.phase !== "idle") return await sleep(periodMs, signal);
-        const both = new AbortController();
-        const stop = () => both.abort();
-        signal.addEventListener("abort", stop, { once: true });
-        try {
-          await Promise.race([sleep(periodMs, both.signal), watch(both.signal)]);
-        } finally {
-          both.abort();
-          signal.removeEventListener("abort", stop);
-        }
+        await this.#wakeable(d.state.phase, signal, (s) => sleep(periodMs, s));
         return;
       }
       case "lock": {
-        const r = await this.#p.lock.waitForChance(signal, this.#o.periodMs);
-        this.#lockChanged = r === "changed";
+        const r = await this.#wakeable(
+          d.state.phase,
+          signal,
+          (s) => this.#p.lock.waitForChance(s, this.#o.periodMs),
+        );
         if (r === "timeout") this.#o.log.info("no change in the lock for a period; checking again");
         return;
       }
+    }
+  }
+
+  /**
+   * Runs `wait`, cut short when something this phase reacts to changes: in idle the sentinel file, and before
+   * a slot (idle, required, waiting) the operators' hold and request. Resolves with `wait`'s result, or
+   * undefined when cut short.
+   */
+  async #wakeable<T>(
+    phase: Phase,
+    signal: AbortSignal,
+    wait: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T | undefined> {
+    const wakers: ((s: AbortSignal) => Promise<void>)[] = [];
+    if (phase === "idle" && this.#p.sentinelChanged) wakers.push(this.#p.sentinelChanged);
+    if ((phase === "idle" || phase === "required" || phase === "waiting") && this.#p.nodeControlChanged) {
+      wakers.push(this.#p.nodeControlChanged);
+    }
+    if (wakers.length === 0) return await wait(signal);
+    const both = new AbortController();
+    const stop = () => both.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      return await Promise.race([
+        wait(both.signal),
+        ...wakers.map((w) => w(both.signal).then(() => undefined)),
+      ]);
+    } finally {
+      both.abort();
+      signal.removeEventListener("abort", stop);
     }
   }
 

@@ -3,15 +3,14 @@
  * PreferNoSchedule taint, the pre-reboot labels, `--drain-delay` and the cordon (`prepareForDrain`); the
  * drain; after the reboot the uncordon (only if kreboot cordoned), the post-reboot labels and the taint off
  * (`restoreAfterReboot`); after a failed drain the retreat. A thin adapter from the configuration onto
- * lib/drain, plus what the loop reads of this node.
+ * lib/drain, plus the two reads the loop makes of this node.
  */
-import type * as k8s from "@kubernetes/client-node";
 import type { Config } from "./config/mod.ts";
 import {
   cordon,
+  CORDONED_BY_KREBOOT,
   drain,
   type EvictionResult,
-  type KnownNode,
   preflight,
   restoreAfterReboot,
   retreat,
@@ -19,7 +18,7 @@ import {
   setPreferNoScheduleTaint,
 } from "./drain/mod.ts";
 import type { GateResult } from "./gates/gate.ts";
-import type { Kube } from "./kube.ts";
+import type { Kube } from "./kube/mod.ts";
 import type { Logger } from "./log.ts";
 import type { NodeState } from "./loop.ts";
 import { unreadyDaemonPods } from "./safety/mod.ts";
@@ -36,15 +35,12 @@ export class OwnNode {
   #c: Config;
   #log: Logger;
   #hooks: DrainHooks;
-  #known: KnownNode | undefined;
 
-  /** `known`: the Node as the daemon follows it (lib/own_node_reader.ts), for a first write without a read. */
-  constructor(kube: Kube, config: Config, log: Logger, hooks: DrainHooks = {}, known?: KnownNode) {
+  constructor(kube: Kube, config: Config, log: Logger, hooks: DrainHooks = {}) {
     this.#kube = kube;
     this.#c = config;
     this.#log = log;
     this.#hooks = hooks;
-    this.#known = known;
   }
 
   get #node(): string {
@@ -58,15 +54,13 @@ export class OwnNode {
     });
   }
 
-  /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. True when it changed. */
-  async setPendingTaint(on: boolean): Promise<boolean> {
-    if (!this.#c.preferNoScheduleTaint) return false;
+  /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. */
+  async setPendingTaint(on: boolean): Promise<void> {
+    if (!this.#c.preferNoScheduleTaint) return;
     try {
-      const key = this.#c.preferNoScheduleTaint;
-      return (await setPreferNoScheduleTaint(this.#kube, this.#node, key, on, this.#known)).changed;
+      await setPreferNoScheduleTaint(this.#kube, this.#node, this.#c.preferNoScheduleTaint, on);
     } catch (e) {
       this.#log.warn("could not change the PreferNoSchedule taint", { on, error: String(e) });
-      return false;
     }
   }
 
@@ -75,15 +69,13 @@ export class OwnNode {
    * the wait of `--drain-delay`, then the cordon.
    */
   async prepareForDrain(signal?: AbortSignal): Promise<void> {
-    const tainted = await this.setPendingTaint(true);
+    await this.setPendingTaint(true);
     await setNodeLabels(this.#kube, this.#node, this.#c.preRebootNodeLabels);
     if (this.#c.drainDelay > 0 && !this.#kube.dryRun) {
       this.#log.info("waiting --drain-delay before cordoning", { ms: this.#c.drainDelay });
       await sleep(this.#c.drainDelay, signal);
     }
-    // Right after a write of our own the followed Node is likely one version behind: read it then.
-    const changed = tainted || Object.keys(this.#c.preRebootNodeLabels).length > 0;
-    const { wasUnschedulable } = await cordon(this.#kube, this.#node, changed ? undefined : this.#known);
+    const { wasUnschedulable } = await cordon(this.#kube, this.#node);
     this.#log.info(
       wasUnschedulable
         ? "node was already cordoned by someone else; it stays cordoned after the reboot"
@@ -117,7 +109,6 @@ export class OwnNode {
     await restoreAfterReboot(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       postRebootLabels: this.#c.postRebootNodeLabels,
-      ...(this.#known ? { known: this.#known } : {}),
     }, this.#log);
   }
 
@@ -126,16 +117,21 @@ export class OwnNode {
     await retreat(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       preRebootLabels: this.#c.preRebootNodeLabels,
-      ...(this.#known ? { known: this.#known } : {}),
     }, this.#log);
   }
 }
 
-/** This node as the loop needs it, from its Node object (lib/own_node_reader.ts reads it). */
-export function nodeState(node: k8s.V1Node): NodeState {
+/** Reads this node as the loop needs it. */
+export async function readNodeState(kube: Kube, name: string): Promise<NodeState> {
+  const node = await kube.core.readNode({ name });
   const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const bootId = node.status?.nodeInfo?.bootID;
-  return { ready, unschedulable: node.spec?.unschedulable === true, ...(bootId ? { bootId } : {}) };
+  return {
+    ready,
+    unschedulable: node.spec?.unschedulable === true,
+    cordonedByUs: node.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined,
+    ...(bootId ? { bootId } : {}),
+  };
 }
 
 /** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */

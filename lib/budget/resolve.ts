@@ -10,7 +10,7 @@
  * use stops new acquisitions only.
  */
 import { resolveConcurrency } from "../lock/slots.ts";
-import { closesAfter, isOpen, nextOpening } from "../windows/mod.ts";
+import { closesAfter, isOpen, nextOpening } from "../cron_windows/mod.ts";
 import { describeGroup, type Group } from "./group.ts";
 import { type Budget, formatBudgetSpec, formatLimit, type Limit } from "./spec.ts";
 

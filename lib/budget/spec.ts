@@ -10,8 +10,8 @@
 import { InvalidValue } from "../config/errors.ts";
 import { labelValueProblem } from "../config/selector.ts";
 import { formatGoDuration } from "../config/duration.ts";
-import { splitSpec, windowFrom } from "../windows/spec.ts";
-import type { AnchoredWindow } from "../windows/window.ts";
+import { splitSpec, windowFrom } from "../cron_windows/spec.ts";
+import type { AnchoredWindow } from "../cron_windows/anchored.ts";
 
 /** A number of nodes, or a percentage of a group's nodes. */
 export type Limit = { kind: "count"; n: number } | { kind: "percent"; percent: number };

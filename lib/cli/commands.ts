@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
-import { loadKubeConfig, makeKube } from "../kube.ts";
+import { loadKubeConfig, makeKube } from "../kube/mod.ts";
 import { lockFor } from "../lock/from_config.ts";
 import { Logger } from "../log.ts";
 import {
@@ -16,7 +16,6 @@ import {
   STATUS_NOT_FOUND_EXIT,
   StatusUnavailable,
 } from "./status.ts";
-import { renderManifests } from "./manifests.ts";
 
 /** Every subcommand and one line saying what it does (with its own options), in `kreboot --help`'s order. */
 export const SUBCOMMANDS = {
@@ -85,13 +84,18 @@ export async function runSubcommand(
 ): Promise<number> {
   const { own } = splitOwnOptions(sub, args);
   switch (sub) {
-    case "manifests":
+    case "manifests": {
+      // Loaded only here: its YAML goes through client-node's serializer, whose 718 model classes a running
+      // daemon must not keep in memory (issue 17).
+      const { defaultImageNote, renderManifests } = await import("./manifests.ts");
       console.log(renderManifests(config, {
         namespace: String(own.namespace),
         image: String(own.image),
         prometheusOperator: own["prometheus-operator"] === true,
       }));
+      if (!own.image) console.error(defaultImageNote());
       return 0;
+    }
     case "status": {
       const output = String(own.output);
       if (output !== "text" && output !== "json") {

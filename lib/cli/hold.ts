@@ -4,7 +4,7 @@
  * annotations of lib/node_control/. Each is one merge patch of the Node, so it either happened or not.
  * The daemon flags (`--kubeconfig`, `--dry-run`, …) mean what they mean everywhere.
  */
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { type Config, ConfigError, parseConfig, wantsHelp } from "../config/mod.ts";
 import {
   apiStatus,
@@ -15,7 +15,7 @@ import {
   loadKubeConfig,
   makeKube,
   MERGE_PATCH,
-} from "../kube.ts";
+} from "../kube/mod.ts";
 import { isDnsSubdomain } from "../config/names.ts";
 import {
   type Hold,
@@ -221,8 +221,7 @@ function patch(kube: Kube, name: string, body: Record<string, unknown>): Promise
  */
 async function whoAmI(kube: Kube): Promise<string> {
   try {
-    const auth = kube.kc.makeApiClient(k8s.AuthenticationV1Api);
-    const review = await auth.createSelfSubjectReview({
+    const review = await kube.auth.createSelfSubjectReview({
       body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
     });
     const name = review.status?.userInfo?.username;

@@ -5,20 +5,27 @@
  * The RBAC rules are exactly the calls the daemon makes (the e2e RBAC test compares them with the
  * apiserver's audit log): nothing is granted "just in case".
  */
-import { dumpYaml } from "@kubernetes/client-node";
+// The deep import: the package index would bring all of client-node (exec, cp, port-forward, ...) into the bundle.
+import { dumpYaml } from "@kubernetes/client-node/dist/yaml.js";
 import denoJson from "../../deno.json" with { type: "json" };
 import { type Config, configToArgs } from "../config/mod.ts";
 import { daemonGrants, type Grant } from "../rbac.ts";
 
 export interface ManifestOptions {
   namespace: string;
-  /** "" = the release image of this version. */
+  /** "" = DEFAULT_IMAGE (not published yet: see `defaultImageNote`). */
   image: string;
   /** Adds a PrometheusRule (the RebootRequired alert) and a ServiceMonitor. */
   prometheusOperator: boolean;
 }
 
 const DEFAULT_IMAGE = `ghcr.io/kreboot/kreboot:${denoJson.version}`;
+
+/** Said on stderr when the manifests name DEFAULT_IMAGE: nothing has been published under that name yet. */
+export function defaultImageNote(): string {
+  return `kreboot manifests: note: no image has been published as ${DEFAULT_IMAGE} yet; build and push one ` +
+    "with the Containerfile and pass --image=<yours> (see README, Install)";
+}
 
 /** Where the sentinel file's host directory is mounted, as kured does (`/var/run` at `/sentinel`). */
 const SENTINEL_MOUNT = "/sentinel";
@@ -127,13 +134,14 @@ function manifestObjects(config: Config, opts: ManifestOptions): Record<string, 
                 timeoutSeconds: 5,
                 failureThreshold: 3,
               },
-              // Measured with deploy/measure_resources.ts (one daemon, `deno run -A main.ts`, two runs): idle
-              // RSS after 60 s 118-123 MiB; peak during a drain of 50 pods 136-140 MiB (VmHWM). The request is
-              // the idle figure rounded up; the limit leaves ~1.8x the drain peak for larger drains and V8's
-              // heap growth. CPU is near zero between checks; no CPU limit, so a drain is never throttled.
+              // Measured with deploy/measure_resources.ts (one daemon in the shipped form, the bundle, two
+              // runs): idle RSS after 60 s 70-71 MiB; peak during a drain of 50 pods 80-83 MiB (VmHWM). The
+              // request is the idle figure rounded up; the limit leaves ~1.8x the drain peak for larger drains
+              // and V8's heap growth. CPU is near zero between checks; no CPU limit, so a drain is never
+              // throttled.
               resources: {
-                requests: { cpu: "10m", memory: "128Mi" },
-                limits: { memory: "256Mi" },
+                requests: { cpu: "10m", memory: "80Mi" },
+                limits: { memory: "160Mi" },
               },
               securityContext: { privileged: true, readOnlyRootFilesystem: true },
               volumeMounts: [

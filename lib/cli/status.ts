@@ -3,8 +3,8 @@
  * from the API server (the slot Leases and each node's RebootRequired condition written by its daemon), so it
  * works from a laptop with nothing but a kubeconfig.
  */
-import type { Kube } from "../kube.ts";
-import { describeApiError, isNotFound } from "../kube.ts";
+import type { Kube } from "../kube/mod.ts";
+import { describeApiError, isNotFound } from "../kube/mod.ts";
 import {
   decodeDaemonSetPause,
   decodePauseLease,
@@ -15,6 +15,7 @@ import {
 import { decodeSlot, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
 import type { BlockReason } from "../gates/gate.ts";
 import { CONDITION_TYPE, decodeCondition, findCondition } from "../report/condition.ts";
+import { type Hold, holdOf, type RebootRequest, rebootRequested, requestOf } from "../node_control/mod.ts";
 
 /** Exit code of `kreboot status` when kreboot does not seem to be installed or running in the cluster. */
 export const STATUS_NOT_FOUND_EXIT = 3;
@@ -44,6 +45,20 @@ export interface NodeStatus {
   unschedulable: boolean;
 }
 
+/** A node an operator held (`kreboot hold`): it takes no slot until unheld. */
+export interface HeldNode extends Hold {
+  node: string;
+}
+
+/** A reboot request on a node (`kreboot request-reboot`), as recorded on it. */
+export interface RequestedNode extends Partial<RebootRequest> {
+  node: string;
+  /** pending: the node acts on it; satisfied: a reboot since answered it (kreboot removes it after its own
+   * reboots); unreadable: the annotation cannot be decoded and requests nothing. */
+  state: "pending" | "satisfied" | "unreadable";
+  problem?: string;
+}
+
 export interface StatusReport {
   namespace: string;
   dsName: string;
@@ -54,6 +69,10 @@ export interface StatusReport {
   unknownNodes: string[];
   /** Whether the DaemonSet `<namespace>/<dsName>` exists. */
   installed: boolean;
+  /** Nodes held by an operator, whether they need a reboot or not. */
+  holds: HeldNode[];
+  /** Reboot requests on nodes. */
+  requests: RequestedNode[];
 }
 
 /**
@@ -119,8 +138,14 @@ export async function collectStatus(
   }
   const nodes: NodeStatus[] = [];
   const unknownNodes: string[] = [];
+  const holds: HeldNode[] = [];
+  const requests: RequestedNode[] = [];
   for (const node of nodeList.items) {
     const name = node.metadata?.name ?? "";
+    const hold = holdOf(node);
+    if (hold) holds.push({ node: name, ...hold });
+    const request = requestedNode(name, node);
+    if (request) requests.push(request);
     const found = findCondition(node);
     if (!found) {
       unknownNodes.push(name);
@@ -141,7 +166,26 @@ export async function collectStatus(
     nodes.push(n);
   }
   nodes.sort((a, b) => a.node.localeCompare(b.node));
-  return { namespace: opts.namespace, dsName: opts.dsName, paused, slots, nodes, unknownNodes, installed };
+  holds.sort((a, b) => a.node.localeCompare(b.node));
+  requests.sort((a, b) => a.node.localeCompare(b.node));
+  return {
+    namespace: opts.namespace,
+    dsName: opts.dsName,
+    paused,
+    slots,
+    nodes,
+    unknownNodes,
+    installed,
+    holds,
+    requests,
+  };
+}
+
+function requestedNode(name: string, node: Parameters<typeof requestOf>[0]): RequestedNode | undefined {
+  const r = requestOf(node);
+  if (r === undefined) return undefined;
+  if (r.problem !== undefined) return { node: name, state: "unreadable", problem: r.problem };
+  return { node: name, ...r.value, state: rebootRequested(node) ? "pending" : "satisfied" };
 }
 
 /** Columns padded to their widest cell, like kubectl's tables. */
@@ -191,6 +235,26 @@ export function formatStatus(r: StatusReport): string {
         n.message ?? "-",
       ]),
     ]));
+  }
+  if (r.holds.length > 0) {
+    lines.push(
+      "",
+      ...table([
+        ["HELD", "BY", "SINCE", "WHY"],
+        ...r.holds.map((h) => [h.node, h.by, h.since || "-", h.reason]),
+      ]),
+    );
+  }
+  if (r.requests.length > 0) {
+    lines.push(
+      "",
+      ...table([
+        ["REBOOT REQUESTED", "BY", "SINCE", "STATE", "WHY"],
+        ...r.requests.map((
+          q,
+        ) => [q.node, q.by ?? "-", q.since ?? "-", q.state, q.problem ?? q.reason ?? "-"]),
+      ]),
+    );
   }
   if (!r.installed) {
     lines.push("", `No DaemonSet ${r.namespace}/${r.dsName}: check --ds-namespace and --ds-name.`);

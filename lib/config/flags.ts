@@ -33,12 +33,12 @@ import {
   timeFlag,
 } from "./kinds.ts";
 import { checkNotifyUrl } from "./notify_url.ts";
-import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./window.ts";
+import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./kured_window.ts";
 import { checkLabelSelector } from "./selector.ts";
 import { LOG_FORMATS, type LogFormat } from "../log.ts";
 import { type Budget, formatBudgetSpec, parseBudgetSpec } from "../budget/spec.ts";
-import { formatWindowSpec, parseWindowSpec } from "../windows/spec.ts";
-import type { AnchoredWindow } from "../windows/window.ts";
+import { formatWindowSpec, parseWindowSpec } from "../cron_windows/spec.ts";
+import type { AnchoredWindow } from "../cron_windows/anchored.ts";
 
 export type { FlagKind, FlagSpec, JsonValue, LogFormat };
 
@@ -671,7 +671,7 @@ export const FLAGS: readonly Flag[] = [
     "groupLabel",
     "group-label",
     stringFlag(
-      "Node label whose values form groups that reboot independently, each with its own slots, --concurrency and budgets (e.g. topology.kubernetes.io/zone); nodes without it form one group. Empty = all nodes are one group.",
+      "Not in effect yet: the daemon refuses to start with it set. Node label whose values form groups that reboot independently, each with its own slots, --concurrency and budgets (e.g. topology.kubernetes.io/zone); nodes without it form one group. Empty = all nodes are one group.",
       "",
       (s) => (s === "" ? s : nodeLabelKey(s)),
     ),
@@ -681,7 +681,7 @@ export const FLAGS: readonly Flag[] = [
     "maxConcurrencyTotal",
     "max-concurrency-total",
     intFlag(
-      "At most this many nodes reboot at the same time across all groups; 0 = no cap beyond each group's own.",
+      "Not in effect yet: the daemon refuses to start with it set. At most this many nodes reboot at the same time across all groups; 0 = no cap beyond each group's own.",
       0,
       0,
       Number.MAX_SAFE_INTEGER,
@@ -692,7 +692,7 @@ export const FLAGS: readonly Flag[] = [
     "budgets",
     "budget",
     specListFlag(
-      "Repeatable. A reboot budget: nodes=N or nodes=P% (of the group's nodes, rounded up), optionally group=VALUE (of --group-label; empty = nodes without it) and schedule=CRON,duration=DUR[,tz=ZONE] for when it applies. Of a group's active budgets the most restrictive wins; --concurrency applies while none is active.",
+      "Not in effect yet: the daemon refuses to start with it set. Repeatable. A reboot budget: nodes=N or nodes=P% (of the group's nodes, rounded up), optionally group=VALUE (of --group-label; empty = nodes without it) and schedule=CRON,duration=DUR[,tz=ZONE] for when it applies. Of a group's active budgets the most restrictive wins; --concurrency applies while none is active.",
       parseBudgetSpec,
       formatBudgetSpec,
     ),

@@ -6,7 +6,7 @@
 import { formatGoDuration, parseGoDuration } from "./duration.ts";
 import { InvalidValue } from "./errors.ts";
 import { isDnsLabel, isDnsSubdomain } from "./names.ts";
-import { formatTimeOfDay, parseTimeOfDay, type TimeOfDay } from "./window.ts";
+import { formatTimeOfDay, parseTimeOfDay, type TimeOfDay } from "./kured_window.ts";
 import { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
 import { shlexJoin, shlexSplit } from "./shlex.ts";
 

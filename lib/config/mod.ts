@@ -39,7 +39,7 @@ export {
   type Weekday,
   weekdayNumber,
   WEEKDAYS,
-} from "./window.ts";
+} from "./kured_window.ts";
 export { checkLabelSelector, labelKeyProblem, labelValueProblem } from "./selector.ts";
 
 /** The daemon needs to know its node; subcommands such as `config` do not. Throws `ConfigError`. */
@@ -48,6 +48,28 @@ export function requireNodeId(config: Config): void {
     throw new ConfigError(
       "node-id",
       "--node-id is required: set KURED_NODE_ID (or KREBOOT_NODE_ID) from spec.nodeName with the Downward API, or pass --node-id=NAME",
+    );
+  }
+}
+
+/**
+ * Flags whose parsers and pure cores exist (lib/budget/) but which the lock does not act on yet (issue 15:
+ * per-group slots and budgets). A flag that parses and silently does nothing would mislead an operator, so the
+ * daemon refuses to start with one of them set; `kreboot config` still shows how it would be read.
+ */
+export function refuseUnwiredFlags(config: Config): void {
+  const set: [string, boolean][] = [
+    ["group-label", config.groupLabel !== ""],
+    ["max-concurrency-total", config.maxConcurrencyTotal !== 0],
+    ["budget", config.budgets.length > 0],
+  ];
+  const first = set.find(([, isSet]) => isSet);
+  if (first) {
+    throw new ConfigError(
+      first[0],
+      `--${
+        first[0]
+      } is not in effect yet in this version (groups and budgets are not wired into the lock); remove it, and use --concurrency and --reboot-window meanwhile`,
     );
   }
 }

@@ -7,7 +7,7 @@
  * (500), a negative budget (403) — fails the drain for a human. lib/drain/blockers.ts says why in words.
  * See https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/.
  */
-import { apiStatus, apiStatusBody, describeApiError, retryAfterSeconds } from "../kube.ts";
+import { apiStatus, apiStatusBody, describeApiError, retryAfterSeconds } from "../kube/mod.ts";
 import { evictionRetryDelayMs } from "./backoff.ts";
 
 export type EvictionAnswer =

@@ -6,7 +6,7 @@
  * namespace, or anything else. And the one-line texts for the node condition, the `DrainBlocked` Event and
  * `kreboot status`, with the per-reason counts for `kreboot_drain_blocked_pods{reason}`.
  */
-import { apiStatus, apiStatusBody, describeApiError } from "../kube.ts";
+import { apiStatus, apiStatusBody, describeApiError } from "../kube/mod.ts";
 import { admissionDenier, statusDetails } from "./answer.ts";
 import { type Pdb, pdbName, pdbsCovering } from "./pdb.ts";
 import type { Pod } from "./pods.ts";

@@ -3,7 +3,7 @@
  * so the apiserver's answers (a PDB that would refuse, a webhook) show up in the log, and nothing is waited
  * for since nothing really goes away.
  */
-import { describeApiError, isNotFound } from "../kube.ts";
+import { describeApiError, isNotFound } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import { classifyEvictionError } from "./answer.ts";
 import { type Pod, podKey } from "./pods.ts";

@@ -1,6 +1,6 @@
 /** Reading the pods of a node and the PDBs of the cluster, paged, as the drain and its pre-flight need them. */
 import type * as k8s from "@kubernetes/client-node";
-import type { Kube } from "../kube.ts";
+import type { Kube } from "../kube/mod.ts";
 
 const PAGE = 500;
 

@@ -5,7 +5,7 @@
  * is cordoned, no slot is held, and the message names the pod and the PDB. A budget that allows 1 passes even
  * when several of its pods live here: the drain evicts them one after the other as the budget recovers.
  */
-import { describeApiError, type Kube } from "../kube.ts";
+import { describeApiError, type Kube } from "../kube/mod.ts";
 import { blocked, cannotCheck, CLEAR, type GateResult, listNames } from "../gates/gate.ts";
 import { listNodePods, listPdbs } from "./list.ts";
 import { evictionRefusal, pdbsCovering } from "./pdb.ts";

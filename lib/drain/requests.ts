@@ -3,7 +3,7 @@
  * each through the drain's shared in-flight limit and each honouring dry-run (`dryRun=All`).
  */
 import type * as k8s from "@kubernetes/client-node";
-import { dryRunParam, type Kube } from "../kube.ts";
+import { dryRunParam, type Kube } from "../kube/mod.ts";
 import type { Limiter } from "./limit.ts";
 
 /** The parts of the Kubernetes port a drain uses. */

@@ -4,23 +4,15 @@
  * node whose Node object was deleted meanwhile has nothing left to restore: that is success, not a failure
  * to retry forever. Releasing the slot and scheduling the retry are the loop's job.
  */
-import { describeApiError, isNotFound, type Kube } from "../kube.ts";
+import { describeApiError, isNotFound, type Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
-import {
-  type KnownNode,
-  removeNodeLabels,
-  setNodeLabels,
-  setPreferNoScheduleTaint,
-  uncordon,
-} from "./node.ts";
+import { removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./node.ts";
 
 type NodeKube = Pick<Kube, "core" | "dryRun">;
 
 export interface NodeRestore {
   /** `--prefer-no-schedule-taint`; "" = none. */
   taint: string;
-  /** The Node as already known, for the uncordon, the first write (later ones read: it changed since). */
-  known?: KnownNode;
 }
 
 /**
@@ -35,7 +27,7 @@ export async function retreat(
 ): Promise<void> {
   await allSteps(`retreat on node ${node}`, log, [
     ["uncordon", async () => {
-      const { uncordoned } = await uncordon(kube, node, opts.known);
+      const { uncordoned } = await uncordon(kube, node);
       if (!uncordoned) log?.info("kreboot did not cordon this node: leaving its schedulability as it is");
     }],
     ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
@@ -54,7 +46,7 @@ export async function restoreAfterReboot(
   log?: Logger,
 ): Promise<void> {
   await allSteps(`restoring node ${node} after its reboot`, log, [
-    ["uncordon", () => uncordon(kube, node, opts.known)],
+    ["uncordon", () => uncordon(kube, node)],
     ["set post-reboot labels", () => setNodeLabels(kube, node, opts.postRebootLabels)],
     ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
   ]);

@@ -5,13 +5,14 @@
  * of them is gone (404, or a new pod with the same name). Unlike kubectl/kured it never hot-loops on a 429
  * (each refused pod waits `max(Retry-After, 5 s)` on its own while the others go on), stops at once on an abort
  * or the drain timeout, fails fast on answers only a human can fix (a pod under two PDBs), and reports which
- * PDB holds up which pod.
+ * PDB holds up which pod. Also unlike kubectl, it is over only when a list of the node's pods shows nothing
+ * left to drain: a pod bound after the first list (by a scheduler that had not yet seen the cordon) is
+ * drained too, instead of going down with the reboot.
  *
  * kubectl's drain, for comparison:
  * https://github.com/kubernetes/kubectl/blob/master/pkg/drain/drain.go
  */
-import { apiStatus, describeApiError, isNotFound } from "../kube.ts";
-import type { Logger } from "../log.ts";
+import { apiStatus, describeApiError, isNotFound } from "../kube/mod.ts";
 import { sleep } from "../sleep.ts";
 import { listNames } from "../gates/gate.ts";
 import { classifyEvictionError } from "./answer.ts";
@@ -30,39 +31,10 @@ import {
   selectPodsToDrain,
 } from "./pods.ts";
 import { type DrainKube, PodRequests } from "./requests.ts";
+import type { DrainOptions, DrainResult } from "./options.ts";
 
 export type { DrainKube };
-
-export type EvictionResult = "evicted" | "deleted" | "retry-429" | "failed";
-
-export interface DrainOptions {
-  log: Logger;
-  /** `--drain-grace-period` in seconds; negative = each pod's own terminationGracePeriodSeconds. */
-  gracePeriodSeconds: number;
-  /** `--drain-timeout` in ms; 0 = no limit. */
-  timeoutMs: number;
-  /** `--skip-wait-for-delete-timeout` in seconds; 0 = wait for every pod. */
-  skipWaitForDeleteTimeoutSeconds: number;
-  /** `--drain-pod-selector`; "" = every pod. */
-  podSelector: string;
-  /** Stops the drain (daemon shutdown); the result then says `ok: false`. */
-  signal?: AbortSignal;
-  /** Called once per eviction/delete outcome, for metrics. */
-  onEviction?: (result: EvictionResult) => void;
-  /** Most API requests in flight at once; default 20. */
-  maxInFlight?: number;
-  /** Floor of the wait before re-asking after a 429; default 5 s (tests may not lower what users rely on). */
-  minRetryMs?: number;
-  /** How often the pods still terminating are listed; default 1 s. */
-  pollIntervalMs?: number;
-  /** How often progress is logged at most; default 5 s. */
-  progressIntervalMs?: number;
-  now?: () => Date;
-}
-
-export type DrainResult =
-  | { ok: true; evicted: number; deleted: number; durationMs: number }
-  | { ok: false; reason: string; timedOut: boolean; remaining: string[] };
+export type { DrainOptions, DrainResult, EvictionResult } from "./options.ts";
 
 type PodState =
   | { s: "evicting" }
@@ -95,6 +67,7 @@ class DrainRun {
   #failure: string | undefined;
   #timedOut = false;
   #tracked: Tracked[] = [];
+  #workers: Promise<void>[] = [];
   #evicted = 0;
   #deleted = 0;
 
@@ -154,15 +127,10 @@ class DrainRun {
           : this.#fail(r.failure);
       }
 
-      this.#tracked = [...sel.evict, ...sel.delete].map(track);
-      const byKey = new Map(this.#tracked.map((t) => [t.key, t]));
-      const workers = Promise.all([
-        ...sel.evict.map((p) => this.#evict(byKey.get(podKey(p)) as Tracked)),
-        ...sel.delete.map((p) => this.#delete(byKey.get(podKey(p)) as Tracked)),
-      ]);
+      this.#start(sel);
       await this.#waitUntilGone();
       this.#stop.abort();
-      await workers;
+      await Promise.all(this.#workers);
 
       if (this.#failure !== undefined) return this.#fail(this.#failure);
       if (this.#timedOut) {
@@ -309,9 +277,21 @@ class DrainRun {
     }
   }
 
+  /** Tracks the selected pods and starts evicting or deleting each. */
+  #start(sel: { evict: Pod[]; delete: Pod[] }): void {
+    for (const [pods, work] of [[sel.evict, "evict"], [sel.delete, "delete"]] as const) {
+      for (const pod of pods) {
+        const t = track(pod);
+        this.#tracked.push(t);
+        this.#workers.push(work === "evict" ? this.#evict(t) : this.#delete(t));
+      }
+    }
+  }
+
   /**
    * One list of the node's pods per poll interval settles every pod at once: gone when absent or replaced
    * (other UID), or no longer waited for when it has been terminating beyond --skip-wait-for-delete-timeout.
+   * The same list shows pods bound to the node since the drain began, which are drained as well.
    */
   async #waitUntilGone(): Promise<void> {
     const signal = this.#stop.signal;
@@ -319,31 +299,45 @@ class DrainRun {
     const every = this.#o.progressIntervalMs ?? 5_000;
     let lastProgress = performance.now();
     while (!signal.aborted) {
-      const waiting = this.#tracked.filter((t) => t.state.s === "terminating");
-      if (waiting.length > 0) {
-        try {
-          const pods = await this.#requests.limiter.run(() => listNodePods(this.#kube, this.#node));
-          const live = new Map(pods.map((p) => [podKey(p), p]));
-          for (const t of waiting) {
-            const pod = live.get(t.key);
-            if (pod === undefined || pod.metadata?.uid !== t.uid) {
-              t.state = { s: "gone" };
-            } else if (this.#terminatingTooLong(pod)) {
-              this.#o.log.info("not waiting any longer for pod", {
-                pod: t.key,
-                why: describeSkip("terminating"),
-              });
-              t.state = { s: "gone" };
-            }
+      let listed = false;
+      try {
+        const pods = await this.#requests.limiter.run(() =>
+          listNodePods(this.#kube, this.#node, this.#o.podSelector)
+        );
+        listed = true;
+        const live = new Map(pods.map((p) => [podKey(p), p]));
+        for (const t of this.#tracked.filter((t) => t.state.s === "terminating")) {
+          const pod = live.get(t.key);
+          if (pod === undefined || pod.metadata?.uid !== t.uid) {
+            t.state = { s: "gone" };
+          } else if (this.#terminatingTooLong(pod)) {
+            this.#o.log.info("not waiting any longer for pod", {
+              pod: t.key,
+              why: describeSkip("terminating"),
+            });
+            t.state = { s: "gone" };
           }
-        } catch (e) {
-          this.#o.log.warn("cannot list pods while waiting for the drain; will retry", {
-            error: describeApiError(e),
-          });
         }
+        const known = new Set(this.#tracked.map((t) => t.uid));
+        const late = selectPodsToDrain(
+          pods.filter((p) => !known.has(p.metadata?.uid ?? "")),
+          this.#o,
+          this.#now(),
+        );
+        if (late.evict.length + late.delete.length > 0) {
+          this.#o.log.info("draining pods bound to the node after the drain began", {
+            pods: [...late.evict, ...late.delete].map(podKey),
+          });
+          this.#start(late);
+        }
+      } catch (e) {
+        this.#o.log.warn("cannot list pods while waiting for the drain; will retry", {
+          error: describeApiError(e),
+        });
       }
       const remaining = this.#remaining();
-      if (remaining.length === 0) return;
+      // Over only on a list that showed nothing new to drain.
+      if (remaining.length === 0 && listed) return;
       if (performance.now() - lastProgress >= every) {
         lastProgress = performance.now();
         this.#o.log.info("drain in progress", {

@@ -12,6 +12,7 @@ export const BLOCK_REASONS = [
   "pdb",
   "lock",
   "paused",
+  "held",
   "sentinel-error",
 ] as const;
 export type BlockReason = typeof BLOCK_REASONS[number];

@@ -5,8 +5,8 @@
  * Failed or Unknown — Running and Pending ones block. The first selector with a match blocks; an API error
  * blocks too (fail safe). Per-node, at most 10 pods are listed per selector.
  */
-import type { Kube } from "../kube.ts";
-import { describeApiError } from "../kube.ts";
+import type { Kube } from "../kube/mod.ts";
+import { describeApiError } from "../kube/mod.ts";
 import { blocked, cannotCheck, CLEAR, type GateResult } from "./gate.ts";
 
 const LIST_LIMIT = 10;

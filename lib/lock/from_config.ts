@@ -1,6 +1,6 @@
 /** The reboot lock as the flags describe it: the daemon, `pause` and `resume` build it the same way. */
 import type { Config } from "../config/mod.ts";
-import type { Kube } from "../kube.ts";
+import type { Kube } from "../kube/mod.ts";
 import { RebootLock } from "./mod.ts";
 import type { Logger } from "../log.ts";
 

@@ -2,7 +2,15 @@
  * The lock's storage (lib/lock/store.ts) on the API server: `coordination.k8s.io/v1` Leases labelled with the
  * DaemonSet's name, in the DaemonSet's namespace. Every write goes with `dryRun=All` under `--dry-run`.
  */
-import { describeApiError, dryRunParam, isConflict, isNotFound, type Kube, MERGE_PATCH } from "../kube.ts";
+import {
+  describeApiError,
+  dryRunParam,
+  isConflict,
+  isNotFound,
+  type Kube,
+  MERGE_PATCH,
+} from "../kube/mod.ts";
+import { CORDONED_BY_KREBOOT } from "../drain/node.ts";
 import { LOCK_LABEL } from "./slots.ts";
 import {
   LeaseConflict,
@@ -100,6 +108,16 @@ export class KubeLeaseStore implements LeaseStore {
     try {
       await this.#kube.core.readNode({ name });
       return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw apiError(e);
+    }
+  }
+
+  async nodeCordonedByKreboot(name: string): Promise<boolean> {
+    try {
+      const node = await this.#kube.core.readNode({ name });
+      return node.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined;
     } catch (e) {
       if (isNotFound(e)) return false;
       throw apiError(e);

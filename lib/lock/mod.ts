@@ -8,7 +8,7 @@
  * kube_store.ts), and the slot keeper that renews and guards a held slot (keeper.ts). This facade is what the
  * loop and the CLI use.
  */
-import type { Kube } from "../kube.ts";
+import type { Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../sleep.ts";
 import { LostSlotError, patchHeldSlot } from "./cas.ts";
@@ -78,7 +78,6 @@ export class RebootLock {
     this.#view = new LockView(this.#store, {
       ...this.#o,
       watchingNode: (name) => this.#watch?.watchingNode(name) ?? false,
-      nodeHeard: (name, maxMs) => this.#watch?.nodeHeard(name, maxMs) ?? Promise.resolve(false),
     });
   }
 
@@ -93,18 +92,10 @@ export class RebootLock {
     this.#syncHeld();
   }
 
-  /**
-   * The slot this node holds according to the server (start-up recovery reads this): one LIST of the Leases;
-   * the DaemonSet (pause, node count) is read when a slot is wanted.
-   */
+  /** The slot this node holds according to the server (start-up recovery reads this). */
   async mine(): Promise<SlotRecord | undefined> {
-    await this.#readLeases();
+    await this.refresh();
     return this.#held;
-  }
-
-  async #readLeases(): Promise<void> {
-    await this.#view.readLeases();
-    this.#syncHeld();
   }
 
   /**
@@ -138,9 +129,7 @@ export class RebootLock {
    */
   async tryAcquire(state: HolderState): Promise<AcquireResult> {
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
-      // After a lost race only the slots changed: the DaemonSet (pause, node count) was read or is watched.
-      if (round > 0) await this.#readLeases();
-      else if (!this.#watch?.live) await this.refresh();
+      if (!this.#watch?.live || round > 0) await this.refresh();
       if (this.#held) return { acquired: true, slot: this.#held };
       const paused = this.pauseState();
       if (paused.paused) {
@@ -150,8 +139,6 @@ export class RebootLock {
           message: `reboots are paused by ${paused.by}: ${paused.reason}`,
         };
       }
-      // A waiting node watches the holders' Nodes anyway: a new holder is judged from its watch, not a read.
-      this.#watch?.watchNodes(this.#view.seen.otherHolders());
       const views = await this.#view.view();
       const n = await this.#view.capacity();
       const busy = views.filter((v) => v.verdict.kind === "held");
@@ -356,8 +343,6 @@ export class RebootLock {
       if (result === "timeout" && ttlWake > left) return "timeout";
       await sleep(Math.floor(this.#o.random() * this.#o.wakeJitterMs), signal);
       if (signal.aborted) return "aborted";
-      // A new holder's Node is watched before it is judged: the watch tells whether it exists, with no read.
-      watch.watchNodes(view.seen.otherHolders());
       // The jitter lets one waiter win while the others see its write arrive on the watch. A waiter that saw
       // every slot taken again keeps waiting: waking the caller would only re-run its gates and reports for a
       // try that cannot succeed (each release cost every waiter ~9 requests; bench/RESULTS.md). A lifted pause
@@ -371,8 +356,10 @@ export class RebootLock {
   }
 
   stopWatching(): void {
-    // A watch that was down when it was closed leaves this node blind until its next successful read.
+    // A watch that was down when it was closed leaves this node blind until its next successful read; one that
+    // was live leaves it not looking until then: either way the holders' silence clocks stop (observer.ts).
     if (this.#watch && !this.#watch.live) this.#view.seen.blind();
+    else if (this.#watch) this.#view.seen.lookAway();
     this.#watch?.close();
     this.#watch = undefined;
   }

@@ -8,6 +8,11 @@
  * down) is not the holder's silence. The holder could not write either, when the API server was away; so the
  * silence clocks stop while the observer is blind, and the first successful read afterwards restarts them all:
  * after an outage every holder gets a full TTL to renew.
+ *
+ * And time in which it did not look at all (its watch was closed when the node stopped waiting, until its next
+ * read) is not counted either: the clocks stand still meanwhile. A node that leaves waiting and then finds the
+ * API server away in its gates never reads the Leases, so it never goes blind; without this, its first read
+ * after the outage counted the whole outage as the holder's silence and took over a live holder's slot.
  */
 import { judgeSlot, type SlotRecord, type SlotVerdict } from "./slots.ts";
 
@@ -25,6 +30,8 @@ export class SlotObserver {
   readonly #changedAt = new Map<string, number>();
   /** Since when this observer cannot see the Leases; undefined while it can. */
   #blindSince: number | undefined;
+  /** Since when this observer has not been looking (no watch open, no read since); undefined while it is. */
+  #awaySince: number | undefined;
 
   constructor(o: ObserverOptions) {
     this.#o = o;
@@ -49,6 +56,12 @@ export class SlotObserver {
    */
   replaceAll(records: SlotRecord[]): void {
     const seen = new Set(records.map((r) => r.name));
+    if (this.#awaySince !== undefined && this.#blindSince === undefined) {
+      // The clocks stood still while this observer was not looking: move them on by that time.
+      const away = this.#o.now() - this.#awaySince;
+      for (const [name, at] of this.#changedAt) this.#changedAt.set(name, at + away);
+    }
+    this.#awaySince = undefined;
     for (const name of [...this.#slots.keys()]) if (!seen.has(name)) this.forget(name);
     for (const rec of records) this.observe(rec);
     if (this.#blindSince !== undefined) {
@@ -61,6 +74,11 @@ export class SlotObserver {
   /** From now until the next successful read, this observer cannot see changes (a read failed, a watch ended). */
   blind(): void {
     this.#blindSince ??= this.#o.now();
+  }
+
+  /** This observer stops looking (its watch is closed) until its next successful read; the clocks stand still. */
+  lookAway(): void {
+    this.#awaySince ??= this.#o.now();
   }
 
   get isBlind(): boolean {
@@ -87,8 +105,8 @@ export class SlotObserver {
 
   /** This observer's verdict on a slot; `holderExists` as far as it is known. */
   judge(record: SlotRecord, holderExists?: boolean): SlotVerdict {
-    // While blind, the clock stands still at the moment sight was lost.
-    const now = this.#blindSince ?? this.#o.now();
+    // While blind or away, the clock stands still at the moment sight was lost.
+    const now = this.#blindSince ?? this.#awaySince ?? this.#o.now();
     return judgeSlot(record, {
       me: this.#o.me,
       now,

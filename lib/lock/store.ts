@@ -55,5 +55,7 @@ export interface LeaseStore {
   countNodes(): Promise<number>;
   /** Whether the Node exists; throws when that cannot be told (the API server is away). */
   nodeExists(name: string): Promise<boolean>;
+  /** Whether the Node carries kreboot's own cordon (lib/drain/node.ts); throws when that cannot be told. */
+  nodeCordonedByKreboot(name: string): Promise<boolean>;
   watch(target: WatchTarget, callbacks: WatchCallbacks): WatchHandle;
 }

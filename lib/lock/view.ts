@@ -40,12 +40,7 @@ export interface LockViewOptions {
   now: () => number;
   /** Whether a watch on this Node is open (then what it said about the Node is current). */
   watchingNode: (name: string) => boolean;
-  /** Whether that watch delivered an event since it started, waiting at most `maxMs` for one (watch.ts). */
-  nodeHeard: (name: string, maxMs: number) => Promise<boolean>;
 }
-
-/** How long a judgement waits for a new watch on a holder Node to say whether the Node exists. */
-const NODE_WATCH_ANSWER_MS = 1_000;
 
 export class LockView {
   readonly #store: LeaseStore;
@@ -172,16 +167,26 @@ export class LockView {
   async #judge(record: SlotRecord): Promise<SlotVerdict> {
     const first = this.#seen.judge(record);
     if (first.kind !== "held" && first.kind !== "expired") return first;
-    return this.#seen.judge(record, await this.#nodeExists(first.holder));
+    const v = this.#seen.judge(record, await this.#nodeExists(first.holder));
+    if (v.kind !== "expired") return v;
+    // Silent past --lock-ttl, but its Node still carries kreboot's cordon: that node is still disrupted (its
+    // daemon may be down for a while, e.g. killed during an API server restart), so taking its slot would put
+    // one node more out of service than the concurrency allows. It keeps the slot until its daemon comes back
+    // (renews, or undoes the cordon at start-up: lib/machine/startup.ts) or its Node is deleted.
+    return (await this.#holderCordoned(v.holder)) ? { kind: "held", holder: v.holder } : v;
+  }
+
+  async #holderCordoned(name: string): Promise<boolean> {
+    try {
+      return await this.#store.nodeCordonedByKreboot(name);
+    } catch {
+      return true; // cannot tell: the safe side for a lock
+    }
   }
 
   async #nodeExists(name: string): Promise<boolean> {
-    // A watched holder Node needs no read: its watch begins with the Node as it is and then brings its deletion.
-    // Only when the watch says nothing (the Node does not exist, or the watch is slow to start) is it read.
-    if (this.#o.watchingNode(name) && await this.#o.nodeHeard(name, NODE_WATCH_ANSWER_MS)) {
-      const known = this.#holderExists.get(name);
-      if (known !== undefined) return known;
-    }
+    const known = this.#holderExists.get(name);
+    if (known !== undefined && this.#o.watchingNode(name)) return known;
     try {
       const exists = await this.#store.nodeExists(name);
       this.#holderExists.set(name, exists);

@@ -23,7 +23,7 @@ export const TRANSITIONS: readonly Transition[] = [
   {
     from: "startup",
     to: "recovering",
-    when: "holds a slot and the node rebooted (or no boot ID to compare), or the Lease says recovering",
+    when: "holds a slot and the node rebooted (or no boot ID to compare)",
   },
   { from: "startup", to: "uncordoning", when: "restarted in uncordoning after the reboot" },
   { from: "startup", to: "release-delay", when: "restarted in release-delay after the reboot" },
@@ -34,7 +34,11 @@ export const TRANSITIONS: readonly Transition[] = [
     to: "draining",
     when: "restarted in draining, reboot-delay or rebooting, no reboot yet",
   },
-  { from: "startup", to: "retreating", when: "restarted in retreating, or the recorded phase is unreadable" },
+  {
+    from: "startup",
+    to: "retreating",
+    when: "restarted in retreating, the recorded phase is unreadable, or cordoned by us without a slot",
+  },
 
   // Before a slot.
   { from: "idle", to: "required", when: "the sentinel says a reboot is needed" },

@@ -22,18 +22,18 @@ export interface State {
   rebootAttempts: number;
   /** Why the node is retreating (a failed drain, a lost slot), carried to the report once the slot is back. */
   failure?: string;
-  /**
-   * The acquisition under way was tried on a wake-up of the lock, before the gates: missing the slot means only
-   * that another waiter was faster, which is no news to report.
-   */
-  triedOnWake?: boolean;
 }
 
 export function initialState(now: number): State {
   return { phase: "startup", since: now, rebootAttempts: 0 };
 }
 
-export type SentinelObs = { required: boolean; error?: string };
+export type SentinelObs = {
+  required: boolean;
+  error?: string;
+  /** Who asked for the reboot and why, when an operator did (`kreboot request-reboot`) and the sentinel did not. */
+  requestedBy?: string;
+};
 
 /** The slot this node holds, as recorded on the Lease. */
 export interface HeldSlot {
@@ -45,6 +45,8 @@ export interface HeldSlot {
 export interface NodeObs {
   bootId?: string;
   ready: boolean;
+  /** The node carries kreboot's own cordon annotation (lib/drain/node.ts CORDONED_BY_KREBOOT). */
+  cordonedByUs?: boolean;
 }
 
 /** How an action that can only succeed or fail came out; a failure always says why. */
@@ -80,11 +82,6 @@ export interface Observation {
   node?: NodeObs;
   /** Whether the DaemonSet pods on this node are Ready (recovery). */
   daemonPodsReady?: boolean;
-  /**
-   * The node waited on the lock and a change woke it that may free a slot (`waiting` only; the sentinel is
-   * observed, the gates are not): it tries for the slot first, and `cordoning` checks the gates right after.
-   */
-  lockChanged?: boolean;
 }
 
 export type Action =

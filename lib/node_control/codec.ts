@@ -141,6 +141,28 @@ export function requestSatisfied(node: NodeLike): boolean {
   return r?.bootId !== undefined && current !== undefined && current !== "" && r.bootId !== current;
 }
 
+/**
+ * The request to remove once the node has rebooted (kreboot calls it after a confirmed reboot), as its raw
+ * annotation value for `clearRequestPatch`: one the reboot satisfied (`requestSatisfied`), or one recorded
+ * without a boot ID, which only the reboot just confirmed can answer. Undefined when there is nothing to
+ * remove: no request, an unreadable one (left for a human), or one made during the current boot.
+ */
+export function requestToClearAfterReboot(node: NodeLike): string | undefined {
+  const r = requestOf(node)?.value;
+  if (r === undefined) return undefined;
+  return requestSatisfied(node) || r.bootId === undefined ? annotation(node, REQUEST_ANNOTATION) : undefined;
+}
+
+/** "alice since 2026-11-23T10:00:00Z: debugging the NIC", for status lines, the condition and logs. */
+export function describeHold(h: Hold): string {
+  return `${h.by}${h.since ? ` since ${h.since}` : ""}: ${h.reason}`;
+}
+
+/** "bob: kernel parameter change", or just "bob" without a reason. */
+export function describeRequest(r: RebootRequest): string {
+  return r.reason ? `${r.by}: ${r.reason}` : r.by;
+}
+
 /** Merge patch that sets (or with null removes) the hold. */
 export function holdPatch(h: Hold | null): Record<string, unknown> {
   return { metadata: { annotations: { [HOLD_ANNOTATION]: h === null ? null : encodeHold(h) } } };

@@ -1,13 +1,16 @@
 /**
  * Per-node control by operators: hold a node (`kreboot hold`) or ask for its reboot without a sentinel
- * (`kreboot request-reboot`), as node annotations under `kreboot.dev/`. The daemon reads them with
- * `isHeld(node)` and `rebootRequested(node)`.
+ * (`kreboot request-reboot`), as node annotations under `kreboot.dev/`. codec.ts decodes them
+ * (`isHeld(node)`, `holdOf(node)`, `rebootRequested(node)`, …); watch.ts is how the daemon sees them on its
+ * own Node; write.ts holds the daemon's own writes (`writeHold`, `clearRequest`).
  */
 export {
   clearRequestPatch,
   type Decoded,
   decodeHold,
   decodeRequest,
+  describeHold,
+  describeRequest,
   encodeHold,
   encodeRequest,
   type Hold,
@@ -22,4 +25,7 @@ export {
   requestOf,
   requestPatch,
   requestSatisfied,
+  requestToClearAfterReboot,
 } from "./codec.ts";
+export { NodeControlWatch } from "./watch.ts";
+export { clearRequest, clearRequestAfterReboot, writeHold } from "./write.ts";

@@ -9,7 +9,7 @@
  *   annotation then claimed a reboot in progress forever).
  * Adding is a merge patch; removing is a JSON patch `remove`, which fails harmlessly when the key is missing.
  */
-import { apiStatus, describeApiError, dryRunParam, JSON_PATCH, type Kube, MERGE_PATCH } from "../kube.ts";
+import { apiStatus, describeApiError, dryRunParam, JSON_PATCH, type Kube, MERGE_PATCH } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import { rfc3339 } from "./condition.ts";
 

@@ -49,6 +49,7 @@ const BLOCKED_REASON: Record<BlockReason, string> = {
   pdb: "BlockedByPDB",
   lock: "BlockedByLock",
   paused: "BlockedByPause",
+  held: "BlockedByHold",
   "sentinel-error": "SentinelError",
 };
 const BLOCKED_BY = new Map<string, BlockReason>(BLOCK_REASONS.map((b) => [BLOCKED_REASON[b], b]));
@@ -68,7 +69,14 @@ export function conditionFor(report: Report): RebootCondition | undefined {
   });
   switch (report.reason) {
     case "RebootRequired":
-      return c("True", "RebootRequired", "the reboot sentinel says this node needs a reboot");
+      // An operator's request (lib/machine/waiting.ts says who asked) is not the sentinel's doing.
+      return c(
+        "True",
+        "RebootRequired",
+        report.message.startsWith("reboot requested by ")
+          ? report.message
+          : "the reboot sentinel says this node needs a reboot",
+      );
     case "RebootNotRequired":
       return c("False", "NoRebootRequired", "the reboot sentinel is gone");
     case "RebootBlocked":

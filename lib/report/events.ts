@@ -6,7 +6,7 @@
  * delayed reboot.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { describeApiError, dryRunParam, isNotFound, type Kube, MERGE_PATCH, microTime } from "../kube.ts";
+import { describeApiError, dryRunParam, isNotFound, type Kube, MERGE_PATCH, microTime } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import type { EventType } from "../machine/mod.ts";
 

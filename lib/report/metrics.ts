@@ -9,6 +9,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { EvictionResult } from "../drain/mod.ts";
 import { BLOCK_REASONS, type BlockReason } from "../gates/gate.ts";
 import { type Phase, PHASES } from "../machine/mod.ts";
+import type { Hold } from "../node_control/mod.ts";
 
 export type RebootResult = "ok" | "failed" | "dry-run";
 
@@ -25,6 +26,7 @@ export class Metrics {
   #phase: Gauge<"node" | "phase">;
   #blocked: Gauge<"node" | "reason">;
   #slotHeld: Gauge<"node">;
+  #held: Gauge<"node" | "by" | "reason">;
   #drain: Histogram<"node">;
   #evictions: Counter<"node" | "result">;
   #reboots: Counter<"node" | "result">;
@@ -63,6 +65,13 @@ export class Metrics {
       labelNames: ["node"] as const,
       registers,
     });
+    this.#held = new Gauge({
+      name: "kreboot_held",
+      help:
+        "1 while an operator holds this node (kreboot hold), with who and why as labels; one series per node, 0 with empty labels when not held.",
+      labelNames: ["node", "by", "reason"] as const,
+      registers,
+    });
     this.#drain = new Histogram({
       name: "kreboot_drain_duration_seconds",
       help: "How long drains took, successful or not.",
@@ -93,6 +102,7 @@ export class Metrics {
     this.setPhase("startup");
     this.setBlocked(undefined);
     this.setSlotHeld(false);
+    this.setHeld(undefined);
     this.#drain.zero({ node });
     for (const result of ["evicted", "deleted", "retry-429", "failed"] as const) {
       this.#evictions.inc({ node, result }, 0);
@@ -117,6 +127,12 @@ export class Metrics {
 
   setSlotHeld(held: boolean): void {
     this.#slotHeld.set({ node: this.node }, held ? 1 : 0);
+  }
+
+  /** The operator's hold on this node, if any (lib/node_control/). */
+  setHeld(hold: Hold | undefined): void {
+    this.#held.reset();
+    this.#held.set({ node: this.node, by: hold?.by ?? "", reason: hold?.reason ?? "" }, hold ? 1 : 0);
   }
 
   observeDrain(seconds: number): void {

@@ -7,9 +7,8 @@
  * the background (so the condition and the Events keep the order of the reports), notifications run beside
  * them within `--notify-timeout`, and every failure is a log line. `flush` waits for all of it at shutdown.
  */
-import type * as k8s from "@kubernetes/client-node";
 import type { Config } from "../config/mod.ts";
-import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube.ts";
+import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import {
   HOLDING_PHASES,
@@ -51,11 +50,6 @@ export interface ReporterOptions {
   fetch?: typeof fetch;
   /** At most one Event write per reason+message in this interval; default 60 s. */
   eventIntervalMs?: number;
-  /**
-   * Told of each condition write as it is queued, with the Node as the write will leave it (undefined when
-   * nothing is written): lib/own_node_reader.ts `expect`. Not called in a dry run.
-   */
-  nodeWrites?: (written: Promise<k8s.V1Node | undefined>) => void;
 }
 
 /** kured's default, which it never used; only a non-default bot name is applied to slack:// URLs. */
@@ -131,18 +125,9 @@ export class Reporter {
       await this.#events.record({ reason: r.reason, message: r.message, type, action: phase });
     });
     const cond = conditionFor(r);
-    if (cond) this.#enqueueCondition(cond);
+    if (cond) this.#enqueue(() => this.#setCondition(cond));
     if (this.#o.config.annotateNodes) this.#annotate(r);
     this.#notify(r);
-  }
-
-  /**
-   * A read of this node made for the loop (lib/own_node_reader.ts): the first gives the uid for Events and the
-   * condition as it is, so the reporter need not read the node itself.
-   */
-  nodeSeen(node: k8s.V1Node): void {
-    if (this.#nodeRead) return;
-    this.#learn(node);
   }
 
   /** The loop's `phaseChanged` hook. */
@@ -171,16 +156,6 @@ export class Reporter {
    */
   async flushNotifications(): Promise<void> {
     await this.#notifier.flush();
-  }
-
-  /**
-   * Waits at most `maxMs` for the Events and condition writes queued so far. The loop calls it before the
-   * reboot command too: the host going down would cut the `Rebooting` condition a user should see meanwhile.
-   */
-  async flushWrites(maxMs: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#chain, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
-    clearTimeout(timer);
   }
 
   /** Waits for queued API writes and notifications in flight (each bounded by its own timeout). */
@@ -250,22 +225,8 @@ export class Reporter {
     });
   }
 
-  #enqueueCondition(cond: RebootCondition): void {
-    let settle: (node: k8s.V1Node | undefined) => void = () => {};
-    const written = new Promise<k8s.V1Node | undefined>((r) => (settle = r));
-    if (!this.#o.kube.dryRun) this.#o.nodeWrites?.(written);
-    const queued = this.#enqueue(async () => {
-      try {
-        settle(await this.#setCondition(cond));
-      } finally {
-        settle(undefined);
-      }
-    });
-    if (!queued) settle(undefined);
-  }
-
-  /** Runs API writes one at a time, in report order, off the loop's path. False when dropped. */
-  #enqueue(task: () => Promise<void>): boolean {
+  /** Runs API writes one at a time, in report order, off the loop's path. */
+  #enqueue(task: () => Promise<void>): void {
     if (this.#queued >= MAX_QUEUED) {
       if (!this.#droppedWarned) {
         this.#droppedWarned = true;
@@ -273,7 +234,7 @@ export class Reporter {
           "the API server is not keeping up; dropping Events and condition updates until it does",
         );
       }
-      return false;
+      return;
     }
     this.#queued++;
     this.#chain = this.#chain.then(task).catch((e: unknown) => {
@@ -282,17 +243,16 @@ export class Reporter {
       this.#queued--;
       if (this.#queued === 0) this.#droppedWarned = false;
     });
-    return true;
   }
 
-  /**
-   * The node's uid (Events) and its current condition (so a restart does not rewrite it), read once unless the
-   * loop's read came first (`nodeSeen`).
-   */
+  /** Reads the node once for its uid (Events) and its current condition (so a restart does not rewrite it). */
   async #readNode(): Promise<void> {
     if (this.#nodeRead) return;
     try {
-      this.#learn(await this.#o.kube.core.readNode({ name: this.#node }));
+      const node = await this.#o.kube.core.readNode({ name: this.#node });
+      this.#events.uid = node.metadata?.uid;
+      this.#condition = findCondition(node);
+      this.#nodeRead = true;
     } catch (e) {
       this.#o.log.warn("could not read the node for Events and its condition", {
         error: describeApiError(e),
@@ -300,32 +260,23 @@ export class Reporter {
     }
   }
 
-  #learn(node: k8s.V1Node): void {
-    this.#events.uid = node.metadata?.uid;
-    this.#condition = findCondition(node);
-    this.#nodeRead = true;
-  }
-
-  /** Writes the condition if it changed; the Node as the write left it, or undefined. */
-  async #setCondition(next: RebootCondition): Promise<k8s.V1Node | undefined> {
+  async #setCondition(next: RebootCondition): Promise<void> {
     await this.#readNode();
     const now = this.#now();
     const patch = conditionPatch(this.#condition, next, now);
-    if (!patch) return undefined;
+    if (!patch) return;
     try {
-      const node = await this.#o.kube.core.patchNodeStatus(
+      await this.#o.kube.core.patchNodeStatus(
         { name: this.#node, body: patch, ...dryRunParam(this.#o.kube) },
         STRATEGIC_MERGE_PATCH,
       );
       const written = patch.status.conditions[0];
       this.#condition = written;
-      return node;
     } catch (e) {
       this.#o.log.warn("could not set the RebootRequired condition on the node", {
         state: next.state,
         error: describeApiError(e),
       });
-      return undefined;
     }
   }
 }

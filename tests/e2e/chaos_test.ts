@@ -1,8 +1,9 @@
 /**
- * Seeded chaos runs in CI (tests/harness/chaos.ts): ten seeds, three at a time, each on its own control plane with
- * six daemons, refereed by the safety monitor. Reproduce one with `deno task chaos --runs 1 --seed <seed>`, or
- * run other seeds here with KREBOOT_CHAOS_SEEDS=3,17,… . The seeds are fixed so that CI is repeatable; the
- * interleaving with the daemons still differs from run to run, which is the point.
+ * Seeded chaos runs in CI (tests/harness/chaos.ts): ten seeds, three at a time (KREBOOT_CHAOS_PARALLEL), each on
+ * its own cluster with controllers and six daemons, refereed by the safety monitor. Reproduce one with
+ * `deno task chaos --runs 1 --seed <seed>`, or run other seeds here with KREBOOT_CHAOS_SEEDS=3,17,… . The seeds
+ * are fixed so that CI is repeatable; the interleaving with the daemons still differs from run to run, which is
+ * the point.
  */
 import assert from "node:assert/strict";
 import { type ChaosResult, runChaos } from "../harness/chaos.ts";
@@ -10,7 +11,7 @@ import { type ChaosResult, runChaos } from "../harness/chaos.ts";
 const SEEDS = (Deno.env.get("KREBOOT_CHAOS_SEEDS") ?? "1,2,3,4,5,6,7,8,9,10").split(",").map((s) =>
   Number(s.trim())
 );
-const PARALLEL = 3;
+const PARALLEL = Number(Deno.env.get("KREBOOT_CHAOS_PARALLEL") ?? "3");
 
 Deno.test(`chaos: ${SEEDS.length} seeded runs end rebooted once, in service, slots free, no violation`, async () => {
   const results: ChaosResult[] = [];

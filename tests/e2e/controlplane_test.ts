@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { apiStatus, isNotFound, loadKubeConfig, makeKube, MERGE_PATCH, microTime } from "../../lib/kube.ts";
+import { apiStatus, isNotFound, loadKubeConfig, makeKube, microTime } from "../../lib/kube/mod.ts";
+import { MERGE_PATCH } from "../harness/full_kube.ts";
 import { controlPlaneVersions, STANDIN_DAEMON, startCluster, type TestCluster } from "../harness/mod.ts";
 
 const NODE_READER = {

@@ -1,24 +1,52 @@
 /**
  * The whole reboot cycle with real daemon processes (deno run main.ts) on simulated nodes, each with the
- * generated ServiceAccount and RBAC, against the real kube-apiserver.
+ * generated ServiceAccount and RBAC, on a cluster with the real controllers: the DaemonSet of `kreboot
+ * manifests` gets its pods from the DaemonSet controller, drained pods come back through their Deployment and
+ * the scheduler, and kwok runs them.
  */
 import assert from "node:assert/strict";
+import type * as k8s from "@kubernetes/client-node";
 import { decodeSlot, LOCK_LABEL } from "../../lib/lock/slots.ts";
-import { type Daemon, startCluster, type TestCluster } from "../harness/mod.ts";
+import {
+  type Daemon,
+  isReady,
+  type PodTemplateOptions,
+  startCluster,
+  type TestCluster,
+} from "../harness/mod.ts";
 import { eventually, type Install, installKreboot, schedulable, slotsFree } from "./support.ts";
 
 const NS = "kube-system";
 
-/** Watches Nodes and slot Leases; records the most nodes cordoned at once and the most slot holders. */
+/**
+ * Watches Nodes, slot Leases and DaemonSet pods; records the most nodes cordoned at once, the most slot
+ * holders, and per node when it was last uncordoned and when its DaemonSet pods were last all Ready.
+ */
 async function monitor(cluster: TestCluster, dsName: string) {
   const cordoned = new Set<string>();
   const holders = new Map<string, string>();
   const state = { maxCordoned: 0, maxHolders: 0 };
+  const uncordonedAt = new Map<string, number>();
+  const notReadyDsPods = new Map<string, Set<string>>();
+  const dsPodsReadyAt = new Map<string, number>();
   const nodes = await cluster.kube.watch.watch("/api/v1/nodes", {}, (type, obj) => {
     const name = obj?.metadata?.name as string;
+    const was = cordoned.has(name);
     if (type !== "DELETED" && obj?.spec?.unschedulable) cordoned.add(name);
     else cordoned.delete(name);
+    if (was && !cordoned.has(name)) uncordonedAt.set(name, Date.now());
     state.maxCordoned = Math.max(state.maxCordoned, cordoned.size);
+  }, () => {});
+  const pods = await cluster.kube.watch.watch("/api/v1/pods", {}, (type, obj) => {
+    const pod = obj as k8s.V1Pod;
+    const node = pod.spec?.nodeName;
+    if (!node || !pod.metadata?.ownerReferences?.some((o) => o.kind === "DaemonSet")) return;
+    const down = notReadyDsPods.get(node) ?? new Set<string>();
+    notReadyDsPods.set(node, down);
+    const had = down.size;
+    if (type !== "DELETED" && !isReady(pod)) down.add(pod.metadata.uid ?? "");
+    else down.delete(pod.metadata.uid ?? "");
+    if (had > 0 && down.size === 0) dsPodsReadyAt.set(node, Date.now());
   }, () => {});
   const leases = await cluster.kube.watch.watch(
     `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`,
@@ -35,32 +63,40 @@ async function monitor(cluster: TestCluster, dsName: string) {
     state,
     cordoned,
     holders,
+    /** When `node` was last uncordoned, and when its DaemonSet pods were last all Ready again. */
+    recovery: (node: string) => ({
+      uncordoned: uncordonedAt.get(node),
+      dsPodsReady: dsPodsReadyAt.get(node),
+    }),
     stop() {
       nodes.abort();
       leases.abort();
+      pods.abort();
     },
   };
 }
 
+/**
+ * Nodes of the install's own pool, a Deployment `<ds>-web` with a pod per node, and a daemon on each node.
+ * `podRestartMs`: how long the pods of a rebooted node take to be Ready again after the node is.
+ */
 async function startNodes(
   cluster: TestCluster,
   install: Install,
   names: string[],
-  extraArgs: string[] = [],
+  opts: { pod?: PodTemplateOptions; podRestartMs?: number } = {},
 ): Promise<Daemon[]> {
+  const pool = install.dsName;
+  for (const name of names) await cluster.createNode(name, { pool });
+  await cluster.createDeployment("work", `${pool}-web`, { pool, replicas: names.length, ...opts.pod });
+  await cluster.waitForDeployment("work", `${pool}-web`);
   const daemons: Daemon[] = [];
   for (const name of names) {
-    await cluster.createNode(name);
-    await cluster.createPod("work", {
-      name: `${name}-web`,
-      node: name,
-      owner: "ReplicaSet",
-      labels: { app: "web" },
-    });
     daemons.push(
       await cluster.startDaemon(name, {
         kubeconfig: install.kubeconfig,
-        args: [...install.args, "--period=1h", ...extraArgs],
+        args: [...install.args, "--period=1h"],
+        ...(opts.podRestartMs !== undefined ? { podRestartMs: opts.podRestartMs } : {}),
       }),
     );
   }
@@ -68,17 +104,22 @@ async function startNodes(
 }
 
 Deno.test("reboot cycle e2e", async (t) => {
-  await using cluster = await startCluster();
+  await using cluster = await startCluster({ controllers: true });
   await cluster.ensureNamespace("work");
 
   await t.step(
     "three nodes reboot one at a time, and a late sentinel goes next without a period",
     async () => {
       const install = await installKreboot(cluster, "roll");
-      cluster.startKubelet({ nodes: ["roll-a", "roll-b", "roll-c"] });
       const mon = await monitor(cluster, "roll");
-      const [a, b, c] = await startNodes(cluster, install, ["roll-a", "roll-b", "roll-c"]);
+      // The pods of a rebooted node start 3 s after it is Ready: longer than a daemon takes to start again.
+      const [a, b, c] = await startNodes(cluster, install, ["roll-a", "roll-b", "roll-c"], {
+        podRestartMs: 3_000,
+      });
       assert.ok(a && b && c);
+      const before = new Set((await cluster.livePods("work", "app=roll-web")).map((p) => p.metadata?.uid));
+      // The DaemonSet from the manifests has its pod on each node, from the DaemonSet controller.
+      await cluster.waitForReadyPods(NS, "app.kubernetes.io/instance=roll", 3);
       await a.setRebootRequired(true);
       await b.setRebootRequired(true);
       // c's sentinel appears once a is rebooting: with --period=1h only the file watch and the lock's watch can
@@ -101,9 +142,24 @@ Deno.test("reboot cycle e2e", async (t) => {
       for (const d of [a, b, c]) {
         assert.equal(d.reboots, 1, `${d.node} rebooted exactly once`);
       }
-      // The drained pod was evicted (the fake kubelet finished it).
-      const pods = await cluster.kube.core.listNamespacedPod({ namespace: "work" });
-      assert.ok(!pods.items.some((p) => p.metadata?.name === "roll-a-web"), "roll-a's pod was drained");
+      // Each node was drained, so none of the pods that ran before is left; their Deployment replaced them.
+      await cluster.waitForDeployment("work", "roll-web");
+      const after = await cluster.livePods("work", "app=roll-web");
+      assert.deepEqual(after.filter((p) => before.has(p.metadata?.uid)), [], "every first pod was evicted");
+      // kreboot uncordoned each node only once its DaemonSet pods were Ready again after the reboot (the
+      // harness starts them a moment after the node is Ready).
+      for (const d of [a, b, c]) {
+        const { uncordoned, dsPodsReady } = mon.recovery(d.node);
+        assert.ok(
+          uncordoned && dsPodsReady,
+          `${d.node}: uncordoned ${uncordoned}, pods Ready ${dsPodsReady}`,
+        );
+        // (Two watch streams: allow their deliveries to cross by a few ms.)
+        assert.ok(
+          uncordoned >= dsPodsReady - 250,
+          `${d.node} uncordoned ${dsPodsReady - uncordoned} ms early`,
+        );
+      }
       for (const d of [a, b, c]) await d.stop();
     },
   );
@@ -127,15 +183,11 @@ Deno.test("reboot cycle e2e", async (t) => {
         const now = new Date();
         const closedStart = `${(now.getUTCHours() + 2) % 24}:00`;
         const closedEnd = `${(now.getUTCHours() + 3) % 24}:00`;
-        await cluster.createNode("gated-pod");
-        await cluster.createPod("work", {
-          name: "precious",
-          node: "gated-pod",
-          owner: "StatefulSet",
-          labels: { app: "precious" },
-        });
-        await cluster.createNode("gated-window");
-        await cluster.createNode("gated-alert");
+        await cluster.createNode("gated-pod", { pool: "gated-pod" });
+        await cluster.createStatefulSet("work", "precious", { pool: "gated-pod" });
+        await cluster.waitForReadyPods("work", "app=precious", 1);
+        await cluster.createNode("gated-window", { pool: "gated" });
+        await cluster.createNode("gated-alert", { pool: "gated" });
         const cases: [string, string[], RegExp][] = [
           ["gated-pod", ["--blocking-pod-selector=app=precious"], /work\/precious/],
           ["gated-window", [`--start-time=${closedStart}`, `--end-time=${closedEnd}`], /window/],
@@ -161,8 +213,8 @@ Deno.test("reboot cycle e2e", async (t) => {
 
   await t.step("kill -9 while draining, then restart: it resumes and completes", async () => {
     const install = await installKreboot(cluster, "crash");
-    const slow = cluster.startKubelet({ delayMs: 4_000, nodes: ["crash-a"] });
-    const [a] = await startNodes(cluster, install, ["crash-a"]);
+    // The pod ignores SIGTERM: it stays Terminating for 4 s, long enough to kill the daemon mid-drain.
+    const [a] = await startNodes(cluster, install, ["crash-a"], { pod: { terminationSeconds: 4 } });
     assert.ok(a);
     await a.setRebootRequired(true);
     await a.waitForJson((e) => e.phase === "draining", 30_000);
@@ -176,13 +228,13 @@ Deno.test("reboot cycle e2e", async (t) => {
     await eventually("slot free", 30_000, async () => (await slotsFree(cluster, "crash")) || undefined);
     assert.equal(a.reboots, 1);
     await a.stop();
-    await slow.stop();
   });
 
   await t.step("dry run on a real node changes nothing", async () => {
     const install = await installKreboot(cluster, "dry");
-    await cluster.createNode("dry-a");
-    await cluster.createPod("work", { name: "dry-web", node: "dry-a", owner: "ReplicaSet" });
+    await cluster.createNode("dry-a", { pool: "dry" });
+    await cluster.createDeployment("work", "dry-web", { pool: "dry" });
+    await cluster.waitForDeployment("work", "dry-web");
     const snapshot = async () => {
       const node = await cluster.kube.core.readNode({ name: "dry-a" });
       const pods = await cluster.kube.core.listNamespacedPod({

@@ -1,14 +1,13 @@
 /**
- * The drain against a real kube-apiserver (Eviction subresource, PDB bookkeeping, dry-run), run as a
- * ServiceAccount holding only the RBAC a drain needs. The harness plays kubelet (removes terminating pods) and
- * disruption controller (writes PDB status); each case uses its own node and namespace on one control plane.
+ * The drain against a real cluster (Eviction subresource, PDB bookkeeping, dry-run), run as a ServiceAccount
+ * holding only the RBAC a drain needs. The real controllers run: the disruption controller writes PDB status,
+ * ReplicaSets replace evicted pods, the scheduler places them and kwok plays the kubelet (runs pods, removes
+ * terminating ones). Each case uses its own nodes ("pool") and namespace on one control plane.
  */
 import assert from "node:assert/strict";
-import type * as k8s from "@kubernetes/client-node";
 import {
   cordon,
   drain,
-  type DrainOptions,
   type EvictionResult,
   preflight,
   restoreAfterReboot,
@@ -16,99 +15,32 @@ import {
   setNodeLabels,
   setPreferNoScheduleTaint,
 } from "../../lib/drain/mod.ts";
-import { type Kube, loadKubeConfig, makeKube, MERGE_PATCH } from "../../lib/kube.ts";
-import { Logger } from "../../lib/log.ts";
-import { startCluster, type TestCluster } from "../harness/mod.ts";
-
-const SA_NS = "kube-system";
-const SA = "drain-e2e";
-
-/** Exactly what a drain needs, and nothing more. */
-const DRAIN_RBAC = [
-  {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRole",
-    metadata: { name: SA },
-    rules: [
-      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] },
-      { apiGroups: [""], resources: ["pods"], verbs: ["list", "get", "watch", "delete"] },
-      { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
-      { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
-    ],
-  },
-  {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRoleBinding",
-    metadata: { name: SA },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: SA },
-    subjects: [{ kind: "ServiceAccount", name: SA, namespace: SA_NS }],
-  },
-];
-
-interface Collected {
-  log: Logger;
-  lines: Record<string, unknown>[];
-}
-
-function collectingLogger(node: string): Collected {
-  const lines: Record<string, unknown>[] = [];
-  const log = new Logger({ format: "json", node, sink: (l) => lines.push(JSON.parse(l)) });
-  return { log, lines };
-}
-
-function drainOpts(log: Logger, over: Partial<DrainOptions> = {}): DrainOptions {
-  return {
-    log,
-    gracePeriodSeconds: -1,
-    timeoutMs: 0,
-    skipWaitForDeleteTimeoutSeconds: 0,
-    podSelector: "",
-    pollIntervalMs: 200,
-    ...over,
-  };
-}
-
-async function podNames(kube: Kube, node: string): Promise<string[]> {
-  const list = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
-  return list.items.map((p) => p.metadata?.name ?? "").sort();
-}
-
-async function readNode(kube: Kube, node: string): Promise<k8s.V1Node> {
-  return await kube.core.readNode({ name: node });
-}
-
-async function until(what: string, timeoutMs: number, cond: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not true within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** A namespace with a PDB over `app=<app>` whose status says `allowed` disruptions, and its pods. */
-async function pdbPods(
-  c: TestCluster,
-  ns: string,
-  node: string,
-  pdb: string,
-  app: string,
-  names: string[],
-  allowed: number,
-): Promise<void> {
-  for (const name of names) await c.createPod(ns, { name, node, owner: "ReplicaSet", labels: { app } });
-  await c.createPdb(ns, pdb, { matchLabels: { app }, minAvailable: 1 });
-  await c.setPdbStatus(ns, pdb, allowed);
-}
+import { loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
+import { MERGE_PATCH } from "../harness/full_kube.ts";
+import { startCluster } from "../harness/mod.ts";
+import {
+  collectingLogger,
+  DRAIN_RBAC,
+  drainOpts,
+  names,
+  pdbPods,
+  podNames,
+  readNode,
+  SA,
+  SA_NS,
+  until,
+  watchTerminations,
+} from "./drain_support.ts";
 
 Deno.test({
   name: "drain e2e: kubectl semantics, PDBs, 429 backoff, pre-flight, retreat, admin cordon, dry-run",
   sanitizeResources: true,
   sanitizeOps: true,
   fn: async (t) => {
-    await using c = await startCluster();
+    await using c = await startCluster({ controllers: true });
     await c.applyObjects(DRAIN_RBAC);
     const kc = loadKubeConfig(await c.serviceAccountKubeconfig(SA_NS, SA));
-    const kube = makeKube(kc, false);
+    using kube = makeKube(kc, false);
     const admin = c.kube;
 
     await t.step(
@@ -116,17 +48,30 @@ Deno.test({
       async () => {
         const node = "n-mix";
         const ns = "mix";
-        await c.createNode(node);
-        await c.createNode("n-spare");
+        await c.createNode(node, { pool: "mix" });
+        // The spare node takes no pods until the drain was refused once (see below).
+        await c.createNode("n-spare", { pool: "mix", unschedulable: true });
         await c.ensureNamespace(ns);
-        await c.createPod(ns, { name: "rs", node, owner: "ReplicaSet" });
-        await c.createPod(ns, { name: "ds", node, owner: "DaemonSet" });
-        await c.createPod(ns, { name: "mirror", node, mirror: true });
-        await c.createPod(ns, { name: "bare", node });
-        await c.createPod(ns, { name: "scratch", node, owner: "ReplicaSet", emptyDir: true });
-        await c.createPod(ns, { name: "done", node, owner: "ReplicaSet", phase: "Succeeded" });
-        await pdbPods(c, ns, node, "web", "web", ["web-0", "web-1"], 1);
-        await using kubelet = c.startKubelet({ nodes: [node], intervalMs: 100 });
+        await c.createDeployment(ns, "rs", { pool: "mix" });
+        await c.createDeployment(ns, "scratch", { pool: "mix", emptyDir: true });
+        await c.createDeployment(ns, "web", { pool: "mix", replicas: 2 });
+        await c.createDaemonSet(ns, "ds", { pool: "mix" });
+        await c.createBarePod(ns, { name: "mirror", node, mirror: true });
+        await c.createBarePod(ns, { name: "bare", node });
+        await c.createBarePod(ns, { name: "done", node, exitCode: 0 });
+        await c.createPdb(ns, "web", { matchLabels: { app: "web" }, minAvailable: 1 });
+        for (const d of ["rs", "scratch", "web"]) await c.waitForDeployment(ns, d);
+        await c.waitForReadyPods(ns, "app=ds", 2);
+        await c.waitForPdb(ns, "web", 1);
+        const before = await admin.core.listNamespacedPod({
+          namespace: ns,
+          fieldSelector: `spec.nodeName=${node}`,
+        });
+        const onNode = (app: string) =>
+          names(before.items.filter((p) => p.metadata?.labels?.app === app)).map((n) => `${ns}/${n}`);
+        const webPods = onNode("web");
+        assert.equal(webPods.length, 2, "both web pods start on the node to drain");
+        const watched = await watchTerminations(c, ns);
 
         const { log, lines } = collectingLogger(node);
         assert.deepEqual(
@@ -149,8 +94,9 @@ Deno.test({
           }),
         );
 
-        // Play the ReplicaSet controller and the disruption controller: once one web pod is gone, start its
-        // replacement elsewhere, and after the drain has been refused at least once, give the budget back.
+        // The first web eviction uses the PDB's one disruption: the second is refused (429) and must leave its
+        // pod alone. Its replacement cannot run anywhere yet: with a spare node, it could be Ready within the
+        // apiserver's own retry of a conflicting PDB update (500 ms), and the second eviction would pass at once.
         let survivorUntouched = false;
         await until("one web pod evicted and gone", 20_000, async () => {
           const web = (await podNames(admin, node)).filter((n) => n.startsWith("web-"));
@@ -160,37 +106,41 @@ Deno.test({
           return true;
         });
         assert.ok(survivorUntouched, "the second web pod must not be evicted while the budget is used up");
-        await c.createPod(ns, {
-          name: "web-new",
-          node: "n-spare",
-          owner: "ReplicaSet",
-          labels: { app: "web" },
-        });
         await until(
           "the second web eviction refused with 429",
           20_000,
           () => Promise.resolve(events.some((e) => e.result === "retry-429")),
         );
-        await c.setPdbStatus(ns, "web", 1);
+        // Now the ReplicaSet's replacement runs on the spare node, and the disruption controller gives the
+        // budget back.
+        await admin.core.patchNode(
+          { name: "n-spare", body: { spec: { unschedulable: false } } },
+          MERGE_PATCH,
+        );
 
         const result = await drained;
+        watched.stop();
         assert.equal(result.ok, true, JSON.stringify(result));
-        assert.equal(result.ok && result.evicted, 5); // rs, bare, scratch, web-0, web-1
+        assert.equal(result.ok && result.evicted, 5); // rs, bare, scratch, both web pods
         assert.equal(result.ok && result.deleted, 1); // done
-        assert.deepEqual(await podNames(admin, node), ["ds", "mirror"]);
-        // The finished pod is deleted at once by the apiserver; the others went through Terminating.
-        assert.deepEqual([...kubelet.removed].sort(), [
-          "mix/bare",
-          "mix/rs",
-          "mix/scratch",
-          "mix/web-0",
-          "mix/web-1",
-        ]);
+        assert.deepEqual(
+          (await podNames(admin, node)).map((n) => n.replace(/-[a-z0-9]{5}$/, "-*")),
+          ["ds-*", "mirror"],
+        );
+        // The evicted pods went through Terminating (kwok removed them); nothing else on the node did.
+        assert.deepEqual(
+          [...watched.terminating].filter((n) => n !== `${ns}/done`).sort(),
+          [...onNode("rs"), `${ns}/bare`, ...onNode("scratch"), ...webPods].sort(),
+        );
+        // Every evicted pod of a Deployment runs again, on the spare node.
+        for (const d of ["rs", "scratch", "web"]) await c.waitForDeployment(ns, d);
+        const moved = await c.livePods(ns, "app in (rs,scratch,web)");
+        assert.deepEqual(new Set(moved.map((p) => p.spec?.nodeName)), new Set(["n-spare"]));
 
         // Every 429 was retried no sooner than 5 s after the previous attempt, and the last eviction came after.
         const retries = events.filter((e) => e.result === "retry-429").map((e) => e.at);
         const lastEvicted = Math.max(...events.filter((e) => e.result === "evicted").map((e) => e.at));
-        assert.ok(retries.length >= 1);
+        assert.ok(retries.length >= 1, `the second web eviction was refused: ${JSON.stringify(events)}`);
         for (let i = 1; i < retries.length; i++) {
           assert.ok(
             (retries[i] as number) - (retries[i - 1] as number) >= 4_900,
@@ -207,7 +157,7 @@ Deno.test({
 
         // The log said which pods were left alone and which PDB held up the waiting pod.
         const skipped = lines.filter((l) => l.msg === "not draining pod").map((l) => l.pod).sort();
-        assert.deepEqual(skipped, ["mix/ds", "mix/mirror"]);
+        assert.deepEqual(skipped, [...onNode("ds"), `${ns}/mirror`].sort());
         const progress = lines.filter((l) => l.msg === "drain in progress");
         assert.ok(
           progress.some((l) => JSON.stringify(l.pods).includes("disruption budget web")),
@@ -227,21 +177,50 @@ Deno.test({
     await t.step("--drain-pod-selector narrows the drain", async () => {
       const node = "n-sel";
       const ns = "sel";
-      await c.createNode(node);
+      await c.createNode(node, { pool: ns });
       await c.ensureNamespace(ns);
-      await c.createPod(ns, { name: "picked", node, owner: "ReplicaSet", labels: { drain: "yes" } });
-      await c.createPod(ns, { name: "other", node, owner: "ReplicaSet" });
-      await using _kubelet = c.startKubelet({ nodes: [node], intervalMs: 100 });
+      await c.createBarePod(ns, { name: "picked", node, labels: { drain: "yes" } });
+      await c.createBarePod(ns, { name: "other", node });
       const { log } = collectingLogger(node);
       const result = await drain(kube, node, drainOpts(log, { podSelector: "drain=yes" }));
       assert.deepEqual(result.ok && [result.evicted, result.deleted], [1, 0]);
       assert.deepEqual(await podNames(admin, node), ["other"]);
     });
 
+    await t.step("a pod bound to the node after the drain listed its pods is drained too", async () => {
+      const node = "n-late";
+      const ns = "late";
+      await c.createNode(node, { pool: ns });
+      await c.ensureNamespace(ns);
+      // Ignores SIGTERM for 3 s: the drain is still waiting for it when the late pod arrives.
+      await c.createBarePod(ns, { name: "slow", node, terminationSeconds: 3 });
+      await cordon(kube, node);
+      const { log, lines } = collectingLogger(node);
+      const drained = drain(kube, node, drainOpts(log));
+      await until("slow terminating", 10_000, async () => {
+        const pod = await admin.core.readNamespacedPod({ namespace: ns, name: "slow" });
+        return pod.metadata?.deletionTimestamp !== undefined;
+      });
+      // What a scheduler that had not yet seen the cordon does: bind a pod to the node (seen in chaos runs). Not
+      // waited for: the drain may evict it before kwok has it running.
+      await admin.core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name: "late" },
+          spec: { nodeName: node, containers: [{ name: "app", image: "registry.invalid/pause:3.10" }] },
+        },
+      });
+      const result = await drained;
+      assert.deepEqual(result.ok && [result.evicted, result.deleted], [2, 0], JSON.stringify(result));
+      assert.deepEqual(await podNames(admin, node), []);
+      const late = lines.find((l) => l.msg === "draining pods bound to the node after the drain began");
+      assert.deepEqual(late?.pods, ["late/late"]);
+    });
+
     await t.step("pre-flight blocks on a PDB allowing 0, naming it, and nothing is cordoned", async () => {
       const node = "n-zero";
       const ns = "zero";
-      await c.createNode(node);
+      await c.createNode(node, { pool: ns });
       await c.ensureNamespace(ns);
       await pdbPods(c, ns, node, "db-budget", "db", ["db-0"], 0);
       const before = await readNode(admin, node);
@@ -269,13 +248,14 @@ Deno.test({
       async () => {
         const node = "n-multi";
         const ns = "multi";
-        await c.createNode(node);
+        await c.createNode(node, { pool: ns });
         await c.ensureNamespace(ns);
-        await c.createPod(ns, { name: "both", node, owner: "ReplicaSet", labels: { app: "x", tier: "y" } });
-        await c.createPdb(ns, "by-app", { matchLabels: { app: "x" }, maxUnavailable: 1 });
-        await c.createPdb(ns, "by-tier", { matchLabels: { tier: "y" }, maxUnavailable: 1 });
-        await c.setPdbStatus(ns, "by-app", 1);
-        await c.setPdbStatus(ns, "by-tier", 1);
+        await c.createBarePod(ns, { name: "both", node, labels: { app: "x", tier: "y" } });
+        // Each budget on its own would let the pod go.
+        await c.createPdb(ns, "by-app", { matchLabels: { app: "x" }, minAvailable: 0 });
+        await c.createPdb(ns, "by-tier", { matchLabels: { tier: "y" }, minAvailable: 0 });
+        await c.waitForPdb(ns, "by-app", 1);
+        await c.waitForPdb(ns, "by-tier", 1);
         const gate = await preflight(kube, node, { podSelector: "", skipWaitForDeleteTimeoutSeconds: 0 });
         assert.equal(!gate.clear && gate.reason, "pdb");
         assert.match(!gate.clear ? gate.message : "", /pod multi\/both .*multi\/by-app, multi\/by-tier/);
@@ -306,7 +286,7 @@ Deno.test({
       async () => {
         const node = "n-timeout";
         const ns = "tmo";
-        await c.createNode(node);
+        await c.createNode(node, { pool: ns });
         await c.ensureNamespace(ns);
         await pdbPods(c, ns, node, "stuck", "stuck", ["stuck-0"], 0);
         // Someone else's taint must survive ours coming and going.
@@ -355,7 +335,7 @@ Deno.test({
       async () => {
         const node = "n-admin";
         const ns = "adm";
-        await c.createNode(node, { unschedulable: true });
+        await c.createNode(node, { pool: ns, unschedulable: true });
         await c.ensureNamespace(ns);
         await pdbPods(c, ns, node, "held", "held", ["held-0"], 0);
         const { wasUnschedulable } = await cordon(kube, node);
@@ -374,7 +354,7 @@ Deno.test({
     await t.step("an abort (shutdown) stops a blocked drain at once", async () => {
       const node = "n-abort";
       const ns = "abort";
-      await c.createNode(node);
+      await c.createNode(node, { pool: ns });
       await c.ensureNamespace(ns);
       await pdbPods(c, ns, node, "hold", "hold", ["hold-0"], 0);
       const { log } = collectingLogger(node);
@@ -394,13 +374,17 @@ Deno.test({
     await t.step("dry-run leaves the node and the pods untouched and logs what would happen", async () => {
       const node = "n-dry";
       const ns = "dry";
-      await c.createNode(node);
+      await c.createNode(node, { pool: ns });
       await c.ensureNamespace(ns);
-      await c.createPod(ns, { name: "rs", node, owner: "ReplicaSet" });
-      await c.createPod(ns, { name: "bare", node });
-      await c.createPod(ns, { name: "ds", node, owner: "DaemonSet" });
-      await c.createPod(ns, { name: "done", node, owner: "ReplicaSet", phase: "Failed" });
+      await c.createDeployment(ns, "rs", { pool: "dry" });
+      await c.createDaemonSet(ns, "ds", { pool: "dry" });
+      await c.createBarePod(ns, { name: "bare", node });
+      await c.createBarePod(ns, { name: "done", node, exitCode: 1 });
       await pdbPods(c, ns, node, "blocker", "blocker", ["blocked-0"], 0);
+      // Settled: the controllers have nothing left to write.
+      await c.waitForDeployment(ns, "rs");
+      await c.waitForReadyPods(ns, "app=ds", 1);
+      const rs = `${ns}/${names(await c.livePods(ns, "app=rs"))[0]}`;
       const snapshot = async () => ({
         node: await readNode(admin, node),
         pods: (await admin.core.listNamespacedPod({ namespace: ns })).items.map((p) => ({
@@ -415,7 +399,7 @@ Deno.test({
       });
       const before = await snapshot();
 
-      const dry = makeKube(kc, true);
+      using dry = makeKube(kc, true);
       const { log, lines } = collectingLogger(node);
       await setNodeLabels(dry, node, { "kreboot.test/pre": "x" });
       await setPreferNoScheduleTaint(dry, node, "kreboot.test/reboot", true);
@@ -430,7 +414,7 @@ Deno.test({
       const after = await snapshot();
       assert.deepEqual(after, before);
       const said = (msg: string) => lines.filter((l) => l.msg === msg).map((l) => l.pod).sort();
-      assert.deepEqual(said("dry run: would evict pod"), ["dry/bare", "dry/rs"]);
+      assert.deepEqual(said("dry run: would evict pod"), ["dry/bare", rs]);
       assert.deepEqual(said("dry run: would delete finished pod"), ["dry/done"]);
       assert.deepEqual(said("dry run: eviction would block for now"), ["dry/blocked-0"]);
       const block = lines.find((l) => l.msg === "dry run: eviction would block for now");

@@ -4,7 +4,7 @@
  * owner references, and an unreadable kured lock annotation on the DaemonSet.
  */
 import assert from "node:assert/strict";
-import { MERGE_PATCH } from "../../lib/kube.ts";
+import { MERGE_PATCH } from "../harness/full_kube.ts";
 import { LOCK_LABEL, SLOT_ANNOTATIONS } from "../../lib/lock/slots.ts";
 import { type Daemon, startCluster, type TestCluster } from "../harness/mod.ts";
 import { SafetyMonitor } from "../harness/monitor.ts";

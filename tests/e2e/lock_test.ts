@@ -2,7 +2,8 @@
  * The reboot lock against the real kube-apiserver, as the daemon's ServiceAccount with the generated RBAC.
  */
 import assert from "node:assert/strict";
-import { type Kube, loadKubeConfig, makeKube, MERGE_PATCH } from "../../lib/kube.ts";
+import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
+import { MERGE_PATCH } from "../harness/full_kube.ts";
 import { RebootLock } from "../../lib/lock/mod.ts";
 import { decodeSlot, LOCK_LABEL, microTimeString } from "../../lib/lock/slots.ts";
 import type { Concurrency } from "../../lib/lock/slots.ts";
@@ -314,7 +315,10 @@ Deno.test("lock e2e", async (t) => {
       await ensureNodes(cp, ["pause-a"]);
       const current = lockFor(kube, ds, "pause-a", { kind: "count", n: 2 });
       assert.equal((await current.tryAcquire({ phase: "draining" })).acquired, true);
-      const admin = lockFor(cp.kube, ds, "admin", { kind: "count", n: 2 });
+      const admin = lockFor(makeKube(loadKubeConfig(cp.adminKubeconfig), false), ds, "admin", {
+        kind: "count",
+        n: 2,
+      });
       await admin.pause("ops@laptop", "change freeze");
       const other = lockFor(kube, ds, "pause-b", { kind: "count", n: 2 });
       const r = await other.tryAcquire({ phase: "cordoning" });

@@ -4,7 +4,7 @@
  * the watch it ended itself.
  */
 import assert from "node:assert/strict";
-import { loadKubeConfig, makeKube } from "../../lib/kube.ts";
+import { loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
 import { RebootLock } from "../../lib/lock/mod.ts";
 import { Logger } from "../../lib/log.ts";
 import { startCluster } from "../harness/mod.ts";

@@ -3,7 +3,7 @@
  * Each rule is broken on purpose by hand (no daemon), against the real apiserver.
  */
 import assert from "node:assert/strict";
-import { MERGE_PATCH } from "../../lib/kube.ts";
+import { MERGE_PATCH } from "../harness/full_kube.ts";
 import { CORDONED_BY_KREBOOT } from "../../lib/drain/node.ts";
 import { LOCK_LABEL } from "../../lib/lock/slots.ts";
 import { type Daemon, startCluster } from "../harness/mod.ts";

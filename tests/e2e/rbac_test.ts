@@ -4,19 +4,26 @@
  * granted by the generated rules, and each verb of each rule must have been used at least once: a rule the
  * daemon never needs is a defect, not a precaution.
  *
+ * It runs on the cluster with the real controllers, so the disruption controller, the Deployment's ReplicaSet,
+ * the scheduler and the DaemonSet controller answer the daemon as they would in production.
+ *
  * The cycle is built to reach every path that needs a permission:
  * - audit-a reboots first: PDB pre-flight (PDBs list), cordon (nodes patch), a finished pod deleted (pods
- *   delete), two pods under one PDB that allows one disruption, so the second eviction gets 429 and is retried
- *   after re-reading the pod (pods/eviction create, pods get), the RebootRequired condition (nodes/status).
+ *   delete), two pods of a Deployment under one PDB that allows one disruption, so the second eviction gets
+ *   429 and is retried after re-reading the pod (pods/eviction create, pods get) once the replacement runs
+ *   elsewhere, the RebootRequired condition (nodes/status).
  * - audit-b needs a reboot while audit-a holds the only slot: it waits on the lock's watch (leases watch),
  *   checks and watches the holder's Node (nodes get/watch), then takes the slot (leases create/patch).
  * - audit-c is blocked by a pod (pods list) with a short period, so the same RebootBlocked Event repeats and
  *   is patched (events create/patch).
  * - --annotate-nodes, --prefer-no-schedule-taint and the node-label flags add their Node writes.
- * - `--concurrency=50%` with a DaemonSet whose status says nothing (no controller here) counts the nodes
- *   (nodes list); the DaemonSet itself is read and watched for kured's manual lock (daemonsets get/watch).
+ * - `--concurrency=50%` counts the nodes (nodes list) while the DaemonSet's status says nothing: at first its
+ *   nodeSelector matches no node (desiredNumberScheduled 0); once audit-a drains, the nodes get the label and
+ *   the DaemonSet controller places its pods, which audit-a's recovery check then waits for. The DaemonSet
+ *   itself is read and watched for its status and kured's manual lock (daemonsets get/watch).
  */
 import assert from "node:assert/strict";
+import { MERGE_PATCH } from "../harness/full_kube.ts";
 import { daemonGrants, type PolicyRule } from "../../lib/rbac.ts";
 import { type ApiCall, callResource, grantAllows } from "../harness/rbac_match.ts";
 import { type AuditEvent, startCluster } from "../harness/mod.ts";
@@ -46,35 +53,34 @@ function describeCall(c: ApiCall): string {
 }
 
 Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generated rules grant", async () => {
-  await using cluster = await startCluster({ audit: true });
+  await using cluster = await startCluster({ audit: true, controllers: true });
   await cluster.ensureNamespace("work");
   const install = await installKreboot(cluster, DS, ["--concurrency=50%"]);
   const user = `system:serviceaccount:${install.namespace}:${DS}`;
-  cluster.startKubelet({ delayMs: 1_000, nodes: ["audit-a", "audit-b"] });
-  for (const node of NODES) await cluster.createNode(node);
-  for (const i of [1, 2]) {
-    await cluster.createPod("work", {
-      name: `audit-a-web-${i}`,
-      node: "audit-a",
-      owner: "ReplicaSet",
-      labels: { app: "web" },
-    });
-  }
-  await cluster.createPod("work", {
-    name: "audit-a-job",
-    node: "audit-a",
-    owner: "none",
-    phase: "Succeeded",
+  const dsLabel = "kreboot.test/audit-ds";
+  await cluster.kube.apps.patchNamespacedDaemonSet({
+    namespace: install.namespace,
+    name: DS,
+    body: { spec: { template: { spec: { nodeSelector: { [dsLabel]: "on" } } } } },
+  }, MERGE_PATCH);
+  await eventually("the DaemonSet placing no pod", 30_000, async () => {
+    const ds = await cluster.kube.apps.readNamespacedDaemonSet({ namespace: install.namespace, name: DS });
+    const seen = (ds.status?.observedGeneration ?? 0) >= (ds.metadata?.generation ?? 1);
+    return seen && ds.status?.desiredNumberScheduled === 0 ? true : undefined;
   });
-  await cluster.createPod("work", { name: "audit-b-api", node: "audit-b", owner: "ReplicaSet" });
-  await cluster.createPod("work", {
-    name: "audit-c-precious",
-    node: "audit-c",
-    owner: "StatefulSet",
-    labels: { app: "precious" },
-  });
+  // audit-b takes no pods until audit-a's drain was refused once (see below); audit-c has a pool of its own.
+  await cluster.createNode("audit-a", { pool: "audit" });
+  await cluster.createNode("audit-b", { pool: "audit", unschedulable: true });
+  await cluster.createNode("audit-c", { pool: "audit-c" });
+  // Pods that take a second to stop, as the drain's wait for them goes through pods get/list.
+  await cluster.createDeployment("work", "web", { pool: "audit", replicas: 2, terminationSeconds: 1 });
+  await cluster.waitForDeployment("work", "web");
+  await cluster.createBarePod("work", { name: "audit-a-job", node: "audit-a", exitCode: 0 });
+  await cluster.createBarePod("work", { name: "audit-b-api", node: "audit-b", terminationSeconds: 1 });
+  await cluster.createStatefulSet("work", "precious", { pool: "audit-c" });
+  await cluster.waitForReadyPods("work", "app=precious", 1);
   await cluster.createPdb("work", "web", { matchLabels: { app: "web" }, maxUnavailable: 1 });
-  await cluster.setPdbStatus("work", "web", 1);
+  await cluster.waitForPdb("work", "web", 1);
 
   // Every feature that writes to the Node, so that their calls are checked too.
   const args = [
@@ -94,16 +100,27 @@ Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generat
 
   const a = await start("audit-a", ["--period=1h"]);
   await a.waitForJson((e) => e.phase === "draining", 30_000);
+  // From now on the DaemonSet has a pod on each node (which audit-a's recovery check waits for).
+  for (const node of NODES) {
+    await cluster.kube.core.patchNode(
+      { name: node, body: { metadata: { labels: { [dsLabel]: "on" } } } },
+      MERGE_PATCH,
+    );
+  }
   const b = await start("audit-b", ["--period=1h"]);
   await b.waitForJson((e) => e.blockReason === "lock", 30_000);
-  // The first eviction used the PDB's one disruption; the second was refused with 429. The disruption
-  // controller would recompute the status once the first pod is gone: the test plays it.
+  // The first eviction used the PDB's one disruption; the second was refused with 429 (its replacement has
+  // nowhere to run yet). It is retried once the replacement runs on audit-b and the disruption controller
+  // allows one again.
   await eventually("an eviction refused with 429", 30_000, async () => {
     const events = await cluster.cp.auditEvents(user);
     return events.some((e) => e.objectRef?.subresource === "eviction" && e.responseStatus?.code === 429) ||
       undefined;
   });
-  await cluster.setPdbStatus("work", "web", 1);
+  await cluster.kube.core.patchNode(
+    { name: "audit-b", body: { spec: { unschedulable: false } } },
+    MERGE_PATCH,
+  );
   await a.waitForReboots(1, 60_000);
   await b.waitForReboots(1, 90_000);
 

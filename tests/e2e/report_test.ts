@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
-import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube.ts";
+import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
+import type { TestKube } from "../harness/full_kube.ts";
 import { Logger } from "../../lib/log.ts";
 import type { Phase, Report } from "../../lib/machine/mod.ts";
 import { IN_PROGRESS, MOST_RECENT } from "../../lib/report/annotations.ts";
@@ -88,7 +89,7 @@ function say(
 }
 
 /** The node's Events as `kubectl describe node` finds them (core/v1 view, by kind and name), oldest first. */
-async function nodeEvents(admin: Kube, node: string): Promise<k8s.CoreV1Event[]> {
+async function nodeEvents(admin: TestKube, node: string): Promise<k8s.CoreV1Event[]> {
   const list = await admin.core.listNamespacedEvent({
     namespace: "default",
     fieldSelector: `involvedObject.kind=Node,involvedObject.name=${node}`,

@@ -7,7 +7,7 @@
  * neither the holder's lost renewals nor its own blindness as the holder's silence.
  */
 import assert from "node:assert/strict";
-import { loadKubeConfig, makeKube } from "../../lib/kube.ts";
+import { loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
 import { RebootLock } from "../../lib/lock/mod.ts";
 import { decodeSlot, slotName } from "../../lib/lock/slots.ts";
 import { Logger } from "../../lib/log.ts";

@@ -2,18 +2,21 @@
  * One seeded chaos run, shared by the e2e test (a fixed set of seeds in CI) and `deno task chaos --runs N`.
  *
  * Six simulated nodes that all need a reboot, `--concurrency=2`, one of them cordoned by the administrator
- * beforehand. While they roll, the run (every random choice drawn from the seed) kills daemons with kill -9 at
- * random moments and restarts them after a random delay, restarts kube-apiserver once, deletes one Node while
- * it holds a slot (its daemon is killed first), flips a PDB's disruptionsAllowed between 0 and 1, and makes the
- * sentinel command hang now and then (killed by `--sentinel-command-timeout`); half the runs set `--lock-ttl`.
- * The safety monitor referees the whole run. A run passes when every remaining node rebooted exactly once, is
- * schedulable (the admin-cordoned one stays cordoned), every slot is free and the monitor recorded no violation.
+ * beforehand, on the cluster with the real controllers: a Deployment and a StatefulSet under a PDB whose pods
+ * the scheduler places, the drains evict and their controllers bring back elsewhere. While they roll, the run
+ * (every random choice drawn from the seed) kills daemons with kill -9 at random moments and restarts them
+ * after a random delay, restarts kube-apiserver once, deletes one Node while it holds a slot (its daemon is
+ * killed first), flips the PDB's maxUnavailable between 0 and 1 (the disruption controller follows), and makes
+ * the sentinel command hang now and then (killed by `--sentinel-command-timeout`); half the runs set
+ * `--lock-ttl`. The safety monitor referees the whole run. A run passes when every remaining node rebooted
+ * exactly once, is schedulable (the admin-cordoned one stays cordoned), every slot is free and the monitor
+ * recorded no violation.
  *
  * Timing makes a run reproducible only in its choices (which daemon, when, how long): the interleaving with the
  * daemons is up to the machine. The seed is printed with every result.
  */
-import { isNotFound } from "../../lib/kube.ts";
-import { type Phase, RECORDED_PHASES } from "../../lib/machine/mod.ts";
+import { isNotFound } from "../../lib/kube/mod.ts";
+import { MERGE_PATCH } from "./full_kube.ts";
 import { installKreboot } from "../e2e/support.ts";
 import { REPO_ROOT } from "./controlplane.ts";
 import type { Daemon } from "./daemon.ts";
@@ -41,15 +44,6 @@ export interface ChaosResult {
   summary: string;
 }
 
-function tryJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === "object" && v !== null ? v as Record<string, unknown> : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** mulberry32: small, fast and good enough to make choices reproducible from a 32-bit seed. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -75,33 +69,24 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   const t0 = Date.now();
   const at = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
 
-  await using cluster = await startCluster();
+  await using cluster = await startCluster({ controllers: true });
   const ds = "chaos";
   const install = await installKreboot(cluster, ds);
   await cluster.ensureNamespace("work");
   const names = Array.from({ length: nodeCount }, (_, i) => `chaos-${i}`);
   const admin = pick(names);
-  const guarded = names.filter(() => rnd() < 0.5);
+  const dbReplicas = between(1, nodeCount);
+  // Pods that stop at once, or ignore SIGTERM for a second.
+  const terminationSeconds = between(0, 2);
   for (const name of names) {
-    await cluster.createNode(name, { unschedulable: name === admin });
-    await cluster.createPod("work", {
-      name: `${name}-web`,
-      node: name,
-      owner: "ReplicaSet",
-      labels: { app: "web" },
-    });
-    if (guarded.includes(name)) {
-      await cluster.createPod("work", {
-        name: `${name}-db`,
-        node: name,
-        owner: "StatefulSet",
-        labels: { app: "db" },
-      });
-    }
+    await cluster.createNode(name, { pool: "chaos", unschedulable: name === admin });
   }
+  await cluster.createDeployment("work", "web", { pool: "chaos", replicas: nodeCount, terminationSeconds });
+  await cluster.createStatefulSet("work", "db", { pool: "chaos", replicas: dbReplicas, terminationSeconds });
   await cluster.createPdb("work", "db", { matchLabels: { app: "db" }, maxUnavailable: 1 });
-  await cluster.setPdbStatus("work", "db", 1);
-  cluster.startKubelet({ nodes: names, delayMs: between(0, 800) });
+  await cluster.waitForDeployment("work", "web");
+  await cluster.waitForReadyPods("work", "app=db", dbReplicas);
+  await cluster.waitForPdb("work", "db", 1);
 
   const monitor = await SafetyMonitor.start(cluster.kube, {
     dsName: ds,
@@ -164,9 +149,8 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     daemons.set(name, d);
   }
   log(
-    `seed ${seed}: nodes ${names.join(",")}; admin-cordoned ${admin}; PDB-guarded ${
-      guarded.join(",") || "-"
-    }; ` +
+    `seed ${seed}: nodes ${names.join(",")}; admin-cordoned ${admin}; ${dbReplicas} PDB-guarded db pods; ` +
+      `pods stop in ${terminationSeconds} s; ` +
       `drain timeout ${drainTimeout}; ${extra.join(" ") || "no extra flags"}; kill -9 aimed at ${
         aimed.join(", ")
       }`,
@@ -192,39 +176,17 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     }
   })());
   const cleanups: (() => void)[] = [];
-  /**
-   * Calls `act` with the daemon of each slot holder as it enters `phase`, until `act` returns true. A phase
-   * written on the slot Lease as the daemon enters it is seen as that lands there: the phases a restart needs
-   * (RECORDED_PHASES), and with a TTL `recovering`, where the restarted daemon renews at once (lib/lock/keeper.ts)
-   * — so an apiserver restart aimed there comes right after the holder's last write, as the TTL assumes. The
-   * others are seen in the daemon's log, as its "phase changed" line comes.
-   */
-  const onPhase = (phase: string, act: (d: Daemon) => boolean) => {
-    if (RECORDED_PHASES.has(phase as Phase) || (lockTtl && phase === "recovering")) {
-      const unsubscribe = monitor.onSlotChange((holder, recorded) => {
-        const d = daemons.get(holder);
-        if (recorded === phase && d && act(d)) unsubscribe();
-      });
-      cleanups.push(unsubscribe);
-      return;
-    }
-    const unsubscribes = [...daemons.values()].map((d) =>
-      d.onLine((line) => {
-        const entry = line.text.startsWith("{") ? tryJson(line.text) : undefined;
-        if (entry?.msg !== "phase changed" || entry.phase !== phase || !act(d)) return;
-        for (const u of unsubscribes) u();
-      })
-    );
-    cleanups.push(...unsubscribes);
-  };
   for (const phase of aimed) {
     const after = between(0, 2_000);
-    onPhase(phase, (d) => {
-      if (stop || d.node === deleted) return false;
+    // The daemon records each holding phase on its slot Lease before acting in it: kill it as that lands.
+    const unsubscribe = monitor.onSlotChange((holder, recorded) => {
+      const d = daemons.get(holder);
+      if (stop || recorded !== phase || !d || d.node === deleted) return;
+      unsubscribe();
       log(`${at()} kill -9 ${d.node} in phase ${phase}, restart after ${after} ms`);
       tasks.push(d.crash(after));
-      return true;
     });
+    cleanups.push(unsubscribe);
   }
   // The apiserver restart comes at a random moment, or (every other run, and every run with --lock-ttl) as a
   // slot holder enters a phase: with a TTL, one where it holds the slot for a while.
@@ -244,10 +206,9 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     log(`${at()} kube-apiserver back`);
   };
   if (restartPhase !== undefined) {
-    onPhase(restartPhase, (d) => {
-      tasks.push(restart(`as ${d.node} enters ${restartPhase}`));
-      return true;
-    });
+    cleanups.push(monitor.onSlotChange((holder, recorded) => {
+      if (recorded === restartPhase) tasks.push(restart(`as ${holder} enters ${restartPhase}`));
+    }));
   }
   // Either way, there is one restart per run: at `restartAt`, or at the latest after 40 s.
   tasks.push(sleep(restartPhase === undefined ? restartAt : 40_000).then(() => restart("on schedule")));
@@ -276,8 +237,13 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     while (!stop) {
       await sleep(between(1_000, 3_000));
       if (stop) return;
-      const allowed = rnd() < 0.5 ? 0 : 1;
-      await retry(() => cluster.setPdbStatus("work", "db", allowed)).catch(() => {});
+      const maxUnavailable = rnd() < 0.5 ? 0 : 1;
+      await retry(() =>
+        cluster.kube.policy.patchNamespacedPodDisruptionBudget(
+          { namespace: "work", name: "db", body: { spec: { maxUnavailable } } },
+          MERGE_PATCH,
+        )
+      ).catch(() => {});
     }
   })());
   tasks.push((async () => {
@@ -295,7 +261,9 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   // Wait for the roll-out: every remaining node rebooted, back in service (the admin's stays cordoned), slots
   // free.
   const failures: string[] = [];
-  const deadline = t0 + (opts.timeoutMs ?? 180_000);
+  // Real evictions wait for real replacements (and for the PDB's flips), so a run on the cluster with
+  // controllers on a busy 2-CPU machine can take three minutes.
+  const deadline = t0 + (opts.timeoutMs ?? 240_000);
   let done = false;
   while (Date.now() < deadline) {
     await sleep(500);
@@ -314,7 +282,7 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   await Promise.allSettled(tasks);
   for (const n of names) await Deno.remove(hangFile(n)).catch(() => {});
   if (!done) {
-    failures.push(`the roll-out did not finish within ${opts.timeoutMs ?? 180_000} ms`);
+    failures.push(`the roll-out did not finish within ${opts.timeoutMs ?? 240_000} ms`);
     if (deleted === undefined) failures.push("no node was deleted while holding a slot");
   }
   // A little longer, to catch a node that would reboot a second time or cordon again.
@@ -328,12 +296,14 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   const crashes = [...daemons.values()].reduce((s, d) => s + d.crashes, 0);
   const durationMs = Date.now() - t0;
   const ok = failures.length === 0 && monitor.violations.length === 0;
+  const restarts = cluster.cp.controllers?.restarts() ?? [];
   const summary =
     `seed ${seed}: ${ok ? "ok" : "FAILED"} in ${(durationMs / 1000).toFixed(1)}s; ${crashes} kill -9, ` +
     `apiserver down ${downMs} ms at ${
       restartedAt === undefined ? "-" : `+${(restartedAt / 1000).toFixed(1)}s`
     }, deleted ${deleted ?? "-"}, ` +
     `max disrupted ${monitor.maxDisrupted}; ${monitor.describe()}` +
+    (restarts.length ? `\n  restarted (as a kubelet would): ${restarts.join(", ")}` : "") +
     (failures.length ? `\n  failures:\n    ${failures.join("\n    ")}` : "");
   if (!ok) {
     for (const d of daemons.values()) {

@@ -1,64 +1,32 @@
 /**
  * A real control plane for e2e tests: etcd and kube-apiserver (built by tools/controlplane/build.sh) on free
  * loopback ports in a temp directory, with RBAC on, a static admin token, a service-account signing key and
- * optional audit logging. Start it with `await using cp = await startControlPlane()`; disposal stops both
- * processes and removes the directory.
+ * optional audit logging; with `controllers: true` also kube-controller-manager, kube-scheduler and kwok
+ * (tests/harness/controllers.ts). Start it with `await using cp = await startControlPlane()`; disposal stops
+ * every process and removes the directory.
  */
-import { fileURLToPath } from "node:url";
-import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube.ts";
+import { loadTestKube, type TestKube as Kube } from "./full_kube.ts";
+import {
+  CONTROLLER_BINARIES,
+  controlPlaneBinDir,
+  controlPlaneVersions,
+  CORE_BINARIES,
+  requireBinaries,
+} from "./binaries.ts";
+import { componentTokenLines, componentTokens, Controllers } from "./controllers.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { Proc, reapOrphans, tail } from "./proc.ts";
+import { FatalProbeError, waitFor } from "./readiness.ts";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
-const VERSIONS_FILE = `${REPO_ROOT}/tools/controlplane/versions.env`;
+export {
+  controlPlaneBinDir,
+  type ControlPlaneVersions,
+  controlPlaneVersions,
+  REPO_ROOT,
+} from "./binaries.ts";
+
 const RUN_PREFIX = "kreboot-e2e-";
 
-export interface ControlPlaneVersions {
-  k8s: string;
-  etcd: string;
-}
-
-/** The versions build.sh builds, from tools/controlplane/versions.env. */
-export function controlPlaneVersions(): ControlPlaneVersions {
-  const env = Object.fromEntries(
-    Deno.readTextFileSync(VERSIONS_FILE).split("\n")
-      .map((l) => l.match(/^([A-Z0-9_]+)=(\S+)$/))
-      .filter((m): m is RegExpMatchArray => m !== null)
-      .map((m) => [m[1], m[2]]),
-  );
-  const k8s = env["K8S_VERSION"];
-  const etcd = env["ETCD_VERSION"];
-  if (!k8s || !etcd) throw new Error(`${VERSIONS_FILE} must define K8S_VERSION and ETCD_VERSION`);
-  return { k8s, etcd };
-}
-
-/** Where build.sh puts the binaries; the same rule as in build.sh. */
-export function controlPlaneBinDir(): string {
-  const override = Deno.env.get("KREBOOT_CONTROLPLANE_DIR");
-  if (override) return override;
-  const { k8s, etcd } = controlPlaneVersions();
-  const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache`;
-  return `${cache}/kreboot/controlplane/${k8s}-etcd${etcd}`;
-}
-
-function requireBinaries(dir: string): void {
-  const missing = ["etcd", "kube-apiserver", "kubectl"].filter((b) => {
-    try {
-      return !Deno.statSync(`${dir}/${b}`).isFile;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length > 0) {
-    throw new Error(
-      `control plane binaries missing in ${dir}: ${missing.join(", ")}. ` +
-        "Build them with `deno task controlplane` (needs Go >= 1.26, takes ~15 min cold), " +
-        "or run only the unit tests with `deno task test:unit`.",
-    );
-  }
-}
-
-/** A port that was free a moment ago (the kernel picks it; the race with other processes is accepted). */
 /**
  * A port that was free a moment ago, for a process to bind later. Drawn at random below the kernel's ephemeral
  * range (32768+ on Linux), not by binding port 0: the ephemeral range is where every outgoing connection of every
@@ -80,33 +48,6 @@ export function freePort(): number {
   l.close();
   return port;
 }
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  diagnose: () => string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = "";
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      if (e instanceof FatalProbeError) throw new Error(`${what}: ${e.message}\n${diagnose()}`);
-      lastError = e instanceof Error ? e.message : String(e);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(
-    `${what}: not ready after ${timeoutMs} ms${
-      lastError ? ` (last error: ${lastError})` : ""
-    }\n${diagnose()}`,
-  );
-}
-
-class FatalProbeError extends Error {}
 
 /** A fresh ECDSA P-256 key pair as PEM: PKCS#8 private key (signing) and SPKI public key (verification). */
 async function serviceAccountKeyPair(): Promise<{ privatePem: string; publicPem: string }> {
@@ -151,6 +92,8 @@ export interface ControlPlaneOptions {
   apiserverArgs?: string[];
   /** Keep the temp directory after stop (also with KREBOOT_E2E_KEEP=1), for post-mortems. */
   keepDir?: boolean;
+  /** Also run kube-controller-manager, kube-scheduler and kwok (see tests/harness/controllers.ts). */
+  controllers?: boolean;
 }
 
 export class ControlPlane implements AsyncDisposable {
@@ -170,6 +113,8 @@ export class ControlPlane implements AsyncDisposable {
   readonly auditLogPath: string | undefined;
   /** Milliseconds from spawning kube-apiserver to /readyz = 200, for the last (re)start. */
   startupMs = 0;
+  /** The controller-manager, scheduler and kwok, with `controllers: true`. */
+  controllers: Controllers | undefined;
   #etcd: Proc | undefined;
   #apiserver: Proc | undefined;
   #apiserverArgs: string[] = [];
@@ -206,7 +151,7 @@ export class ControlPlane implements AsyncDisposable {
 
   static async #startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const binDir = controlPlaneBinDir();
-    requireBinaries(binDir);
+    requireBinaries(binDir, [...CORE_BINARIES, ...(opts.controllers ? CONTROLLER_BINARIES : [])]);
     const tmpRoot = Deno.env.get("TMPDIR") ?? "/tmp";
     reapOrphans(tmpRoot, RUN_PREFIX);
     const dir = await Deno.makeTempDir({ dir: tmpRoot, prefix: `${RUN_PREFIX}${Deno.pid}-` });
@@ -238,9 +183,12 @@ export class ControlPlane implements AsyncDisposable {
     const sa = await serviceAccountKeyPair();
     await Deno.writeTextFile(`${d}/pki/sa.key`, sa.privatePem, { mode: 0o600 });
     await Deno.writeTextFile(`${d}/pki/sa.pub`, sa.publicPem);
-    await Deno.writeTextFile(`${d}/tokens.csv`, `${this.adminToken},admin,admin,"system:masters"\n`, {
-      mode: 0o600,
-    });
+    const tokens = this.#opts.controllers ? componentTokens() : undefined;
+    await Deno.writeTextFile(
+      `${d}/tokens.csv`,
+      `${this.adminToken},admin,admin,"system:masters"\n${tokens ? componentTokenLines(tokens) : ""}`,
+      { mode: 0o600 },
+    );
     if (this.auditLogPath) {
       const policy = {
         apiVersion: "audit.k8s.io/v1",
@@ -286,7 +234,20 @@ export class ControlPlane implements AsyncDisposable {
       token: this.adminToken,
       name: "admin",
     });
-    this.kube = makeKube(loadKubeConfig(this.adminKubeconfig), false);
+    this.kube = loadTestKube(this.adminKubeconfig);
+    if (tokens) {
+      this.controllers = await Controllers.start({
+        dir: d,
+        binDir: this.binDir,
+        pidDir: this.pidDir,
+        url: this.url,
+        caPem: this.caPem,
+        serviceAccountKeyFile: `${d}/pki/sa.key`,
+        tokens,
+        kube: this.kube,
+        startTimeoutMs: this.#opts.startTimeoutMs ?? 60_000,
+      });
+    }
   }
 
   async #startEtcd(): Promise<void> {
@@ -379,6 +340,16 @@ export class ControlPlane implements AsyncDisposable {
     return username === undefined ? events : events.filter((e) => e.user.username === username);
   }
 
+  /**
+   * Throws with the log tail when the controller-manager, the scheduler or kwok keeps exiting (each is started
+   * again after an exit, as a kubelet would; a test on this cluster is meaningless without them); `stop()`
+   * checks it too.
+   */
+  assertControllersRunning(): void {
+    const failure = this.controllers?.failure();
+    if (failure) throw new Error(`a cluster component kept failing during the test:\n${failure}`);
+  }
+
   /** Resident memory of etcd and kube-apiserver now and at their peak (bytes). */
   memory(): { etcd: { rss: number; peak: number }; apiserver: { rss: number; peak: number } } {
     const zero = { rss: 0, peak: 0 };
@@ -399,18 +370,25 @@ export class ControlPlane implements AsyncDisposable {
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
   }
 
-  /** Stops kube-apiserver, then etcd, and removes the run directory (unless kept). Idempotent. */
+  /**
+   * Stops the controllers, kube-apiserver, then etcd, and removes the run directory (unless kept). Idempotent.
+   * Throws afterwards when a controller kept exiting during the run (the directory is then kept).
+   */
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    const died = this.controllers?.failure();
+    await this.controllers?.stop();
     await this.#apiserver?.stop();
     await this.#etcd?.stop();
-    const keep = opts.keepDir || this.#opts.keepDir || Deno.env.get("KREBOOT_E2E_KEEP") === "1";
+    const keep = opts.keepDir || this.#opts.keepDir || Deno.env.get("KREBOOT_E2E_KEEP") === "1" ||
+      died !== undefined;
     if (keep) {
       console.error(`control plane files kept in ${this.dir}`);
     } else {
       await Deno.remove(this.dir, { recursive: true }).catch(() => {});
     }
+    if (died) throw new Error(`a cluster component kept failing during the test:\n${died}`);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -4,9 +4,9 @@
  * simulates the reboot: SIGKILL the daemon, node NotReady, new bootID, sentinel and marker gone, node Ready,
  * daemon started again with the same argv (as the DaemonSet's pod would be).
  */
-import { apiStatus, type Kube } from "../../lib/kube.ts";
+import { apiStatus } from "../../lib/kube/mod.ts";
 import { freePort, REPO_ROOT } from "./controlplane.ts";
-import { setBootID, setNodeReady } from "./nodes.ts";
+import type { RebootSimulation } from "./nodes.ts";
 import { Proc, tail } from "./proc.ts";
 
 export interface DaemonOptions {
@@ -22,6 +22,11 @@ export interface DaemonOptions {
   rebootRequired?: boolean;
   /** How long the simulated node stays NotReady during a reboot; default 300 ms. */
   rebootDowntimeMs?: number;
+  /**
+   * With kwok: how long after the node is Ready again its pods' containers take to start (and its DaemonSet
+   * pods to be Ready, which kreboot waits for); default 1500 ms.
+   */
+  podRestartMs?: number;
   /** Called around each simulated reboot (e.g. by the safety monitor). */
   rebootHooks?: RebootHooks;
 }
@@ -79,7 +84,8 @@ export async function retrying<T>(call: () => Promise<T>): Promise<T> {
 }
 
 export interface DaemonContext {
-  kube: Kube;
+  /** What happens to the Node (and its pods) while the host is down. */
+  reboots: RebootSimulation;
   /** Per-node files go to `<dir>/<node>/`. */
   dir: string;
   pidDir: string;
@@ -104,7 +110,6 @@ export class Daemon implements AsyncDisposable {
   #opts: DaemonOptions;
   #proc!: Proc;
   #waiters = new Set<Waiter>();
-  #lineListeners = new Set<(line: DaemonLine) => void>();
   #rebootWaiters = new Set<() => void>();
   #rebooting = false;
   #restarting = false;
@@ -184,15 +189,8 @@ export class Daemon implements AsyncDisposable {
     });
   }
 
-  /** Calls `listener` with every line from now on, as it arrives. Returns an unsubscribe. */
-  onLine(listener: (line: DaemonLine) => void): () => void {
-    this.#lineListeners.add(listener);
-    return () => this.#lineListeners.delete(listener);
-  }
-
   #onLine(line: DaemonLine): void {
     this.lines.push(line);
-    for (const l of [...this.#lineListeners]) l(line);
     for (const w of this.#waiters) {
       if (w.match(line)) w.resolve(line);
     }
@@ -354,18 +352,21 @@ export class Daemon implements AsyncDisposable {
   }
 
   async #simulateReboot(): Promise<void> {
-    const kube = this.#ctx.kube;
+    const reboots = this.#ctx.reboots;
     this.#rebooting = true;
     try {
       await this.#opts.rebootHooks?.before?.(this);
       this.#proc.killGroupSync("SIGKILL");
       await this.#proc.done;
-      await retrying(() => setNodeReady(kube, this.node, false));
-      this.bootIDs.push(await retrying(() => setBootID(kube, this.node)));
+      const bootID = crypto.randomUUID();
+      await retrying(() => reboots.down(this.node, bootID));
+      this.bootIDs.push(bootID);
       await Deno.remove(this.sentinel).catch(() => {});
       await Deno.remove(this.rebootedMarker);
       await new Promise((r) => setTimeout(r, this.#opts.rebootDowntimeMs ?? 300));
-      await retrying(() => setNodeReady(kube, this.node, true));
+      await retrying(() =>
+        reboots.up(this.node, { podRestartMs: this.#opts.podRestartMs ?? 1_500, retry: retrying })
+      );
       this.reboots++;
       await this.#opts.rebootHooks?.after?.(this);
       if (!this.#ac.signal.aborted) this.#spawn();

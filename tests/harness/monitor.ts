@@ -28,7 +28,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { selectPodsToDrain } from "../../lib/drain/pods.ts";
 import { CORDONED_BY_KREBOOT } from "../../lib/drain/node.ts";
-import type { Kube } from "../../lib/kube.ts";
+import type { TestKube as Kube } from "./full_kube.ts";
 import { decodeSlot, LOCK_LABEL } from "../../lib/lock/slots.ts";
 import { type Daemon, type RebootHooks, retrying } from "./daemon.ts";
 
@@ -145,6 +145,8 @@ export class SafetyMonitor {
   readonly #rebooting = new Set<string>();
   readonly #daemons = new Map<string, DaemonView>();
   readonly #cordonSince = new Map<string, number>();
+  /** When each node was last seen becoming unschedulable (for the reboot-without-drain detail). */
+  readonly #cordonedAt = new Map<string, number>();
   readonly #orphanSince = new Map<string, number>();
   /** Open episodes already reported, so one problem is one violation and not one per event. */
   readonly #open = new Set<string>();
@@ -251,8 +253,7 @@ export class SafetyMonitor {
 
   /**
    * Calls `listener` with the holder and the recorded phase whenever a held slot Lease changes (a daemon records
-   * there, before acting, the phases a restart needs: RECORDED_PHASES in lib/machine/startup.ts): lets chaos aim
-   * a kill -9 at such a phase. Returns an unsubscribe.
+   * its phase there on entering it, before acting): lets chaos aim a kill -9 at a phase. Returns an unsubscribe.
    */
   onSlotChange(listener: (holder: string, phase: string | undefined) => void): () => void {
     this.#slotListeners.add(listener);
@@ -300,6 +301,7 @@ export class SafetyMonitor {
       ready: node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
     };
     if (this.#firstNodeSync && view.unschedulable && !view.ours) this.#admin.add(name);
+    if (view.unschedulable && !this.#nodes.get(name)?.unschedulable) this.#cordonedAt.set(name, Date.now());
     if (this.#admin.has(name) && !view.unschedulable && !this.#open.has(`admin:${name}`)) {
       this.#open.add(`admin:${name}`);
       this.#record("admin-uncordoned", name, "a node cordoned by an administrator became schedulable");
@@ -431,11 +433,23 @@ export class SafetyMonitor {
         this.#kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })
       );
       const left = selectPodsToDrain(pods.items, { skipWaitForDeleteTimeoutSeconds: 0 }, new Date());
-      const remaining = [...left.evict, ...left.delete].map((p) =>
-        `${p.metadata?.namespace}/${p.metadata?.name}`
-      );
+      // When each was bound, against when the node was cordoned: a pod bound after the cordon came from a
+      // scheduler that had not seen it yet, and after the drain had listed the node's pods.
+      const cordoned = this.#cordonedAt.get(node);
+      const remaining = [...left.evict, ...left.delete].map((p) => {
+        const bound = p.status?.conditions?.find((c) => c.type === "PodScheduled")?.lastTransitionTime;
+        return `${p.metadata?.namespace}/${p.metadata?.name} (bound ${
+          bound ? new Date(bound).toISOString() : "?"
+        })`;
+      });
       if (remaining.length > 0) {
-        this.#record("reboot-without-drain", node, `pods left on the node: ${remaining.join(", ")}`);
+        this.#record(
+          "reboot-without-drain",
+          node,
+          `pods left on the node: ${remaining.join(", ")}; node cordoned ${
+            cordoned ? new Date(cordoned).toISOString() : "?"
+          }`,
+        );
       }
     } catch (e) {
       this.#record("reboot-without-drain", node, `could not check the drain: ${String(e)}`);

@@ -4,7 +4,8 @@
  * controller would write it. Evictions of Pending pods bypass PDBs, which is why pods default to Running.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { isConflict, isNotFound, type Kube, MERGE_PATCH } from "../../lib/kube.ts";
+import { isConflict, isNotFound } from "../../lib/kube/mod.ts";
+import { MERGE_PATCH, type TestKube as Kube } from "./full_kube.ts";
 import { rfc3339 } from "./nodes.ts";
 
 /** Creates the namespace and its `default` ServiceAccount (no controller-manager creates it here). */

@@ -4,7 +4,7 @@
  * test gives it.
  */
 import * as k8s from "@kubernetes/client-node";
-import type { Kube } from "../../lib/kube.ts";
+import type { TestKube as Kube } from "./full_kube.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { ensureNamespace, ensureServiceAccount } from "./pods.ts";
 

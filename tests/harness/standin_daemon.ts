@@ -3,7 +3,7 @@
  * flags, logs JSON lines, reads its node's bootID with the given kubeconfig (so RBAC applies), and runs the
  * reboot command once the sentinel exists, like the real daemon's happy path without any locking.
  */
-import { describeApiError, loadKubeConfig, makeKube } from "../../lib/kube.ts";
+import { describeApiError, loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
 
 function flag(name: string): string {
   const prefix = `--${name}=`;

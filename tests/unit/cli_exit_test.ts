@@ -126,3 +126,19 @@ Deno.test("a first run with no kube context exits 2 at once, naming every place 
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("the daemon refuses group and budget flags that are not in effect yet: exit 2, one line naming the flag", async () => {
+  for (
+    const [flag, value] of [
+      ["group-label", "topology.kubernetes.io/zone"],
+      ["max-concurrency-total", "2"],
+      ["budget", "nodes=1"],
+    ]
+  ) {
+    const r = await kreboot([`--${flag}=${value}`, "--node-id=n1", "--metrics-port=1"]);
+    assert.equal(r.code, 2, r.stderr);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? "", new RegExp(`^kreboot: .*--${flag} is not in effect yet`));
+  }
+});

@@ -14,6 +14,8 @@ function report(over: Partial<StatusReport> = {}): StatusReport {
     nodes: [],
     unknownNodes: [],
     installed: true,
+    holds: [],
+    requests: [],
     ...over,
   };
 }
@@ -79,4 +81,28 @@ Deno.test("formatStatus: pause line, slot table, waiting nodes with what blocks 
   );
   assert.doesNotMatch(text, /^n3\s/m, "a node that needs no reboot is not listed");
   assert.match(text, /No kreboot status yet on: n4/);
+});
+
+Deno.test("formatStatus: held nodes with who, since when and why; reboot requests with their state", () => {
+  const text = formatStatus(report({
+    holds: [{ node: "node-5", by: "alice", reason: "NIC firmware debugging", since: "2026-11-23T10:00:00Z" }],
+    requests: [
+      {
+        node: "node-6",
+        by: "bob",
+        since: "2026-11-23T11:00:00Z",
+        reason: "kernel parameter",
+        state: "pending",
+      },
+      { node: "node-7", state: "unreadable", problem: "unreadable kreboot.dev/reboot-requested annotation" },
+    ],
+  }));
+  const lines = text.split("\n");
+  const held = lines.findIndex((l) => l.startsWith("HELD"));
+  assert.match(lines[held] ?? "", /^HELD\s+BY\s+SINCE\s+WHY$/);
+  assert.match(lines[held + 1] ?? "", /^node-5\s+alice\s+2026-11-23T10:00:00Z\s+NIC firmware debugging$/);
+  const req = lines.findIndex((l) => l.startsWith("REBOOT REQUESTED"));
+  assert.match(lines[req + 1] ?? "", /^node-6\s+bob\s+2026-11-23T11:00:00Z\s+pending\s+kernel parameter$/);
+  assert.match(lines[req + 2] ?? "", /^node-7\s+-\s+-\s+unreadable\s+unreadable kreboot/);
+  assert.doesNotMatch(formatStatus(report()), /HELD|REBOOT REQUESTED/, "no empty tables");
 });

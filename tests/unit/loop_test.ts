@@ -37,13 +37,11 @@ class World {
   nodeReads = 0;
   failNodeRead: (n: number) => boolean = () => false;
   gateChecks = 0;
-  /** Gate checks and tries for the slot, in order. */
-  steps: string[] = [];
-  /** What each wait on the lock ends with; afterwards "timeout". */
-  lockWakes: ("changed" | "timeout")[] = [];
-  /** Called on each wait on the lock, before it ends (the world changes meanwhile). */
-  onLockWait: () => void = () => {};
   failGateCheck: (n: number) => boolean = () => false;
+  /** Resolves the loop's pending wait for a hold or request change (the node watch of lib/node_control/). */
+  controlChanged: (() => void) | undefined;
+  /** How many times the loop started waiting for such a change. */
+  controlWaits = 0;
 
   #api(): Promise<void> {
     return this.apiDown ? Promise.reject(new Error("connect ECONNREFUSED")) : Promise.resolve();
@@ -59,7 +57,6 @@ class World {
       mine: () => Promise.resolve(w.slotHolder === me ? w.slot : undefined),
       tryAcquire(state: HolderState): Promise<AcquireResult> {
         w.calls.push("acquire");
-        w.steps.push("acquire");
         if (w.slotHolder && w.slotHolder !== me) {
           return Promise.resolve({ acquired: false, reason: "full", message: `held by ${w.slotHolder}` });
         }
@@ -98,10 +95,7 @@ class World {
         }
         return Promise.resolve();
       },
-      waitForChance: () => {
-        w.onLockWait();
-        return Promise.resolve(w.lockWakes.shift() ?? "timeout");
-      },
+      waitForChance: () => Promise.resolve("timeout"),
       stopWatching: () => {},
     };
     // One keeper per daemon process: it outlives the loop's restarts, as in lib/daemon.ts.
@@ -113,7 +107,6 @@ class World {
       sentinel: () => Promise.resolve({ required: w.sentinel }),
       gates: () =>
         w.#api().then(() => {
-          w.steps.push("gates");
           if (w.failGateCheck(++w.gateChecks)) throw new Error("connect ECONNREFUSED");
           return w.gate;
         }),
@@ -152,6 +145,12 @@ class World {
       },
       report: (r) => void w.reports.push(r),
       phaseChanged: (p) => void w.phases.push(p),
+      nodeControlChanged: (signal) =>
+        new Promise<void>((resolve) => {
+          w.controlChanged = resolve;
+          w.controlWaits++;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        }),
     };
   }
 }
@@ -260,6 +259,11 @@ Deno.test("RebootLoop: a slot held by another node leaves this one waiting, not 
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `cond` holds (at most 5 s): a loaded machine runs timers late, never early. */
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!cond() && Date.now() < deadline) await sleep(10);
+}
 
 Deno.test("RebootLoop: a slot held across a restart of the loop keeps being renewed (issue 13)", async () => {
   const w = new World();
@@ -277,11 +281,11 @@ Deno.test("RebootLoop: a slot held across a restart of the loop keeps being rene
   assert.equal(l.phase, "recovering");
   // While the caller backs off before running the loop again, the slot is renewed.
   const before = w.renewals.length;
-  await sleep(450);
+  await until(() => w.renewals.length - before >= 3);
   assert.ok(w.renewals.length - before >= 3, `${w.renewals.length - before} renewals during the backoff`);
   // The loop runs again, still in recovering: renewals go on.
   const again = l.run(ac.signal);
-  await sleep(250);
+  await until(() => w.renewals.length - before >= 5);
   ac.abort();
   await again;
   assert.ok(w.renewals.length - before >= 5, `${w.renewals.length - before} renewals in all`);
@@ -294,39 +298,6 @@ Deno.test("RebootLoop: a slot held across a restart of the loop keeps being rene
   const idle = w.renewals.length;
   await sleep(250);
   assert.equal(w.renewals.length, idle);
-});
-
-Deno.test("RebootLoop: woken by the lock, a waiter tries for the slot first and checks the gates in cordoning", async () => {
-  const w = new World();
-  w.slotHolder = "n2";
-  w.slot = { name: "kured-slot-0", phase: "draining" };
-  // Two wake-ups: the first loses the slot to n3 (no new report), at the second the slot is free.
-  w.lockWakes = ["changed", "changed"];
-  let waits = 0;
-  w.onLockWait = () => {
-    waits++;
-    if (waits === 1) w.slotHolder = "n3";
-    if (waits === 2) w.slotHolder = undefined;
-  };
-  await runUntil(w, loop(w), () => w.calls.includes("cordon"));
-  assert.deepEqual(w.steps, ["gates", "acquire", "acquire", "acquire", "gates"]);
-  assert.deepEqual(w.calls.slice(0, 4), ["acquire", "acquire", "acquire", "cordon"]);
-  const blocked = w.reports.filter((r) => r.reason === "RebootBlocked").map((r) => r.message);
-  assert.deepEqual(blocked, ["held by n2"], "losing a race after a wake-up is no news");
-});
-
-Deno.test("RebootLoop: woken by the lock into a gate that now blocks, the slot goes straight back", async () => {
-  const w = new World();
-  w.slotHolder = "n2";
-  w.lockWakes = ["changed"];
-  w.onLockWait = () => {
-    w.slotHolder = undefined;
-    w.gate = { clear: false, reason: "alert", message: "an alert fires" };
-  };
-  await runUntil(w, loop(w), () => w.calls.includes("release"));
-  assert.deepEqual(w.calls, ["acquire", "acquire", "release"], "never cordoned while blocked");
-  assert.equal(w.slotHolder, undefined);
-  assert.ok(w.reports.some((r) => r.reason === "RebootBlocked" && r.blockReason === "alert"));
 });
 
 Deno.test("RebootLoop: a restarted loop keeps guarding its slot: taken while cordoning, it retreats (issue 13)", async () => {
@@ -342,7 +313,7 @@ Deno.test("RebootLoop: a restarted loop keeps guarding its slot: taken while cor
   assert.deepEqual(w.calls, ["acquire"]);
   // Meanwhile another node takes the slot (its Lease was deleted and re-created, say).
   w.slotHolder = "n2";
-  await sleep(100);
+  await until(() => keeper.lost !== undefined);
   assert.match(keeper.lost ?? "", /deleted or taken by another node/);
   assert.ok(keeper.lostSignal.aborted);
   await runUntil(w, l, () => w.calls.includes("release"));
@@ -363,9 +334,38 @@ Deno.test("RebootLoop: a slot lost during the cordon is seen before the drain; t
   const done = runUntil(w, l, () => w.calls.includes("release"));
   while (!w.calls.includes("cordon")) await sleep(5);
   w.slotHolder = "n2";
-  await sleep(100);
+  await until(() => w.keeper?.lost !== undefined);
   open();
   await done;
   assert.deepEqual(w.calls, ["acquire", "cordon", "retreat", "release"]);
   assert.ok(w.reports.some((r) => r.reason === "SlotLost"));
+});
+
+Deno.test("RebootLoop: a request or an unhold wakes an idle or blocked node at once, not a period later", async () => {
+  const w = new World();
+  w.sentinel = false;
+  const l = loop(w);
+  const ac = new AbortController();
+  const run = l.run(ac.signal);
+  const wake = () => w.controlChanged?.();
+  // Idle with a 60 s period: nothing happens until the watch says the control changed.
+  await until(() => l.phase === "idle" && w.controlChanged !== undefined);
+  assert.equal(l.phase, "idle");
+  await sleep(50);
+  assert.deepEqual(w.calls, []);
+  w.sentinel = true; // what the sentinel port says once the request is seen
+  w.gate = { clear: false, reason: "held", message: "held by alice: NIC firmware" };
+  wake();
+  const waits = w.controlWaits;
+  await until(() => w.reports.some((r) => r.blockReason === "held") && w.controlWaits > waits);
+  assert.equal(l.phase, "required");
+  assert.deepEqual(w.calls, [], "a held node never tries for a slot");
+  // Unheld: the blocked node goes on within moments, though its wait was a period.
+  w.gate = { clear: true };
+  wake();
+  await until(() => w.calls.includes("acquire"));
+  assert.ok((w.calls as string[]).includes("acquire"), "unheld: it takes the slot within moments");
+  ac.abort();
+  await run;
+  w.keeper?.stop();
 });

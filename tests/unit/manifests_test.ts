@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadAllYaml, type V1Container, type V1DaemonSet, type V1PodSpec } from "@kubernetes/client-node";
-import { type ManifestOptions, renderManifests } from "../../lib/cli/manifests.ts";
+import { defaultImageNote, type ManifestOptions, renderManifests } from "../../lib/cli/manifests.ts";
 import { type Config, configToJson, parseConfig } from "../../lib/config/mod.ts";
 import { daemonGrants } from "../../lib/rbac.ts";
 import { allowed, type ApiCall, ruleAllows } from "../harness/rbac_match.ts";
@@ -312,4 +312,34 @@ Deno.test("README's RBAC table lists exactly the generated rules", async () => {
   for (const [, what] of rows) {
     if (named.some((n) => what?.includes(`\`${n}\``))) assert.match(what ?? "", /by name/);
   }
+});
+
+Deno.test("`kreboot manifests` says on stderr, in one line, that the default image is not published yet", async () => {
+  const run = async (...extra: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../../main.ts", import.meta.url).pathname, "manifests", ...extra],
+      stdin: "null",
+      // No KREBOOT_*/KURED_* variables of the caller: only what deno itself needs.
+      env: Object.fromEntries(
+        ["HOME", "DENO_DIR", "PATH"].flatMap((k) => Deno.env.get(k) ? [[k, Deno.env.get(k)!]] : []),
+      ),
+      clearEnv: true,
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return { stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+  };
+  const dflt = await run();
+  assert.match(dflt.stdout, /image: ghcr\.io\/kreboot\/kreboot:/);
+  assert.equal(
+    dflt.stderr,
+    `${defaultImageNote()}\n`,
+    "exactly the note, nothing else on stderr",
+  );
+  assert.match(
+    dflt.stderr,
+    /^kreboot manifests: note: no image has been published as \S+ yet; .*--image=<yours>/,
+  );
+  const own = await run("--image=registry.example/kreboot:1");
+  assert.match(own.stdout, /image: registry\.example\/kreboot:1/);
+  assert.equal(own.stderr, "", "no note for an image of your own");
 });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { configCommand } from "../../../lib/cli/config_cmd.ts";
 import { ConfigError, parseConfig } from "../../../lib/config/mod.ts";
-import { isOpen } from "../../../lib/windows/mod.ts";
+import { isOpen } from "../../../lib/cron_windows/mod.ts";
 
 Deno.test("the new flags default to today's behaviour: one group, no cap, no budget, no cron window", () => {
   const { config } = parseConfig([], {});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ApiException } from "@kubernetes/client-node";
+import { ApiError } from "../../../lib/kube/mod.ts";
 import { evictionRetryDelayMs, MIN_EVICTION_RETRY_MS } from "../../../lib/drain/backoff.ts";
 import { classifyEvictionError } from "../../../lib/drain/answer.ts";
 
@@ -31,7 +31,7 @@ Deno.test("MIN_EVICTION_RETRY_MS is kubectl's 5 s", () => {
 });
 
 function apiError(code: number, status: Record<string, unknown>, headers: Record<string, string> = {}) {
-  return new ApiException(code, "failed", JSON.stringify({ kind: "Status", code, ...status }), headers);
+  return new ApiError(code, JSON.stringify({ kind: "Status", code, ...status }), headers, "POST eviction");
 }
 
 Deno.test("classifyEvictionError: 429 from a PDB retries after the floor, naming the budget", () => {

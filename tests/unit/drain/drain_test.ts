@@ -4,17 +4,20 @@
  * (The real apiserver's behaviour is covered by tests/e2e/drain_test.ts.)
  */
 import assert from "node:assert/strict";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { drain, type DrainOptions, type EvictionResult } from "../../../lib/drain/mod.ts";
-import type { Kube } from "../../../lib/kube.ts";
+import { ApiError, type Kube } from "../../../lib/kube/mod.ts";
 import { Logger } from "../../../lib/log.ts";
 
 type Answer = "accept" | { code: number; body?: Record<string, unknown>; headers?: Record<string, string> };
 
 function apiError(a: Exclude<Answer, "accept">) {
-  return new k8s.ApiException(a.code, "failed", JSON.stringify({ kind: "Status", code: a.code, ...a.body }), {
-    ...a.headers,
-  });
+  return new ApiError(
+    a.code,
+    JSON.stringify({ kind: "Status", code: a.code, ...a.body }),
+    { ...a.headers },
+    "fake",
+  );
 }
 
 const TOO_MANY: Answer = {
@@ -219,20 +222,41 @@ Deno.test("drain: other 403s fail; 403 NamespaceTerminating waits for a terminat
   );
 });
 
-Deno.test("drain: a pod replaced under the same name (new UID) counts as gone", async () => {
+Deno.test("drain: a pod replaced under the same name (new UID) counts as gone; the new one is drained too", async () => {
   const f = new FakeCluster();
   f.add("sts-0", { owner: "StatefulSet" });
   f.linger = 1_000; // the old pod would linger forever...
-  const p = drain(f.kube(), "n1", opts());
+  const o = opts();
+  const p = drain(f.kube(), "n1", o);
   await new Promise((r) => setTimeout(r, 30));
-  // ...but the StatefulSet controller replaced it: same name, new UID, not terminating.
+  // ...but the StatefulSet controller replaced it: same name, new UID, not terminating, and (as a scheduler
+  // that had not seen the cordon yet would) bound to this node again.
+  f.linger = 1;
   f.pods.set("ns/sts-0", {
     metadata: { namespace: "ns", name: "sts-0", uid: "sts-0-uid-2" },
     spec: { nodeName: "n1", containers: [] },
     status: { phase: "Running" },
   });
   const r = await p;
-  assert.equal(r.ok, true);
+  assert.deepEqual(r.ok && r.evicted, 2);
+  assert.deepEqual([...f.pods.keys()], []);
+  const late = o.lines.find((l) => l.msg === "draining pods bound to the node after the drain began");
+  assert.deepEqual(late?.pods, ["ns/sts-0"]);
+});
+
+Deno.test("drain: it is over only when a list shows nothing left: a pod bound meanwhile is drained", async () => {
+  const f = new FakeCluster();
+  f.add("early", { owner: "ReplicaSet" });
+  f.linger = 3;
+  const o = opts();
+  const p = drain(f.kube(), "n1", o);
+  await new Promise((r) => setTimeout(r, 10));
+  f.add("late", { owner: "ReplicaSet" });
+  f.add("late-ds", { owner: "DaemonSet" });
+  const r = await p;
+  assert.deepEqual(r.ok && [r.evicted, r.deleted], [2, 0]);
+  assert.deepEqual(f.evictions.map((e) => e.key).sort(), ["ns/early", "ns/late"]);
+  assert.deepEqual([...f.pods.keys()], ["ns/late-ds"], "DaemonSet pods stay, as at the start");
 });
 
 Deno.test("drain: skip-wait stops waiting for a pod terminating longer than the limit", async () => {

@@ -1,6 +1,6 @@
 /** Node writes against a recording fake: what each patch carries, the 409 re-read, and the admin cordon rule. */
 import assert from "node:assert/strict";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import {
   cordon,
   CORDONED_BY_KREBOOT,
@@ -9,7 +9,7 @@ import {
   uncordon,
 } from "../../../lib/drain/node.ts";
 import { restoreAfterReboot, retreat } from "../../../lib/drain/mod.ts";
-import type { Kube } from "../../../lib/kube.ts";
+import { ApiError, type Kube, type PatchType } from "../../../lib/kube/mod.ts";
 import { Logger } from "../../../lib/log.ts";
 
 class FakeNodes {
@@ -35,20 +35,19 @@ class FakeNodes {
     },
     patchNode: (
       p: { name: string; body: Record<string, unknown>; dryRun?: string },
-      options?: k8s.ConfigurationOptions,
+      contentType?: PatchType,
     ) => {
       if (this.deleted) return Promise.reject(notFound());
       this.beforePatch?.();
       this.beforePatch = undefined;
-      const contentType = contentTypeOf(options);
       this.patches.push({ body: structuredClone(p.body), dryRun: p.dryRun, contentType });
       const code = this.failNext.shift();
-      if (code !== undefined) return Promise.reject(new k8s.ApiException(code, "x", "{}", {}));
+      if (code !== undefined) return Promise.reject(new ApiError(code, "{}", {}, "PATCH node"));
       const meta = p.body.metadata as { resourceVersion?: string } | undefined;
       if (
         meta?.resourceVersion !== undefined && meta.resourceVersion !== this.node.metadata?.resourceVersion
       ) {
-        return Promise.reject(new k8s.ApiException(409, "conflict", '{"reason":"Conflict"}', {}));
+        return Promise.reject(new ApiError(409, '{"reason":"Conflict"}', {}, "PATCH node"));
       }
       const spec = p.body.spec as k8s.V1NodeSpec | undefined;
       if (spec?.taints && p.dryRun === undefined) this.node.spec = { ...this.node.spec, taints: spec.taints };
@@ -67,25 +66,18 @@ class FakeNodes {
   }
 }
 
-function notFound(): k8s.ApiException<string> {
-  return new k8s.ApiException(
+function notFound(): ApiError {
+  return new ApiError(
     404,
-    "not found",
-    '{"reason":"NotFound","message":"nodes \\"n1\\" not found"}',
+    JSON.stringify({ reason: "NotFound", message: 'nodes "n1" not found' }),
     {},
+    "GET node",
   );
 }
 
 function collect(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   return { log: new Logger({ format: "json", node: "n1", sink: (l) => lines.push(JSON.parse(l)) }), lines };
-}
-
-function contentTypeOf(options: k8s.ConfigurationOptions | undefined): string | undefined {
-  // MERGE_PATCH is a middleware that sets the header; run it against a throwaway request to read it.
-  const ctx = new k8s.RequestContext("http://x", k8s.HttpMethod.PATCH);
-  for (const m of options?.middleware ?? []) void m.pre(ctx);
-  return ctx.getHeaders()["Content-Type"];
 }
 
 Deno.test("cordon: one merge patch sets spec.unschedulable and kreboot's annotation, with the resourceVersion", async () => {
@@ -226,49 +218,4 @@ Deno.test("other failures are still reported and retried, not mistaken for a del
     restoreAfterReboot(f.kube(), "n1", { taint: "", postRebootLabels: {} }),
     /restoring node n1 after its reboot incomplete \(will be retried\): uncordon: cannot uncordon node n1: HTTP 500/,
   );
-});
-
-Deno.test("a known Node (from the daemon's watch) saves the read before a write; a stale one costs a re-read", async () => {
-  const f = new FakeNodes();
-  const snapshot = structuredClone(f.node);
-  assert.deepEqual(await cordon(f.kube(), "n1", () => Promise.resolve(snapshot)), {
-    wasUnschedulable: false,
-  });
-  assert.equal(f.reads, 0, "written from the known object");
-  assert.equal(f.patches.length, 1);
-
-  // Known one version behind (our own uncordon of it is already on the server): 409, read, write.
-  const ours = new FakeNodes({ unschedulable: true });
-  ours.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
-  const stale = structuredClone(ours.node);
-  ours.bump();
-  assert.deepEqual(await uncordon(ours.kube(), "n1", () => Promise.resolve(stale)), { uncordoned: true });
-  assert.equal(ours.reads, 1);
-  assert.equal(ours.patches.length, 2);
-});
-
-Deno.test("a known Node never decides to write nothing: that takes a fresh read", async () => {
-  // The watch does not show our cordon yet: uncordon reads before concluding the cordon is not ours.
-  const ours = new FakeNodes({ unschedulable: true });
-  ours.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
-  const before = { metadata: { name: "n1", resourceVersion: "0" }, spec: {} };
-  assert.deepEqual(await uncordon(ours.kube(), "n1", () => Promise.resolve(before)), { uncordoned: true });
-  assert.equal(ours.reads, 1);
-
-  // The watch still shows an admin's cordon that was lifted since: cordon reads, then cordons.
-  const lifted = new FakeNodes();
-  const old = { metadata: { name: "n1", resourceVersion: "0" }, spec: { unschedulable: true } };
-  assert.deepEqual(await cordon(lifted.kube(), "n1", () => Promise.resolve(old)), {
-    wasUnschedulable: false,
-  });
-  assert.equal(lifted.reads, 1);
-  assert.equal(lifted.patches.length, 1);
-
-  // The taint already there as known: confirmed by a read before nothing is written.
-  const tainted = new FakeNodes({ taints: [{ key: "k", effect: "PreferNoSchedule" }] });
-  const known = structuredClone(tainted.node);
-  const r = await setPreferNoScheduleTaint(tainted.kube(), "n1", "k", true, () => Promise.resolve(known));
-  assert.deepEqual(r, { changed: false });
-  assert.equal(tainted.reads, 1);
-  assert.equal(tainted.patches.length, 0);
 });

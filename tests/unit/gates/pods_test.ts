@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { checkBlockingPods } from "../../../lib/gates/pods.ts";
-import { makeKube } from "../../../lib/kube.ts";
+import { makeKube } from "../../../lib/kube/mod.ts";
 
 const strict = { sanitizeOps: true, sanitizeResources: true };
 

@@ -186,6 +186,16 @@ export class FakeLeaseStore implements LeaseStore {
     });
   }
 
+  /** Nodes whose kreboot cordon is still on (tests set it). */
+  readonly cordoned = new Set<string>();
+
+  nodeCordonedByKreboot(name: string): Promise<boolean> {
+    return Promise.resolve().then(() => {
+      this.#call("nodeCordonedByKreboot");
+      return this.cordoned.has(name);
+    });
+  }
+
   watch(target: WatchTarget, cb: WatchCallbacks): WatchHandle {
     this.calls[`watch/${target.kind}`] = (this.calls[`watch/${target.kind}`] ?? 0) + 1;
     const w: Watcher = { target, cb, stopped: false };
@@ -193,13 +203,7 @@ export class FakeLeaseStore implements LeaseStore {
     queueMicrotask(() => {
       if (w.stopped || !this.#watchers.has(w)) return;
       if (this.#down) this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
-      else {
-        cb.open();
-        // A watch without a resourceVersion begins with the object as it is, as the API server's does.
-        if (target.kind === "node" && this.nodes.has(target.name)) {
-          cb.event("ADDED", { metadata: { name: target.name } });
-        }
-      }
+      else cb.open();
     });
     return {
       stop: () => {

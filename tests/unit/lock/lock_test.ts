@@ -64,15 +64,11 @@ Deno.test("conflict: two nodes race for one slot: exactly one wins, the loser re
       await first.tryAcquire(cordoning);
       await first.release();
     }
-    const ds = store.calls.readDaemonSet ?? 0;
-    const lists = store.calls.listLeases ?? 0;
     const [ra, rb] = await Promise.all([
       lockOn(store, "a").tryAcquire(cordoning),
       lockOn(store, "b").tryAcquire(cordoning),
     ]);
     assert.equal([ra, rb].filter((r) => r.acquired).length, 1, `existing Lease: ${existing}`);
-    assert.equal((store.calls.listLeases ?? 0) - lists, 3, "one read each, and the loser's re-read");
-    assert.equal((store.calls.readDaemonSet ?? 0) - ds, 2, "the loser re-reads only the Leases");
     const loser = ra.acquired ? rb : ra;
     assert.ok(!loser.acquired && loser.reason === "full", JSON.stringify(loser));
     assert.equal(store.holder(SLOT0), ra.acquired ? "a" : "b");
@@ -152,6 +148,24 @@ Deno.test("TTL: a silent holder loses the slot after --lock-ttl of the observer'
   await assert.rejects(a.renew(), LostSlotError);
 });
 
+Deno.test("TTL: a silent holder whose Node still carries kreboot's cordon keeps the slot (never one node more disrupted)", async () => {
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  const clock = new Clock();
+  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
+  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now });
+  await a.tryAcquire(cordoning);
+  store.cordoned.add("a"); // a's daemon cordoned the node, then died
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  clock.advance(60_000);
+  const r = await b.tryAcquire(cordoning);
+  assert.ok(!r.acquired && r.reason === "full", "silent past the TTL, but its node is still disrupted");
+  assert.equal(store.holder(SLOT0), "a");
+  // Its cordon undone (by its restarted daemon, or by hand): the silent slot may be taken over.
+  store.cordoned.delete("a");
+  assert.equal((await b.tryAcquire(cordoning)).acquired, true);
+  assert.equal(store.holder(SLOT0), "b");
+});
+
 Deno.test("blind observer: an outage longer than the TTL is not the holder's silence; it gets a full TTL after", async () => {
   const store = new FakeLeaseStore({ nodes: ["a", "b"] });
   const clock = new Clock();
@@ -194,7 +208,10 @@ Deno.test("blind observer: a waiter whose watch broke during the outage gives th
   await new Promise((r) => setTimeout(r, 10));
   store.setDown(false);
   // The watch restarts after its backoff (1 s), re-reading the slots first.
-  await new Promise((r) => setTimeout(r, 1_500));
+  const deadline = Date.now() + 5_000;
+  while ((store.calls["watch/leases"] ?? 0) < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   assert.ok(lines.some((l) => /watch ended; restarting/.test(l)), "the outage is logged");
   assert.equal((await b.tryAcquire(cordoning)).acquired, false, "took the slot as the API server returned");
   clock.advance(15_000);
@@ -202,6 +219,35 @@ Deno.test("blind observer: a waiter whose watch broke during the outage gives th
   ac.abort();
   assert.equal(await waiting, "aborted");
   b.stopWatching();
+});
+
+Deno.test("an observer that stopped waiting and read nothing during an outage does not count it as silence", async () => {
+  // Seed 3 of the chaos runs: a waiter leaves waiting (its watch live, closed), its gates then fail against the
+  // away API server, so it reads no Lease and never goes blind; its first read afterwards must not find the
+  // holder (whose daemon could not write either) silent for the whole outage.
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  const clock = new Clock();
+  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
+  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now });
+  await a.tryAcquire(cordoning);
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  const ac = new AbortController();
+  const waiting = b.waitForChance(ac.signal, 600_000);
+  await new Promise((r) => setTimeout(r, 10));
+  clock.advance(5_000);
+  ac.abort();
+  assert.equal(await waiting, "aborted");
+  b.stopWatching();
+  clock.advance(30_000);
+  assert.equal(
+    (await b.tryAcquire(cordoning)).acquired,
+    false,
+    "took the slot on its first read after the gap",
+  );
+  clock.advance(9_999);
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false, "5 s watched + 9.999 s read: within the TTL");
+  clock.advance(1);
+  assert.equal((await b.tryAcquire(cordoning)).acquired, true, "a whole TTL of sight without a renewal");
 });
 
 Deno.test("lost slot: a write to a slot taken or deleted meanwhile throws LostSlotError; stillHeld says so", async () => {
@@ -244,53 +290,6 @@ Deno.test("a holder whose Node was deleted frees its slot at once, and a watchin
   await new Promise((r) => setTimeout(r, 10));
   store.deleteNode("a");
   assert.equal(await waiting, "changed");
-  b.stopWatching();
-  assert.ok((await b.tryAcquire(cordoning)).acquired);
-});
-
-Deno.test("a waiting node judges the holders' Nodes from its watches on them, without reading them", async () => {
-  const store = new FakeLeaseStore({ nodes: ["a", "b", "c"] });
-  const a = lockOn(store, "a");
-  await a.tryAcquire(cordoning);
-  const b = lockOn(store, "b");
-  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
-  assert.equal(store.calls.nodeExists, 1, "not watching yet: one read of the holder's Node");
-  const ac = new AbortController();
-  let waiting = b.waitForChance(ac.signal, 10_000);
-  await new Promise((r) => setTimeout(r, 20));
-  // a hands over to c: b judges c from its new watch on c's Node, which begins with the Node as it is.
-  await a.release();
-  await lockOn(store, "c").tryAcquire(cordoning);
-  await new Promise((r) => setTimeout(r, 20));
-  if (await Promise.race([waiting, Promise.resolve("still waiting")]) === "changed") {
-    assert.equal((await b.tryAcquire(cordoning)).acquired, false);
-    waiting = b.waitForChance(ac.signal, 10_000);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.equal(store.calls["watch/node"], 2, "a's Node, then c's");
-  assert.deepEqual((await b.view()).map((v) => v.verdict.kind), ["held"]);
-  assert.equal(store.calls.nodeExists, 1, "no read of a watched holder's Node");
-  ac.abort();
-  await waiting;
-  b.stopWatching();
-});
-
-Deno.test("a holder Node already gone when its watch starts is read once and found gone", async () => {
-  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
-  await lockOn(store, "a").tryAcquire(cordoning);
-  const b = lockOn(store, "b");
-  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
-  // Deleted before b watches it: the watch will never say anything about it.
-  store.nodes.delete("a");
-  const ac = new AbortController();
-  const waiting = b.waitForChance(ac.signal, 10_000);
-  await new Promise((r) => setTimeout(r, 10));
-  const t0 = Date.now();
-  assert.deepEqual((await b.view()).map((v) => v.verdict.kind), ["orphaned"]);
-  assert.ok(Date.now() - t0 < 3_000, "no longer than the watch's moment to answer");
-  assert.ok((store.calls.nodeExists ?? 0) >= 2, "the watch said nothing: read");
-  ac.abort();
-  await waiting;
   b.stopWatching();
   assert.ok((await b.tryAcquire(cordoning)).acquired);
 });

@@ -3,6 +3,8 @@ import {
   clearRequestPatch,
   decodeHold,
   decodeRequest,
+  describeHold,
+  describeRequest,
   encodeHold,
   encodeRequest,
   HOLD_ANNOTATION,
@@ -15,6 +17,7 @@ import {
   requestOf,
   requestPatch,
   requestSatisfied,
+  requestToClearAfterReboot,
 } from "../../../lib/node_control/mod.ts";
 
 const node = (annotations: Record<string, string>, bootID = "boot-1"): NodeLike => ({
@@ -73,4 +76,18 @@ Deno.test("patches: merge patches set and remove; the clearing JSON Patch tests 
     { op: "test", path: "/metadata/annotations/kreboot.dev~1reboot-requested", value: '{"by":"a"}' },
     { op: "remove", path: "/metadata/annotations/kreboot.dev~1reboot-requested" },
   ]);
+});
+
+Deno.test("after a reboot: the request to remove is the satisfied one or one without a boot ID, as recorded", () => {
+  const satisfied = encodeRequest({ by: "bob", since: "t", bootId: "boot-1" });
+  assert.equal(requestToClearAfterReboot(node({ [REQUEST_ANNOTATION]: satisfied }, "boot-2")), satisfied);
+  assert.equal(requestToClearAfterReboot(node({ [REQUEST_ANNOTATION]: satisfied }, "boot-1")), undefined);
+  const noBoot = encodeRequest({ by: "bob", since: "t" });
+  assert.equal(requestToClearAfterReboot(node({ [REQUEST_ANNOTATION]: noBoot }, "boot-2")), noBoot);
+  assert.equal(requestToClearAfterReboot(node({ [REQUEST_ANNOTATION]: "garbage" }, "boot-2")), undefined);
+  assert.equal(requestToClearAfterReboot(node({}, "boot-2")), undefined);
+  assert.equal(describeHold({ by: "alice", reason: "NIC", since: "t0" }), "alice since t0: NIC");
+  assert.equal(describeHold({ by: "unknown", reason: "unreadable", since: "" }), "unknown: unreadable");
+  assert.equal(describeRequest({ by: "bob", since: "t", reason: "kernel" }), "bob: kernel");
+  assert.equal(describeRequest({ by: "bob", since: "t" }), "bob");
 });

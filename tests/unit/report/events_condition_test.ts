@@ -157,6 +157,19 @@ Deno.test("conditionFor: status, where the reboot stands, what blocks it, and a 
     state: "RebootRequired",
     message: "the reboot sentinel says this node needs a reboot",
   });
+  // An operator's request (lib/machine/waiting.ts) says who asked, not the sentinel.
+  assert.deepEqual(conditionFor(report("RebootRequired", "reboot requested by bob: kernel parameter")), {
+    status: "True",
+    state: "RebootRequired",
+    message: "reboot requested by bob: kernel parameter",
+  });
+  // A held node: who and why, and the reason BlockedByHold.
+  const held = conditionFor(report("RebootBlocked", "held by alice since t: NIC", { blockReason: "held" }))!;
+  assert.deepEqual(encodeCondition(held), {
+    status: "True",
+    reason: "BlockedByHold",
+    message: "held by alice since t: NIC",
+  });
   assert.deepEqual(conditionFor(report("RebootBlocked", "alert HighLoad firing", { blockReason: "alert" })), {
     status: "True",
     state: "RebootBlocked",

@@ -3,8 +3,8 @@
  * patch Events). Each call is recorded in order; `fail` makes the next calls of a method throw an
  * ApiException with the given status.
  */
-import * as k8s from "@kubernetes/client-node";
-import type { Kube } from "../../../lib/kube.ts";
+import type * as k8s from "@kubernetes/client-node";
+import { ApiError, type Kube } from "../../../lib/kube/mod.ts";
 
 export interface Call {
   method: string;
@@ -22,17 +22,8 @@ export interface FakeKube {
 }
 
 function contentTypeOf(options: unknown): string | undefined {
-  // The options from setHeaderOptions carry a middleware; run it over a fake request to read the header.
-  const mw = (options as { middleware?: { pre(ctx: unknown): unknown }[] } | undefined)?.middleware?.[0];
-  if (!mw) return undefined;
-  let ct: string | undefined;
-  const ctx = {
-    setHeaderParam(name: string, value: string) {
-      if (name.toLowerCase() === "content-type") ct = value;
-    },
-  };
-  mw.pre(ctx);
-  return ct;
+  // A patch call's second argument is its content type (MERGE_PATCH etc.).
+  return typeof options === "string" ? options : undefined;
 }
 
 export function fakeKube(opts: { dryRun?: boolean; node?: k8s.V1Node } = {}): FakeKube {
@@ -47,7 +38,7 @@ export function fakeKube(opts: { dryRun?: boolean; node?: k8s.V1Node } = {}): Fa
     calls.push({ method, params, ...(ct ? { contentType: ct } : {}) });
     const status = fail.get(method);
     if (status !== undefined) {
-      return Promise.reject(new k8s.ApiException(status, "failed", JSON.stringify({ reason: "Fake" }), {}));
+      return Promise.reject(new ApiError(status, JSON.stringify({ reason: "Fake" }), {}, method));
     }
     if (method === "readNode") return Promise.resolve(structuredClone(state.node));
     return Promise.resolve(params.body ?? {});

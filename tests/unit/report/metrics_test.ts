@@ -20,6 +20,7 @@ Deno.test("metrics: every series exists from the start with zeros", async () => 
   assert.equal(sample(t, 'kreboot_phase{node="n1",phase="idle"}'), 0);
   assert.equal(sample(t, 'kreboot_reboot_blocked{node="n1",reason="window"}'), 0);
   assert.equal(sample(t, 'kreboot_slot_held{node="n1"}'), 0);
+  assert.equal(sample(t, 'kreboot_held{node="n1",by="",reason=""}'), 0);
   assert.equal(sample(t, 'kreboot_evictions_total{node="n1",result="evicted"}'), 0);
   assert.equal(sample(t, 'kreboot_reboots_total{node="n1",result="ok"}'), 0);
   assert.equal(sample(t, 'kreboot_drain_duration_seconds_count{node="n1"}'), 0);
@@ -168,4 +169,20 @@ Deno.test("metrics: a Metrics serves as the drain's hooks (onEviction, onDrained
   const t = await m.text();
   assert.equal(sample(t, 'kreboot_evictions_total{node="n1",result="failed"}'), 1);
   assert.equal(sample(t, 'kreboot_drain_duration_seconds_sum{node="n1"}'), 12);
+});
+
+Deno.test("metrics: kreboot_held says who holds the node and why, one series at a time", async () => {
+  const m = new Metrics("n1", { defaultMetrics: false });
+  m.setHeld({ by: "alice", reason: 'NIC "firmware"', since: "2026-11-23T10:00:00Z" });
+  let t = await m.text();
+  assert.equal(sample(t, 'kreboot_held{node="n1",by="alice",reason="NIC \\"firmware\\""}'), 1);
+  assert.equal(sample(t, 'kreboot_held{node="n1",by="",reason=""}'), undefined);
+  m.setHeld({ by: "bob", reason: "disk", since: "" });
+  t = await m.text();
+  assert.equal([...t.matchAll(/^kreboot_held\{/gm)].length, 1, "the old hold's series is gone");
+  assert.equal(sample(t, 'kreboot_held{node="n1",by="bob",reason="disk"}'), 1);
+  m.setHeld(undefined);
+  t = await m.text();
+  assert.equal(sample(t, 'kreboot_held{node="n1",by="",reason=""}'), 0);
+  assert.equal([...t.matchAll(/^kreboot_held\{/gm)].length, 1);
 });

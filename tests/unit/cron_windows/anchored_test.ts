@@ -11,8 +11,8 @@ import {
   parseCron,
   parseWindowSpec,
   splitSpec,
-} from "../../../lib/windows/mod.ts";
-import { inWindow } from "../../../lib/gates/window.ts";
+} from "../../../lib/cron_windows/mod.ts";
+import { inWindow } from "../../../lib/gates/window/mod.ts";
 
 const ms = (iso: string) => Date.parse(iso);
 const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());

@@ -6,7 +6,7 @@
 import { formatGoDuration, parseGoDuration } from "../config/duration.ts";
 import { InvalidValue } from "../config/errors.ts";
 import { CRON_EXPECTED, parseCron } from "./cron.ts";
-import type { AnchoredWindow } from "./window.ts";
+import type { AnchoredWindow } from "./anchored.ts";
 
 /** Specs longer than this are refused before they are split (a hostile value must cost nothing). */
 export const MAX_SPEC_LENGTH = 1_000;

@@ -6,7 +6,7 @@ import {
   inWindow,
   type RebootWindow,
   rebootWindow,
-} from "../../../lib/gates/window.ts";
+} from "../../../lib/gates/window/mod.ts";
 
 const EVERY_DAY = [0, 1, 2, 3, 4, 5, 6];
 

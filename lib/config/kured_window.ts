@@ -2,7 +2,7 @@
  * The reboot window's value types: days (`--reboot-days`), times of day (`--start-time`, `--end-time`) and
  * the time zone (`--time-zone`), parsed exactly as kured's `pkg/timewindow` accepts them.
  *
- * The window logic itself lives in lib/gates/window.ts; `wallClock` below is the one place that turns an
+ * The window logic itself lives in lib/gates/window/kured.ts; `wallClock` below is the one place that turns an
  * instant into the zone's local day and time, so DST handling is in one spot.
  */
 

@@ -1,21 +1,14 @@
 /**
  * The window gate with `--reboot-window`: a reboot may start when kured's window (`--reboot-days`,
- * `--start-time`, `--end-time`, `--time-zone`, judged exactly as kured does in lib/gates/window.ts) is
- * open AND, when any `--reboot-window` is given, at least one of them is open. kured's flags default to
- * "every day, all day", so with only `--reboot-window` given the cron windows alone decide; giving both
- * narrows the cron windows to kured's days and hours. Without `--reboot-window` the result is exactly
- * lib/gates/window.ts's, message included.
+ * `--start-time`, `--end-time`, `--time-zone`, judged exactly as kured does in kured.ts) is open AND, when
+ * any `--reboot-window` (a cron window of lib/cron_windows/) is given, at least one of them is open. kured's
+ * flags default to "every day, all day", so with only `--reboot-window` given the cron windows alone decide;
+ * giving both narrows the cron windows to kured's days and hours. Without `--reboot-window` the result is
+ * exactly kured.ts's, message included.
  */
-import { blocked, CLEAR, type GateResult } from "../gates/gate.ts";
-import {
-  checkWindow,
-  describeWindow,
-  inWindow,
-  nextWindowStart,
-  type RebootWindow,
-} from "../gates/window.ts";
-import { formatWindowSpec } from "./spec.ts";
-import { type AnchoredWindow, anyOpen, anyOpenAtOrAfter } from "./window.ts";
+import { type AnchoredWindow, anyOpen, anyOpenAtOrAfter, formatWindowSpec } from "../../cron_windows/mod.ts";
+import { blocked, CLEAR, type GateResult } from "../gate.ts";
+import { checkWindow, describeWindow, inWindow, nextWindowStart, type RebootWindow } from "./kured.ts";
 
 export interface WindowPolicy {
   /** kured's window. */
@@ -72,7 +65,7 @@ export function describePolicy(p: WindowPolicy): string {
 
 /**
  * The window gate: clear when a reboot may start now, otherwise blocked (reason `window`) with when it
- * may start next as `retryAtMs`. Same shape and reason as lib/gates/window.ts's `checkWindow`.
+ * may start next as `retryAtMs`. Same shape and reason as kured.ts's `checkWindow`.
  */
 export function checkWindows(p: WindowPolicy, now: Temporal.Instant): GateResult {
   if (p.windows.length === 0) return checkWindow(p.kured, now);

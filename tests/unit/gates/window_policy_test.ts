@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { checkWindow, type RebootWindow } from "../../../lib/gates/window.ts";
+import { parseWindowSpec } from "../../../lib/cron_windows/mod.ts";
 import {
+  checkWindow,
   checkWindows,
   mayStart,
   nextStart,
-  parseWindowSpec,
+  type RebootWindow,
   type WindowPolicy,
-} from "../../../lib/windows/mod.ts";
+} from "../../../lib/gates/window/mod.ts";
 
 const ALL_DAYS: RebootWindow = {
   days: new Set([0, 1, 2, 3, 4, 5, 6]),

@@ -12,7 +12,7 @@
  */
 import { Cron } from "croner";
 import { InvalidValue } from "../config/errors.ts";
-import { parseTimeZone, resolveTimeZone } from "../config/window.ts";
+import { parseTimeZone, resolveTimeZone } from "../config/kured_window.ts";
 
 /** A validated cron pattern bound to a time zone. */
 export interface CronSchedule {

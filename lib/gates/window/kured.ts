@@ -10,9 +10,9 @@
  * - Local times that fall into a DST gap or overlap resolve as Go's `time.Date` resolves them (emulated in
  *   `goDate`), and the ±24 h shifts are absolute durations, as in Go's `Time.Add`.
  */
-import { type Config, ConfigError, WEEKDAYS } from "../config/mod.ts";
-import type { TimeOfDay } from "../config/window.ts";
-import { blocked, CLEAR, type GateResult } from "./gate.ts";
+import { type Config, ConfigError, WEEKDAYS } from "../../config/mod.ts";
+import type { TimeOfDay } from "../../config/kured_window.ts";
+import { blocked, CLEAR, type GateResult } from "../gate.ts";
 
 export type { TimeOfDay };
 
@@ -26,7 +26,9 @@ export interface RebootWindow {
 }
 
 /** The window the flags describe; throws `ConfigError` (naming `--time-zone`) when it cannot be evaluated. */
-export function rebootWindow(config: Config): RebootWindow {
+export function rebootWindow(
+  config: Pick<Config, "rebootDays" | "startTime" | "endTime" | "timeZone">,
+): RebootWindow {
   const w: RebootWindow = {
     days: new Set(config.rebootDays.map((d) => WEEKDAYS.indexOf(d))),
     start: config.startTime,
@@ -83,7 +85,7 @@ export function inWindow(w: RebootWindow, instant: Temporal.Instant): boolean {
 /**
  * The first instant at or after `instant` that is inside the window, or undefined if there is none within
  * the next eight days (which means never: the pattern repeats weekly). For status lines and logs, and for
- * lib/windows/gate.ts, which combines it with the `--reboot-window` cron windows.
+ * policy.ts, which combines it with the `--reboot-window` cron windows.
  */
 export function nextWindowStart(w: RebootWindow, instant: Temporal.Instant): Temporal.Instant | undefined {
   if (w.days.size === 0) return undefined;

@@ -1,10 +1,11 @@
 /**
- * Reboot windows in real time zones: cron patterns (croner) anchored at their start for a duration, the
- * `--reboot-window` spec, and the window gate that combines them with kured's window.
+ * Cron windows in real time zones: cron patterns (croner, cron.ts) and the windows anchored at their fire
+ * times for a duration (anchored.ts), with the `key=value` spec syntax they are written in (spec.ts). Shared
+ * by `--reboot-window` (the window gate in lib/gates/window/ combines them with kured's daily window) and
+ * the `schedule=` of a `--budget` (lib/budget/).
  *
  *   const w = parseWindowSpec("cron=0 22 * * fri,duration=6h,tz=Europe/Berlin");
  *   isOpen(w, Date.parse("2026-03-28T00:00:00Z"));            // true: Saturday 01:00 in Berlin
- *   checkWindows({ kured, windows: [w] }, Temporal.Now.instant());  // GateResult, reason "window"
  */
 export { CRON_EXPECTED, type CronSchedule, lastFireAtOrBefore, nextFireAfter, parseCron } from "./cron.ts";
 export { formatWindowSpec, MAX_SPEC_LENGTH, parseWindowSpec, splitSpec, windowFrom } from "./spec.ts";
@@ -18,5 +19,4 @@ export {
   openAtOrAfter,
   type OpenInterval,
   openIntervalAt,
-} from "./window.ts";
-export { checkWindows, describePolicy, mayStart, nextStart, type WindowPolicy } from "./gate.ts";
+} from "./anchored.ts";

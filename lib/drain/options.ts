@@ -1,0 +1,33 @@
+/** What a drain (lib/drain/run.ts) is told and what it answers. */
+import type { Logger } from "../log.ts";
+
+export type EvictionResult = "evicted" | "deleted" | "retry-429" | "failed";
+
+export interface DrainOptions {
+  log: Logger;
+  /** `--drain-grace-period` in seconds; negative = each pod's own terminationGracePeriodSeconds. */
+  gracePeriodSeconds: number;
+  /** `--drain-timeout` in ms; 0 = no limit. */
+  timeoutMs: number;
+  /** `--skip-wait-for-delete-timeout` in seconds; 0 = wait for every pod. */
+  skipWaitForDeleteTimeoutSeconds: number;
+  /** `--drain-pod-selector`; "" = every pod. */
+  podSelector: string;
+  /** Stops the drain (daemon shutdown); the result then says `ok: false`. */
+  signal?: AbortSignal;
+  /** Called once per eviction/delete outcome, for metrics. */
+  onEviction?: (result: EvictionResult) => void;
+  /** Most API requests in flight at once; default 20. */
+  maxInFlight?: number;
+  /** Floor of the wait before re-asking after a 429; default 5 s (tests may not lower what users rely on). */
+  minRetryMs?: number;
+  /** How often the pods still terminating are listed; default 1 s. */
+  pollIntervalMs?: number;
+  /** How often progress is logged at most; default 5 s. */
+  progressIntervalMs?: number;
+  now?: () => Date;
+}
+
+export type DrainResult =
+  | { ok: true; evicted: number; deleted: number; durationMs: number }
+  | { ok: false; reason: string; timedOut: boolean; remaining: string[] };
