@@ -21,7 +21,7 @@ import { type Ports, RebootLoop } from "./loop.ts";
 import type { SentinelObs } from "./machine/mod.ts";
 import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
-import { daemonPodsReady, OwnNode, readNodeState } from "./own_node.ts";
+import { daemonPodsReady, nodeState, OwnNode } from "./own_node.ts";
 import { clearRequestAfterReboot, describeRequest, holdOf, NodeControlWatch } from "./node_control/mod.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
@@ -71,12 +71,13 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
 
   const lock = lockFor(kube, config, log);
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
-  const reporter = new Reporter({ config, kube, log, metrics });
-  const ownNode = new OwnNode(kube, config, log, metrics);
-  // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts).
+  // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts);
+  // the loop reads its Node from the same watch, and the reporter says when it writes to the Node.
   const control = new NodeControlWatch(kube, node, log);
   control.onChange = (n) => metrics.setHeld(holdOf(n));
   control.start();
+  const reporter = new Reporter({ config, kube, log, metrics, nodeWrites: (w) => control.expect(w) });
+  const ownNode = new OwnNode(kube, config, log, metrics, () => control.current());
 
   // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
   const alerts = {
@@ -126,15 +127,20 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       return obs;
     },
     gates,
-    node: () => readNodeState(kube, node),
+    node: async () => {
+      const n = await control.current();
+      reporter.nodeSeen(n);
+      return nodeState(n);
+    },
     daemonPodsReady: () => daemonPodsReady(kube, node),
     lock,
     keeper,
     cordon: () => ownNode.prepareForDrain(signal),
     drain: (s) => ownNode.drain(s),
     reboot: async () => {
-      // The drain and reboot messages go out before the host goes down (a hung webhook costs --notify-timeout).
-      await reporter.flushNotifications();
+      // The drain and reboot messages go out before the host goes down (a hung webhook costs --notify-timeout),
+      // and so do the Rebooting Event and condition (an API server away costs a few seconds at most).
+      await Promise.all([reporter.flushNotifications(), reporter.flushWrites(REPORT_FLUSH_MS)]);
       await rebooter.reboot(signal);
     },
     describeReboot: () => rebooter.describe(),
@@ -178,6 +184,9 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     log.info("kreboot stopped");
   }
 }
+
+/** How long the reboot waits at most for the Events and condition written before it. */
+const REPORT_FLUSH_MS = 5_000;
 
 /** How long `--once` keeps trying to reach the API server before it gives up with exit 1. */
 export const ONCE_RETRY_MS = 15_000;

@@ -1,8 +1,8 @@
 /**
  * observe -> decide -> act. The loop gathers only what the current phase needs (an idle node reads its
  * sentinel and what its watch of its own Node holds, so it sends no API requests), asks the pure machine what
- * to do, hands the phase to the slot keeper (which records it on the Lease while the node holds a slot),
- * performs at most one action through a port, and waits as told.
+ * to do, hands the phase to the slot keeper (which records on the Lease what a restart needs while the node
+ * holds a slot), performs at most one action through a port, and waits as told.
  */
 import type { GateResult } from "./gates/gate.ts";
 import type { AcquireResult, HolderState } from "./lock/mod.ts";
@@ -31,7 +31,7 @@ export interface LockPort {
   mine(): Promise<HeldSlotRecord | undefined>;
   readonly held: HeldSlotRecord | undefined;
   tryAcquire(state: HolderState): Promise<AcquireResult>;
-  update(fields: { releaseAfter: Date | null }): Promise<unknown>;
+  update(fields: { releaseAfter: Date | null; phase?: string }): Promise<unknown>;
   release(): Promise<void>;
   waitForChance(signal: AbortSignal, maxMs: number): Promise<"changed" | "timeout" | "aborted">;
   stopWatching(): void;
@@ -112,6 +112,8 @@ export class RebootLoop {
   #firstPeriod = true;
   #wouldReboot = false;
   #blocked = false;
+  /** The last wait on the lock ended with a change that may free a slot. */
+  #lockChanged = false;
 
   constructor(ports: Ports, opts: LoopOptions) {
     this.#p = ports;
@@ -172,6 +174,8 @@ export class RebootLoop {
       // The quick first sentinel check is for a fresh start only; after any cycle the full period applies.
       if (phase !== "idle") this.#firstPeriod = false;
       this.#o.log.setPhase(phase);
+      // Most phases are not recorded on the slot Lease (lib/machine/startup.ts): the log says where a node stands.
+      this.#o.log.info("phase changed", { from: before });
       this.#p.phaseChanged?.(phase);
       if (before === "waiting") this.#p.lock.stopWatching();
     }
@@ -183,6 +187,8 @@ export class RebootLoop {
 
   async #observe(phase: Phase, signal: AbortSignal): Promise<Observation> {
     const obs: Observation = { now: this.#now() };
+    const lockChanged = this.#lockChanged;
+    this.#lockChanged = false;
     switch (phase) {
       case "startup": {
         const [slot, node] = await Promise.all([this.#p.lock.mine(), this.#p.node()]);
@@ -197,6 +203,11 @@ export class RebootLoop {
       case "waiting":
       case "cordoning":
         obs.sentinel = await this.#p.sentinel();
+        if (phase === "waiting" && lockChanged) {
+          // Woken by the lock: the slot first, the gates in cordoning (lib/machine/waiting.ts).
+          obs.lockChanged = true;
+          break;
+        }
         if (obs.sentinel.required && !obs.sentinel.error && !signal.aborted) obs.gate = await this.#p.gates();
         break;
       case "recovering": {
@@ -266,7 +277,8 @@ export class RebootLoop {
         return await attempt("release", () => this.#p.lock.release());
       case "set-release-after": {
         try {
-          await this.#p.lock.update({ releaseAfter: new Date(action.at) });
+          // The phase goes in the same write: a restart then resumes the delay (lib/machine/startup.ts).
+          await this.#p.lock.update({ releaseAfter: new Date(action.at), phase: this.#state.phase });
           return { action: "set-release-after", ok: true, at: action.at };
         } catch (e) {
           return { action: "set-release-after", ok: false, at: action.at, error: fail(e) };
@@ -295,6 +307,8 @@ export class RebootLoop {
           signal,
           (s) => this.#p.lock.waitForChance(s, this.#o.periodMs),
         );
+        // Woken by the operators' hold or request instead (undefined): the gates come first then.
+        this.#lockChanged = r === "changed";
         if (r === "timeout") this.#o.log.info("no change in the lock for a period; checking again");
         return;
       }

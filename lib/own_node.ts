@@ -3,14 +3,16 @@
  * PreferNoSchedule taint, the pre-reboot labels, `--drain-delay` and the cordon (`prepareForDrain`); the
  * drain; after the reboot the uncordon (only if kreboot cordoned), the post-reboot labels and the taint off
  * (`restoreAfterReboot`); after a failed drain the retreat. A thin adapter from the configuration onto
- * lib/drain, plus the two reads the loop makes of this node.
+ * lib/drain, plus what the loop reads of this node.
  */
+import type * as k8s from "@kubernetes/client-node";
 import type { Config } from "./config/mod.ts";
 import {
   cordon,
   CORDONED_BY_KREBOOT,
   drain,
   type EvictionResult,
+  type KnownNode,
   preflight,
   restoreAfterReboot,
   retreat,
@@ -35,12 +37,15 @@ export class OwnNode {
   #c: Config;
   #log: Logger;
   #hooks: DrainHooks;
+  #known: KnownNode | undefined;
 
-  constructor(kube: Kube, config: Config, log: Logger, hooks: DrainHooks = {}) {
+  /** `known`: the Node as the daemon follows it (lib/node_control/watch.ts), for a first write without a read. */
+  constructor(kube: Kube, config: Config, log: Logger, hooks: DrainHooks = {}, known?: KnownNode) {
     this.#kube = kube;
     this.#c = config;
     this.#log = log;
     this.#hooks = hooks;
+    this.#known = known;
   }
 
   get #node(): string {
@@ -54,13 +59,15 @@ export class OwnNode {
     });
   }
 
-  /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. */
-  async setPendingTaint(on: boolean): Promise<void> {
-    if (!this.#c.preferNoScheduleTaint) return;
+  /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. True when it changed. */
+  async setPendingTaint(on: boolean): Promise<boolean> {
+    if (!this.#c.preferNoScheduleTaint) return false;
     try {
-      await setPreferNoScheduleTaint(this.#kube, this.#node, this.#c.preferNoScheduleTaint, on);
+      const key = this.#c.preferNoScheduleTaint;
+      return (await setPreferNoScheduleTaint(this.#kube, this.#node, key, on, this.#known)).changed;
     } catch (e) {
       this.#log.warn("could not change the PreferNoSchedule taint", { on, error: String(e) });
+      return false;
     }
   }
 
@@ -69,13 +76,15 @@ export class OwnNode {
    * the wait of `--drain-delay`, then the cordon.
    */
   async prepareForDrain(signal?: AbortSignal): Promise<void> {
-    await this.setPendingTaint(true);
+    const tainted = await this.setPendingTaint(true);
     await setNodeLabels(this.#kube, this.#node, this.#c.preRebootNodeLabels);
     if (this.#c.drainDelay > 0 && !this.#kube.dryRun) {
       this.#log.info("waiting --drain-delay before cordoning", { ms: this.#c.drainDelay });
       await sleep(this.#c.drainDelay, signal);
     }
-    const { wasUnschedulable } = await cordon(this.#kube, this.#node);
+    // Right after a write of our own the followed Node is likely one version behind: read it then.
+    const changed = tainted || Object.keys(this.#c.preRebootNodeLabels).length > 0;
+    const { wasUnschedulable } = await cordon(this.#kube, this.#node, changed ? undefined : this.#known);
     this.#log.info(
       wasUnschedulable
         ? "node was already cordoned by someone else; it stays cordoned after the reboot"
@@ -109,6 +118,7 @@ export class OwnNode {
     await restoreAfterReboot(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       postRebootLabels: this.#c.postRebootNodeLabels,
+      ...(this.#known ? { known: this.#known } : {}),
     }, this.#log);
   }
 
@@ -117,13 +127,13 @@ export class OwnNode {
     await retreat(this.#kube, this.#node, {
       taint: this.#c.preferNoScheduleTaint,
       preRebootLabels: this.#c.preRebootNodeLabels,
+      ...(this.#known ? { known: this.#known } : {}),
     }, this.#log);
   }
 }
 
-/** Reads this node as the loop needs it. */
-export async function readNodeState(kube: Kube, name: string): Promise<NodeState> {
-  const node = await kube.core.readNode({ name });
+/** This node as the loop needs it, from its Node object (lib/node_control/watch.ts follows it). */
+export function nodeState(node: k8s.V1Node): NodeState {
   const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const bootId = node.status?.nodeInfo?.bootID;
   return {

@@ -11,5 +11,11 @@
  */
 export { drain, type DrainKube, type DrainOptions, type DrainResult, type EvictionResult } from "./run.ts";
 export { type NodeRestore, restoreAfterReboot, retreat } from "./restore.ts";
-export { cordon, CORDONED_BY_KREBOOT, setNodeLabels, setPreferNoScheduleTaint } from "./node.ts";
+export {
+  cordon,
+  CORDONED_BY_KREBOOT,
+  type KnownNode,
+  setNodeLabels,
+  setPreferNoScheduleTaint,
+} from "./node.ts";
 export { preflight, type PreflightOptions } from "./preflight.ts";

@@ -11,7 +11,26 @@ import { describeApiError, dryRunParam, isConflict, type Kube, MERGE_PATCH } fro
 
 type NodeKube = Pick<Kube, "core" | "dryRun">;
 
+/**
+ * The Node as this daemon already knows it (lib/node_control/watch.ts: from a watch), to compute a first write
+ * without a read. The write carries the resourceVersion it was computed from, so a stale object costs a
+ * conflict and a fresh read, never a wrong write; and a decision to write nothing is only ever taken on a fresh
+ * read, since a watch may not show this daemon's own last write yet.
+ */
+export type KnownNode = () => Promise<k8s.V1Node>;
+
 const CONFLICT_RETRIES = 10;
+
+/** The reads of one change: the known object first (`fresh` false), then the API server's. */
+function nodeReads(kube: NodeKube, node: string, known: KnownNode | undefined) {
+  let first = known;
+  return async (): Promise<{ current: k8s.V1Node; fresh: boolean }> => {
+    const k = first;
+    first = undefined;
+    if (k) return { current: await k(), fresh: false };
+    return { current: await kube.core.readNode({ name: node }), fresh: true };
+  };
+}
 
 /**
  * Annotation kreboot puts on a node in the same patch that cordons it, and removes in the same patch that
@@ -24,13 +43,19 @@ export const CORDONED_BY_KREBOOT = "kreboot.dev/cordoned";
  * Cordons the node unless it already is. Returns whether it was unschedulable before kreboot touched it
  * (cordoned by someone else); a node kreboot itself cordoned earlier (a restart mid-cycle) counts as not.
  */
-export async function cordon(kube: NodeKube, node: string): Promise<{ wasUnschedulable: boolean }> {
+export async function cordon(
+  kube: NodeKube,
+  node: string,
+  known?: KnownNode,
+): Promise<{ wasUnschedulable: boolean }> {
+  const read = nodeReads(kube, node, known);
   for (let attempt = 1;; attempt++) {
-    const current = await kube.core.readNode({ name: node });
-    if (current.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined) {
-      return { wasUnschedulable: false };
-    }
-    if (current.spec?.unschedulable === true) return { wasUnschedulable: true };
+    const { current, fresh } = await read();
+    const ours = current.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined;
+    const cordoned = current.spec?.unschedulable === true;
+    if ((ours || cordoned) && !fresh) continue;
+    if (ours) return { wasUnschedulable: false };
+    if (cordoned) return { wasUnschedulable: true };
     try {
       await kube.core.patchNode({
         name: node,
@@ -57,10 +82,16 @@ export async function cordon(kube: NodeKube, node: string): Promise<{ wasUnsched
  * cordoned before kreboot came stays cordoned. The annotation, not the Lease's record, decides: it is written
  * in the same patch as the cordon, so it cannot disagree with it.
  */
-export async function uncordon(kube: NodeKube, node: string): Promise<{ uncordoned: boolean }> {
+export async function uncordon(
+  kube: NodeKube,
+  node: string,
+  known?: KnownNode,
+): Promise<{ uncordoned: boolean }> {
+  const read = nodeReads(kube, node, known);
   for (let attempt = 1;; attempt++) {
-    const current = await kube.core.readNode({ name: node });
+    const { current, fresh } = await read();
     const ours = current.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined;
+    if (!ours && !fresh) continue;
     if (!ours) return { uncordoned: false };
     const body = {
       metadata: {
@@ -86,12 +117,15 @@ export async function setPreferNoScheduleTaint(
   node: string,
   key: string,
   present: boolean,
+  known?: KnownNode,
 ): Promise<{ changed: boolean }> {
   if (key === "") return { changed: false };
+  const read = nodeReads(kube, node, known);
   for (let attempt = 1;; attempt++) {
-    const current = await kube.core.readNode({ name: node });
+    const { current, fresh } = await read();
     const taints: k8s.V1Taint[] = current.spec?.taints ?? [];
     const has = taints.some((t) => isOurTaint(t, key));
+    if (has === present && !fresh) continue;
     if (has === present) return { changed: false };
     const next = present
       ? [...taints, { key, effect: "PreferNoSchedule" }]

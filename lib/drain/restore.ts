@@ -6,13 +6,21 @@
  */
 import { describeApiError, isNotFound, type Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
-import { removeNodeLabels, setNodeLabels, setPreferNoScheduleTaint, uncordon } from "./node.ts";
+import {
+  type KnownNode,
+  removeNodeLabels,
+  setNodeLabels,
+  setPreferNoScheduleTaint,
+  uncordon,
+} from "./node.ts";
 
 type NodeKube = Pick<Kube, "core" | "dryRun">;
 
 export interface NodeRestore {
   /** `--prefer-no-schedule-taint`; "" = none. */
   taint: string;
+  /** The Node as already known, for the uncordon, the first write (later ones read: it changed since). */
+  known?: KnownNode;
 }
 
 /**
@@ -27,7 +35,7 @@ export async function retreat(
 ): Promise<void> {
   await allSteps(`retreat on node ${node}`, log, [
     ["uncordon", async () => {
-      const { uncordoned } = await uncordon(kube, node);
+      const { uncordoned } = await uncordon(kube, node, opts.known);
       if (!uncordoned) log?.info("kreboot did not cordon this node: leaving its schedulability as it is");
     }],
     ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
@@ -46,7 +54,7 @@ export async function restoreAfterReboot(
   log?: Logger,
 ): Promise<void> {
   await allSteps(`restoring node ${node} after its reboot`, log, [
-    ["uncordon", () => uncordon(kube, node)],
+    ["uncordon", () => uncordon(kube, node, opts.known)],
     ["set post-reboot labels", () => setNodeLabels(kube, node, opts.postRebootLabels)],
     ["remove taint", () => setPreferNoScheduleTaint(kube, node, opts.taint, false)],
   ]);

@@ -3,9 +3,11 @@
  * a lease (https://github.com/kubernetes/client-go/blob/master/tools/leaderelection/leaderelection.go: one loop
  * both renews and notices loss). While the node is in a holding phase it
  *
- * - records each new phase on the slot Lease before the loop acts in it (a restarted daemon resumes from it),
- * - renews the Lease every third of `--lock-ttl` (with a TTL), and retries a failed renewal within seconds,
- *   so that renewals resume as soon as the API server is back,
+ * - records on the slot Lease, before the loop acts in it, each new phase that a restarted daemon must tell
+ *   apart from the one recorded before (RECORDED_PHASES in lib/machine/startup.ts); the others ride along
+ *   with the next renewal, so `kreboot status` follows them with a TTL and no write is spent on them without,
+ * - renews the Lease every third of `--lock-ttl` (with a TTL; at once when a restarted daemon picks its slot
+ *   up), and retries a failed renewal within seconds, so that renewals resume as soon as the API server is back,
  * - in the guarded phases (GUARDED_PHASES in lib/machine.ts) checks every few seconds that the Lease still
  *   names this node.
  *
@@ -15,12 +17,13 @@
  * which interrupts the action under way.
  */
 import type { Logger } from "../log.ts";
-import { GUARDED_PHASES, HOLDING_PHASES, type Phase } from "../machine/mod.ts";
+import { GUARDED_PHASES, HOLDING_PHASES, type Phase, RECORDED_PHASES } from "../machine/mod.ts";
 import { LostSlotError } from "./cas.ts";
 
 /** The lock as the keeper uses it (RebootLock implements it). */
 export interface KeptLock {
-  readonly held: unknown;
+  /** The held slot as last read or written (its recorded phase), undefined when none is held. */
+  readonly held: { phase?: string } | undefined;
   update(fields: { phase: string }): Promise<unknown>;
   renew(): Promise<void>;
   /** Whether the held slot still names this node; throws when that cannot be told. */
@@ -73,7 +76,7 @@ export class SlotKeeper {
 
   /**
    * The loop's current phase, on every iteration, after deciding and before acting. On entering a holding
-   * phase it is recorded on the Lease first.
+   * phase that a restart must know about it is recorded on the Lease first, unless the Lease says so already.
    */
   async track(phase: Phase): Promise<void> {
     const before = this.#phase;
@@ -91,7 +94,12 @@ export class SlotKeeper {
     if (GUARDED_PHASES.has(phase) && !(before !== undefined && GUARDED_PHASES.has(before))) {
       this.#nextGuardAt = now + this.#o.guardMs;
     }
-    if (phase !== before && this.#lock.held && this.#lost === undefined) await this.#record(phase);
+    // A daemon that (re)started holding its slot says so at once when holders can fall silent (a TTL): its
+    // reboot or restart was silence enough.
+    const resumed = before === "startup" && this.#o.ttlMs > 0 && !this.#o.dryRun;
+    if (phase !== before && (this.#mustRecord(phase) || (resumed && this.#canWrite()))) {
+      await this.#record(phase);
+    }
     this.#schedule();
   }
 
@@ -99,6 +107,14 @@ export class SlotKeeper {
   stop(): void {
     this.#stopped = true;
     this.#cancel();
+  }
+
+  #mustRecord(phase: Phase): boolean {
+    return this.#canWrite() && RECORDED_PHASES.has(phase) && this.#lock.held?.phase !== phase;
+  }
+
+  #canWrite(): boolean {
+    return this.#lock.held !== undefined && this.#lost === undefined;
   }
 
   async #record(phase: Phase): Promise<void> {
@@ -166,7 +182,10 @@ export class SlotKeeper {
 
   async #renew(): Promise<void> {
     try {
-      await this.#lock.renew();
+      // A phase not recorded on entering it goes with the renewal: the same one write.
+      const phase = this.#phase;
+      if (phase !== undefined && this.#lock.held?.phase !== phase) await this.#lock.update({ phase });
+      else await this.#lock.renew();
       if (this.#renewFailures > 0) {
         this.#o.log.info("renewed the slot again", { failedAttempts: this.#renewFailures });
       }

@@ -78,6 +78,7 @@ export class RebootLock {
     this.#view = new LockView(this.#store, {
       ...this.#o,
       watchingNode: (name) => this.#watch?.watchingNode(name) ?? false,
+      nodeHeard: (name, maxMs) => this.#watch?.nodeHeard(name, maxMs) ?? Promise.resolve(false),
     });
   }
 
@@ -92,10 +93,18 @@ export class RebootLock {
     this.#syncHeld();
   }
 
-  /** The slot this node holds according to the server (start-up recovery reads this). */
+  /**
+   * The slot this node holds according to the server (start-up recovery reads this): one LIST of the Leases;
+   * the DaemonSet (pause, node count) is read when a slot is wanted.
+   */
   async mine(): Promise<SlotRecord | undefined> {
-    await this.refresh();
+    await this.#readLeases();
     return this.#held;
+  }
+
+  async #readLeases(): Promise<void> {
+    await this.#view.readLeases();
+    this.#syncHeld();
   }
 
   /**
@@ -129,7 +138,9 @@ export class RebootLock {
    */
   async tryAcquire(state: HolderState): Promise<AcquireResult> {
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
-      if (!this.#watch?.live || round > 0) await this.refresh();
+      // After a lost race only the slots changed: the DaemonSet (pause, node count) was read or is watched.
+      if (round > 0) await this.#readLeases();
+      else if (!this.#watch?.live) await this.refresh();
       if (this.#held) return { acquired: true, slot: this.#held };
       const paused = this.pauseState();
       if (paused.paused) {
@@ -139,6 +150,8 @@ export class RebootLock {
           message: `reboots are paused by ${paused.by}: ${paused.reason}`,
         };
       }
+      // A waiting node watches the holders' Nodes anyway: a new holder is judged from its watch, not a read.
+      this.#watch?.watchNodes(this.#view.seen.otherHolders());
       const views = await this.#view.view();
       const n = await this.#view.capacity();
       const busy = views.filter((v) => v.verdict.kind === "held");
@@ -343,6 +356,8 @@ export class RebootLock {
       if (result === "timeout" && ttlWake > left) return "timeout";
       await sleep(Math.floor(this.#o.random() * this.#o.wakeJitterMs), signal);
       if (signal.aborted) return "aborted";
+      // A new holder's Node is watched before it is judged: the watch tells whether it exists, with no read.
+      watch.watchNodes(view.seen.otherHolders());
       // The jitter lets one waiter win while the others see its write arrive on the watch. A waiter that saw
       // every slot taken again keeps waiting: waking the caller would only re-run its gates and reports for a
       // try that cannot succeed (each release cost every waiter ~9 requests; bench/RESULTS.md). A lifted pause

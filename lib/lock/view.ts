@@ -40,7 +40,12 @@ export interface LockViewOptions {
   now: () => number;
   /** Whether a watch on this Node is open (then what it said about the Node is current). */
   watchingNode: (name: string) => boolean;
+  /** Whether that watch delivered an event since it started, waiting at most `maxMs` for one (watch.ts). */
+  nodeHeard: (name: string, maxMs: number) => Promise<boolean>;
 }
+
+/** How long a judgement waits for a new watch on a holder Node to say whether the Node exists. */
+const NODE_WATCH_ANSWER_MS = 1_000;
 
 export class LockView {
   readonly #store: LeaseStore;
@@ -185,8 +190,12 @@ export class LockView {
   }
 
   async #nodeExists(name: string): Promise<boolean> {
-    const known = this.#holderExists.get(name);
-    if (known !== undefined && this.#o.watchingNode(name)) return known;
+    // A watched holder Node needs no read: its watch begins with the Node as it is and then brings its deletion.
+    // Only when the watch says nothing (the Node does not exist, or the watch is slow to start) is it read.
+    if (this.#o.watchingNode(name) && await this.#o.nodeHeard(name, NODE_WATCH_ANSWER_MS)) {
+      const known = this.#holderExists.get(name);
+      if (known !== undefined) return known;
+    }
     try {
       const exists = await this.#store.nodeExists(name);
       this.#holderExists.set(name, exists);

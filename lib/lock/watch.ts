@@ -34,6 +34,8 @@ export class LockWatch {
   readonly #h: WatchHandlers;
   readonly #entries = new Map<string, Entry>();
   readonly #nodes = new Set<string>();
+  /** Per watched holder Node: whether its watch delivered an event since it (re)started, and who waits for one. */
+  readonly #nodeHeard = new Map<string, { heard: boolean; waiters: Set<() => void> }>();
   #pending = false;
   #wake: (() => void) | undefined;
   #closed = false;
@@ -56,6 +58,28 @@ export class LockWatch {
     return this.#nodes.has(name) && this.#entries.has(`node/${name}`);
   }
 
+  /**
+   * Resolves true once the watch on this holder Node has delivered an event since it (re)started, false when
+   * none came within `maxMs` or the Node is not watched. A watch without a resourceVersion begins with the
+   * object as it is (an ADDED event), so within moments it says whether the Node exists; only a Node that does
+   * not exist sends nothing.
+   */
+  nodeHeard(name: string, maxMs: number): Promise<boolean> {
+    const state = this.#nodeHeard.get(name);
+    if (!state || !this.watchingNode(name)) return Promise.resolve(false);
+    if (state.heard) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (heard: boolean) => {
+        clearTimeout(timer);
+        state.waiters.delete(wake);
+        resolve(heard);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), maxMs);
+      state.waiters.add(wake);
+    });
+  }
+
   /** Watches exactly these holder Nodes (a deleted holder frees its slot at once). */
   watchNodes(names: string[]): void {
     const want = new Set(names);
@@ -63,11 +87,20 @@ export class LockWatch {
       if (want.has(name)) continue;
       this.#nodes.delete(name);
       this.#stop(`node/${name}`);
+      this.#nodeHeard.delete(name);
     }
     for (const name of want) {
       if (this.#nodes.has(name)) continue;
       this.#nodes.add(name);
-      this.#start(`node/${name}`, { kind: "node", name }, (type) => this.#h.node(type, name));
+      this.#start(`node/${name}`, { kind: "node", name }, (type) => {
+        const chance = this.#h.node(type, name);
+        const state = this.#nodeHeard.get(name);
+        if (state && !state.heard) {
+          state.heard = true;
+          for (const wake of [...state.waiters]) wake();
+        }
+        return chance;
+      });
     }
   }
 
@@ -123,6 +156,8 @@ export class LockWatch {
     backoffMs = FIRST_BACKOFF_MS,
   ): void {
     if (this.#closed) return;
+    // A (re)started watch on a holder Node has said nothing yet (waiters of the previous one time out).
+    if (target.kind === "node") this.#nodeHeard.set(target.name, { heard: false, waiters: new Set() });
     const startedAt = Date.now();
     const entry: Entry = {};
     this.#entries.set(key, entry);

@@ -26,7 +26,7 @@ export function isPhase(s: string | undefined): s is Phase {
 
 /**
  * Phases in which this node holds a slot: every phase after it took one. The loop keeps the slot's Lease
- * renewed and records the phase on it in these.
+ * renewed in these, and records on it those a restart needs (RECORDED_PHASES in startup.ts).
  */
 export const HOLDING_PHASES: ReadonlySet<Phase> = new Set(
   PHASES.filter((p) => p !== "startup" && p !== "idle" && p !== "required" && p !== "waiting"),

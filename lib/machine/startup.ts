@@ -10,6 +10,30 @@ import type { Decision, Observation, State } from "./types.ts";
 /** Phases recorded only after a confirmed reboot: a restart in one of them resumes it. */
 const AFTER_REBOOT: ReadonlySet<string> = new Set(["uncordoning", "release-delay", "releasing"]);
 
+/**
+ * The holding phases a restart must tell apart from the one recorded before them, and so the only ones the slot
+ * keeper (lib/lock/keeper.ts) writes on the slot Lease as the node enters them (`release-delay` goes in the
+ * write of its deadline). Every other phase resumes as well from the record before it:
+ *
+ * - `cordoning` is written by the acquisition itself;
+ * - `draining`: after the cordon a restart must finish the drain, not check the gates again (the node's own
+ *   evictions can make the PodDisruptionBudget pre-flight block, and a blocked `cordoning` gives the slot back);
+ * - `reboot-delay` resumes as `draining` does (the drain is idempotent), so its record would change nothing;
+ * - `rebooting`, the point of no return: without boot IDs to compare it is what makes a restart count as the
+ *   reboot (RebootAssumed) instead of draining and rebooting again;
+ * - `recovering`, `uncordoning` and `releasing` come after the reboot, which a restart recognises from the boot
+ *   ID (or from the recorded `rebooting`) and picks up at `recovering`: the node is Ready again at once, the
+ *   uncordon touches only a node that still has kreboot's cordon annotation, and the release deadline is on
+ *   the Lease;
+ * - `retreating`: a restart must finish undoing the cordon, not drain again.
+ */
+export const RECORDED_PHASES: ReadonlySet<Phase> = new Set([
+  "cordoning",
+  "draining",
+  "rebooting",
+  "retreating",
+]);
+
 export function startup(state: State, obs: Observation): Decision {
   const { now, slot } = obs;
   if (!slot) {
@@ -74,10 +98,13 @@ export function startup(state: State, obs: Observation): Decision {
   });
 }
 
-/** Where a restarted daemon that holds a slot but did not reboot picks up. */
+/** Where a restarted daemon that holds a slot but did not reboot (or cannot tell) picks up. */
 function resumeWithoutReboot(recorded: Phase): Phase {
   // Recorded only after a confirmed reboot, so the reboot already happened; retreating and cordoning resume.
   if (AFTER_REBOOT.has(recorded) || recorded === "retreating" || recorded === "cordoning") return recorded;
+  // `recovering` reaches the Lease only with a renewal after the reboot: on a node without boot IDs it must not
+  // lead to a second drain and reboot.
+  if (recorded === "recovering") return recorded;
   // draining, reboot-delay, rebooting or recovering: finish the drain (idempotent), then reboot.
   return "draining";
 }

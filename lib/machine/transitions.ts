@@ -23,7 +23,7 @@ export const TRANSITIONS: readonly Transition[] = [
   {
     from: "startup",
     to: "recovering",
-    when: "holds a slot and the node rebooted (or no boot ID to compare)",
+    when: "holds a slot and the node rebooted (or no boot ID to compare), or the Lease says recovering",
   },
   { from: "startup", to: "uncordoning", when: "restarted in uncordoning after the reboot" },
   { from: "startup", to: "release-delay", when: "restarted in release-delay after the reboot" },

@@ -22,6 +22,11 @@ export interface State {
   rebootAttempts: number;
   /** Why the node is retreating (a failed drain, a lost slot), carried to the report once the slot is back. */
   failure?: string;
+  /**
+   * The acquisition under way was tried on a wake-up of the lock, before the gates: missing the slot means only
+   * that another waiter was faster, which is no news to report.
+   */
+  triedOnWake?: boolean;
 }
 
 export function initialState(now: number): State {
@@ -82,6 +87,11 @@ export interface Observation {
   node?: NodeObs;
   /** Whether the DaemonSet pods on this node are Ready (recovery). */
   daemonPodsReady?: boolean;
+  /**
+   * The node waited on the lock and a change woke it that may free a slot (`waiting` only; the sentinel is
+   * observed, the gates are not): it tries for the slot first, and `cordoning` checks the gates right after.
+   */
+  lockChanged?: boolean;
 }
 
 export type Action =

@@ -7,6 +7,7 @@
  * the background (so the condition and the Events keep the order of the reports), notifications run beside
  * them within `--notify-timeout`, and every failure is a log line. `flush` waits for all of it at shutdown.
  */
+import type * as k8s from "@kubernetes/client-node";
 import type { Config } from "../config/mod.ts";
 import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
@@ -50,6 +51,11 @@ export interface ReporterOptions {
   fetch?: typeof fetch;
   /** At most one Event write per reason+message in this interval; default 60 s. */
   eventIntervalMs?: number;
+  /**
+   * Told of each condition write as it is queued, with the Node as the write will leave it (undefined when
+   * nothing is written): lib/node_control/watch.ts `expect`. Not called in a dry run.
+   */
+  nodeWrites?: (written: Promise<k8s.V1Node | undefined>) => void;
 }
 
 /** kured's default, which it never used; only a non-default bot name is applied to slack:// URLs. */
@@ -125,9 +131,18 @@ export class Reporter {
       await this.#events.record({ reason: r.reason, message: r.message, type, action: phase });
     });
     const cond = conditionFor(r);
-    if (cond) this.#enqueue(() => this.#setCondition(cond));
+    if (cond) this.#enqueueCondition(cond);
     if (this.#o.config.annotateNodes) this.#annotate(r);
     this.#notify(r);
+  }
+
+  /**
+   * A read of this node made for the loop (lib/node_control/watch.ts): the first gives the uid for Events and the
+   * condition as it is, so the reporter need not read the node itself.
+   */
+  nodeSeen(node: k8s.V1Node): void {
+    if (this.#nodeRead) return;
+    this.#learn(node);
   }
 
   /** The loop's `phaseChanged` hook. */
@@ -156,6 +171,16 @@ export class Reporter {
    */
   async flushNotifications(): Promise<void> {
     await this.#notifier.flush();
+  }
+
+  /**
+   * Waits at most `maxMs` for the Events and condition writes queued so far. The loop calls it before the
+   * reboot command too: the host going down would cut the `Rebooting` condition a user should see meanwhile.
+   */
+  async flushWrites(maxMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#chain, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
+    clearTimeout(timer);
   }
 
   /** Waits for queued API writes and notifications in flight (each bounded by its own timeout). */
@@ -225,8 +250,22 @@ export class Reporter {
     });
   }
 
-  /** Runs API writes one at a time, in report order, off the loop's path. */
-  #enqueue(task: () => Promise<void>): void {
+  #enqueueCondition(cond: RebootCondition): void {
+    let settle: (node: k8s.V1Node | undefined) => void = () => {};
+    const written = new Promise<k8s.V1Node | undefined>((r) => (settle = r));
+    if (!this.#o.kube.dryRun) this.#o.nodeWrites?.(written);
+    const queued = this.#enqueue(async () => {
+      try {
+        settle(await this.#setCondition(cond));
+      } finally {
+        settle(undefined);
+      }
+    });
+    if (!queued) settle(undefined);
+  }
+
+  /** Runs API writes one at a time, in report order, off the loop's path. False when dropped. */
+  #enqueue(task: () => Promise<void>): boolean {
     if (this.#queued >= MAX_QUEUED) {
       if (!this.#droppedWarned) {
         this.#droppedWarned = true;
@@ -234,7 +273,7 @@ export class Reporter {
           "the API server is not keeping up; dropping Events and condition updates until it does",
         );
       }
-      return;
+      return false;
     }
     this.#queued++;
     this.#chain = this.#chain.then(task).catch((e: unknown) => {
@@ -243,16 +282,17 @@ export class Reporter {
       this.#queued--;
       if (this.#queued === 0) this.#droppedWarned = false;
     });
+    return true;
   }
 
-  /** Reads the node once for its uid (Events) and its current condition (so a restart does not rewrite it). */
+  /**
+   * The node's uid (Events) and its current condition (so a restart does not rewrite it), read once unless the
+   * loop's read came first (`nodeSeen`).
+   */
   async #readNode(): Promise<void> {
     if (this.#nodeRead) return;
     try {
-      const node = await this.#o.kube.core.readNode({ name: this.#node });
-      this.#events.uid = node.metadata?.uid;
-      this.#condition = findCondition(node);
-      this.#nodeRead = true;
+      this.#learn(await this.#o.kube.core.readNode({ name: this.#node }));
     } catch (e) {
       this.#o.log.warn("could not read the node for Events and its condition", {
         error: describeApiError(e),
@@ -260,23 +300,32 @@ export class Reporter {
     }
   }
 
-  async #setCondition(next: RebootCondition): Promise<void> {
+  #learn(node: k8s.V1Node): void {
+    this.#events.uid = node.metadata?.uid;
+    this.#condition = findCondition(node);
+    this.#nodeRead = true;
+  }
+
+  /** Writes the condition if it changed; the Node as the write left it, or undefined. */
+  async #setCondition(next: RebootCondition): Promise<k8s.V1Node | undefined> {
     await this.#readNode();
     const now = this.#now();
     const patch = conditionPatch(this.#condition, next, now);
-    if (!patch) return;
+    if (!patch) return undefined;
     try {
-      await this.#o.kube.core.patchNodeStatus(
+      const node = await this.#o.kube.core.patchNodeStatus(
         { name: this.#node, body: patch, ...dryRunParam(this.#o.kube) },
         STRATEGIC_MERGE_PATCH,
       );
       const written = patch.status.conditions[0];
       this.#condition = written;
+      return node;
     } catch (e) {
       this.#o.log.warn("could not set the RebootRequired condition on the node", {
         state: next.state,
         error: describeApiError(e),
       });
+      return undefined;
     }
   }
 }

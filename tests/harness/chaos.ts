@@ -16,6 +16,7 @@
  * daemons is up to the machine. The seed is printed with every result.
  */
 import { isNotFound } from "../../lib/kube/mod.ts";
+import { type Phase, RECORDED_PHASES } from "../../lib/machine/mod.ts";
 import { MERGE_PATCH } from "./full_kube.ts";
 import { installKreboot } from "../e2e/support.ts";
 import { REPO_ROOT } from "./controlplane.ts";
@@ -42,6 +43,15 @@ export interface ChaosResult {
   deletedNode: string | undefined;
   maxDisrupted: number;
   summary: string;
+}
+
+function tryJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null ? v as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** mulberry32: small, fast and good enough to make choices reproducible from a 32-bit seed. */
@@ -176,17 +186,39 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     }
   })());
   const cleanups: (() => void)[] = [];
+  /**
+   * Calls `act` with the daemon of each slot holder as it enters `phase`, until `act` returns true. A phase
+   * written on the slot Lease as the daemon enters it is seen as that lands there: the phases a restart needs
+   * (RECORDED_PHASES), and with a TTL `recovering`, where the restarted daemon renews at once (lib/lock/keeper.ts)
+   * — so an apiserver restart aimed there comes right after the holder's last write, as the TTL assumes. The
+   * others are seen in the daemon's log, as its "phase changed" line comes.
+   */
+  const onPhase = (phase: string, act: (d: Daemon) => boolean) => {
+    if (RECORDED_PHASES.has(phase as Phase) || (lockTtl && phase === "recovering")) {
+      const unsubscribe = monitor.onSlotChange((holder, recorded) => {
+        const d = daemons.get(holder);
+        if (recorded === phase && d && act(d)) unsubscribe();
+      });
+      cleanups.push(unsubscribe);
+      return;
+    }
+    const unsubscribes = [...daemons.values()].map((d) =>
+      d.onLine((line) => {
+        const entry = line.text.startsWith("{") ? tryJson(line.text) : undefined;
+        if (entry?.msg !== "phase changed" || entry.phase !== phase || !act(d)) return;
+        for (const u of unsubscribes) u();
+      })
+    );
+    cleanups.push(...unsubscribes);
+  };
   for (const phase of aimed) {
     const after = between(0, 2_000);
-    // The daemon records each holding phase on its slot Lease before acting in it: kill it as that lands.
-    const unsubscribe = monitor.onSlotChange((holder, recorded) => {
-      const d = daemons.get(holder);
-      if (stop || recorded !== phase || !d || d.node === deleted) return;
-      unsubscribe();
+    onPhase(phase, (d) => {
+      if (stop || d.node === deleted) return false;
       log(`${at()} kill -9 ${d.node} in phase ${phase}, restart after ${after} ms`);
       tasks.push(d.crash(after));
+      return true;
     });
-    cleanups.push(unsubscribe);
   }
   // The apiserver restart comes at a random moment, or (every other run, and every run with --lock-ttl) as a
   // slot holder enters a phase: with a TTL, one where it holds the slot for a while.
@@ -206,9 +238,10 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
     log(`${at()} kube-apiserver back`);
   };
   if (restartPhase !== undefined) {
-    cleanups.push(monitor.onSlotChange((holder, recorded) => {
-      if (recorded === restartPhase) tasks.push(restart(`as ${holder} enters ${restartPhase}`));
-    }));
+    onPhase(restartPhase, (d) => {
+      tasks.push(restart(`as ${d.node} enters ${restartPhase}`));
+      return true;
+    });
   }
   // Either way, there is one restart per run: at `restartAt`, or at the latest after 40 s.
   tasks.push(sleep(restartPhase === undefined ? restartAt : 40_000).then(() => restart("on schedule")));

@@ -110,6 +110,7 @@ export class Daemon implements AsyncDisposable {
   #opts: DaemonOptions;
   #proc!: Proc;
   #waiters = new Set<Waiter>();
+  #lineListeners = new Set<(line: DaemonLine) => void>();
   #rebootWaiters = new Set<() => void>();
   #rebooting = false;
   #restarting = false;
@@ -189,8 +190,15 @@ export class Daemon implements AsyncDisposable {
     });
   }
 
+  /** Calls `listener` with every line from now on, as it arrives. Returns an unsubscribe. */
+  onLine(listener: (line: DaemonLine) => void): () => void {
+    this.#lineListeners.add(listener);
+    return () => this.#lineListeners.delete(listener);
+  }
+
   #onLine(line: DaemonLine): void {
     this.lines.push(line);
+    for (const l of [...this.#lineListeners]) l(line);
     for (const w of this.#waiters) {
       if (w.match(line)) w.resolve(line);
     }

@@ -253,7 +253,8 @@ export class SafetyMonitor {
 
   /**
    * Calls `listener` with the holder and the recorded phase whenever a held slot Lease changes (a daemon records
-   * its phase there on entering it, before acting): lets chaos aim a kill -9 at a phase. Returns an unsubscribe.
+   * there, before acting, the phases a restart needs: RECORDED_PHASES in lib/machine/startup.ts): lets chaos aim
+   * a kill -9 at such a phase. Returns an unsubscribe.
    */
   onSlotChange(listener: (holder: string, phase: string | undefined) => void): () => void {
     this.#slotListeners.add(listener);

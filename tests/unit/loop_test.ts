@@ -37,6 +37,12 @@ class World {
   nodeReads = 0;
   failNodeRead: (n: number) => boolean = () => false;
   gateChecks = 0;
+  /** Gate checks and tries for the slot, in order. */
+  steps: string[] = [];
+  /** What each wait on the lock ends with; afterwards "timeout". */
+  lockWakes: ("changed" | "timeout")[] = [];
+  /** Called on each wait on the lock, before it ends (the world changes meanwhile). */
+  onLockWait: () => void = () => {};
   failGateCheck: (n: number) => boolean = () => false;
   /** Resolves the loop's pending wait for a hold or request change (the node watch of lib/node_control/). */
   controlChanged: (() => void) | undefined;
@@ -57,6 +63,7 @@ class World {
       mine: () => Promise.resolve(w.slotHolder === me ? w.slot : undefined),
       tryAcquire(state: HolderState): Promise<AcquireResult> {
         w.calls.push("acquire");
+        w.steps.push("acquire");
         if (w.slotHolder && w.slotHolder !== me) {
           return Promise.resolve({ acquired: false, reason: "full", message: `held by ${w.slotHolder}` });
         }
@@ -95,7 +102,10 @@ class World {
         }
         return Promise.resolve();
       },
-      waitForChance: () => Promise.resolve("timeout"),
+      waitForChance: () => {
+        w.onLockWait();
+        return Promise.resolve(w.lockWakes.shift() ?? "timeout");
+      },
       stopWatching: () => {},
     };
     // One keeper per daemon process: it outlives the loop's restarts, as in lib/daemon.ts.
@@ -107,6 +117,7 @@ class World {
       sentinel: () => Promise.resolve({ required: w.sentinel }),
       gates: () =>
         w.#api().then(() => {
+          w.steps.push("gates");
           if (w.failGateCheck(++w.gateChecks)) throw new Error("connect ECONNREFUSED");
           return w.gate;
         }),
@@ -298,6 +309,39 @@ Deno.test("RebootLoop: a slot held across a restart of the loop keeps being rene
   const idle = w.renewals.length;
   await sleep(250);
   assert.equal(w.renewals.length, idle);
+});
+
+Deno.test("RebootLoop: woken by the lock, a waiter tries for the slot first and checks the gates in cordoning", async () => {
+  const w = new World();
+  w.slotHolder = "n2";
+  w.slot = { name: "kured-slot-0", phase: "draining" };
+  // Two wake-ups: the first loses the slot to n3 (no new report), at the second the slot is free.
+  w.lockWakes = ["changed", "changed"];
+  let waits = 0;
+  w.onLockWait = () => {
+    waits++;
+    if (waits === 1) w.slotHolder = "n3";
+    if (waits === 2) w.slotHolder = undefined;
+  };
+  await runUntil(w, loop(w), () => w.calls.includes("cordon"));
+  assert.deepEqual(w.steps, ["gates", "acquire", "acquire", "acquire", "gates"]);
+  assert.deepEqual(w.calls.slice(0, 4), ["acquire", "acquire", "acquire", "cordon"]);
+  const blocked = w.reports.filter((r) => r.reason === "RebootBlocked").map((r) => r.message);
+  assert.deepEqual(blocked, ["held by n2"], "losing a race after a wake-up is no news");
+});
+
+Deno.test("RebootLoop: woken by the lock into a gate that now blocks, the slot goes straight back", async () => {
+  const w = new World();
+  w.slotHolder = "n2";
+  w.lockWakes = ["changed"];
+  w.onLockWait = () => {
+    w.slotHolder = undefined;
+    w.gate = { clear: false, reason: "alert", message: "an alert fires" };
+  };
+  await runUntil(w, loop(w), () => w.calls.includes("release"));
+  assert.deepEqual(w.calls, ["acquire", "acquire", "release"], "never cordoned while blocked");
+  assert.equal(w.slotHolder, undefined);
+  assert.ok(w.reports.some((r) => r.reason === "RebootBlocked" && r.blockReason === "alert"));
 });
 
 Deno.test("RebootLoop: a restarted loop keeps guarding its slot: taken while cordoning, it retreats (issue 13)", async () => {

@@ -219,3 +219,48 @@ Deno.test("other failures are still reported and retried, not mistaken for a del
     /restoring node n1 after its reboot incomplete \(will be retried\): uncordon: cannot uncordon node n1: HTTP 500/,
   );
 });
+
+Deno.test("a known Node (from the daemon's watch) saves the read before a write; a stale one costs a re-read", async () => {
+  const f = new FakeNodes();
+  const snapshot = structuredClone(f.node);
+  assert.deepEqual(await cordon(f.kube(), "n1", () => Promise.resolve(snapshot)), {
+    wasUnschedulable: false,
+  });
+  assert.equal(f.reads, 0, "written from the known object");
+  assert.equal(f.patches.length, 1);
+
+  // Known one version behind (our own uncordon of it is already on the server): 409, read, write.
+  const ours = new FakeNodes({ unschedulable: true });
+  ours.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+  const stale = structuredClone(ours.node);
+  ours.bump();
+  assert.deepEqual(await uncordon(ours.kube(), "n1", () => Promise.resolve(stale)), { uncordoned: true });
+  assert.equal(ours.reads, 1);
+  assert.equal(ours.patches.length, 2);
+});
+
+Deno.test("a known Node never decides to write nothing: that takes a fresh read", async () => {
+  // The watch does not show our cordon yet: uncordon reads before concluding the cordon is not ours.
+  const ours = new FakeNodes({ unschedulable: true });
+  ours.node.metadata!.annotations = { [CORDONED_BY_KREBOOT]: "true" };
+  const before = { metadata: { name: "n1", resourceVersion: "0" }, spec: {} };
+  assert.deepEqual(await uncordon(ours.kube(), "n1", () => Promise.resolve(before)), { uncordoned: true });
+  assert.equal(ours.reads, 1);
+
+  // The watch still shows an admin's cordon that was lifted since: cordon reads, then cordons.
+  const lifted = new FakeNodes();
+  const old = { metadata: { name: "n1", resourceVersion: "0" }, spec: { unschedulable: true } };
+  assert.deepEqual(await cordon(lifted.kube(), "n1", () => Promise.resolve(old)), {
+    wasUnschedulable: false,
+  });
+  assert.equal(lifted.reads, 1);
+  assert.equal(lifted.patches.length, 1);
+
+  // The taint already there as known: confirmed by a read before nothing is written.
+  const tainted = new FakeNodes({ taints: [{ key: "k", effect: "PreferNoSchedule" }] });
+  const known = structuredClone(tainted.node);
+  const r = await setPreferNoScheduleTaint(tainted.kube(), "n1", "k", true, () => Promise.resolve(known));
+  assert.deepEqual(r, { changed: false });
+  assert.equal(tainted.reads, 1);
+  assert.equal(tainted.patches.length, 0);
+});

@@ -203,7 +203,13 @@ export class FakeLeaseStore implements LeaseStore {
     queueMicrotask(() => {
       if (w.stopped || !this.#watchers.has(w)) return;
       if (this.#down) this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
-      else cb.open();
+      else {
+        cb.open();
+        // A watch without a resourceVersion begins with the object as it is, as the API server's does.
+        if (target.kind === "node" && this.nodes.has(target.name)) {
+          cb.event("ADDED", { metadata: { name: target.name } });
+        }
+      }
     });
     return {
       stop: () => {

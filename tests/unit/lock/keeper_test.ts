@@ -72,20 +72,56 @@ Deno.test("keeper: no TTL, or a dry run: no renewals; only the guarded phases ar
   keeper.stop();
 });
 
-Deno.test("keeper: records a new holding phase on the Lease once, not on every iteration", async () => {
+Deno.test("keeper: records only the phases a restart must tell apart, each once, before the loop acts", async () => {
   const { store, keeper } = await holding();
   const patches = () => store.calls.patchLease ?? 0;
-  await keeper.track("cordoning");
-  assert.equal(patches(), 1);
   const annotations = () =>
     (store.leases.get(SLOT0)?.metadata as { annotations: Record<string, string> }).annotations;
+  await keeper.track("cordoning");
+  assert.equal(patches(), 0, "the acquisition wrote cordoning already");
   assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "cordoning");
-  await keeper.track("cordoning");
-  await keeper.track("cordoning");
-  assert.equal(patches(), 1, "the same phase again writes nothing");
   await keeper.track("draining");
-  assert.equal(patches(), 2);
+  assert.equal(patches(), 1);
   assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "draining");
+  await keeper.track("draining");
+  await keeper.track("draining");
+  assert.equal(patches(), 1, "the same phase again writes nothing");
+  await keeper.track("reboot-delay");
+  assert.equal(patches(), 1, "reboot-delay resumes as draining does: not written");
+  await keeper.track("rebooting");
+  assert.equal(patches(), 2);
+  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "rebooting");
+  // After the reboot (a new process would track these): told apart by the boot ID, not written.
+  for (const p of ["recovering", "uncordoning", "release-delay", "releasing"] as const) await keeper.track(p);
+  assert.equal(patches(), 2);
+  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "rebooting");
+  keeper.stop();
+});
+
+Deno.test("keeper: a retreat is recorded before it starts", async () => {
+  const { store, keeper } = await holding();
+  await keeper.track("draining");
+  await keeper.track("retreating");
+  assert.equal(store.calls.patchLease, 2);
+  const meta = store.leases.get(SLOT0)?.metadata as { annotations: Record<string, string> };
+  assert.equal(meta.annotations[SLOT_ANNOTATIONS.phase], "retreating");
+  keeper.stop();
+});
+
+Deno.test("keeper: with a TTL, a phase not recorded on entry rides along with the next renewal", async () => {
+  const { store, keeper } = await holding({ ttlMs: 300 });
+  const phase = () =>
+    (store.leases.get(SLOT0)?.metadata as { annotations: Record<string, string> }).annotations[
+      SLOT_ANNOTATIONS.phase
+    ];
+  await keeper.track("recovering");
+  assert.equal(store.calls.patchLease ?? 0, 0, "not written on entry");
+  await until(() => (store.calls.patchLease ?? 0) >= 1);
+  assert.equal(phase(), "recovering", "the renewal wrote it");
+  const afterFirst = store.calls.patchLease ?? 0;
+  await until(() => (store.calls.patchLease ?? 0) > afterFirst);
+  assert.equal(phase(), "recovering");
+  assert.ok((store.calls.patchLease ?? 0) <= afterFirst + 2, "one write per renewal, never two");
   keeper.stop();
 });
 
@@ -137,4 +173,14 @@ Deno.test("keeper: an outage during the guard is no loss", async () => {
   await sleep(100);
   assert.equal(keeper.lost, undefined);
   keeper.stop();
+});
+
+Deno.test("keeper: with a TTL, a daemon that restarts holding its slot renews it at once", async () => {
+  for (const ttlMs of [0, 3_000]) {
+    const { store, keeper } = await holding({ ttlMs });
+    await keeper.track("startup");
+    await keeper.track("recovering");
+    assert.equal(store.calls.patchLease ?? 0, ttlMs > 0 ? 1 : 0, `ttl ${ttlMs}`);
+    keeper.stop();
+  }
 });

@@ -64,11 +64,15 @@ Deno.test("conflict: two nodes race for one slot: exactly one wins, the loser re
       await first.tryAcquire(cordoning);
       await first.release();
     }
+    const ds = store.calls.readDaemonSet ?? 0;
+    const lists = store.calls.listLeases ?? 0;
     const [ra, rb] = await Promise.all([
       lockOn(store, "a").tryAcquire(cordoning),
       lockOn(store, "b").tryAcquire(cordoning),
     ]);
     assert.equal([ra, rb].filter((r) => r.acquired).length, 1, `existing Lease: ${existing}`);
+    assert.equal((store.calls.listLeases ?? 0) - lists, 3, "one read each, and the loser's re-read");
+    assert.equal((store.calls.readDaemonSet ?? 0) - ds, 2, "the loser re-reads only the Leases");
     const loser = ra.acquired ? rb : ra;
     assert.ok(!loser.acquired && loser.reason === "full", JSON.stringify(loser));
     assert.equal(store.holder(SLOT0), ra.acquired ? "a" : "b");
@@ -290,6 +294,53 @@ Deno.test("a holder whose Node was deleted frees its slot at once, and a watchin
   await new Promise((r) => setTimeout(r, 10));
   store.deleteNode("a");
   assert.equal(await waiting, "changed");
+  b.stopWatching();
+  assert.ok((await b.tryAcquire(cordoning)).acquired);
+});
+
+Deno.test("a waiting node judges the holders' Nodes from its watches on them, without reading them", async () => {
+  const store = new FakeLeaseStore({ nodes: ["a", "b", "c"] });
+  const a = lockOn(store, "a");
+  await a.tryAcquire(cordoning);
+  const b = lockOn(store, "b");
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  assert.equal(store.calls.nodeExists, 1, "not watching yet: one read of the holder's Node");
+  const ac = new AbortController();
+  let waiting = b.waitForChance(ac.signal, 10_000);
+  await new Promise((r) => setTimeout(r, 20));
+  // a hands over to c: b judges c from its new watch on c's Node, which begins with the Node as it is.
+  await a.release();
+  await lockOn(store, "c").tryAcquire(cordoning);
+  await new Promise((r) => setTimeout(r, 20));
+  if (await Promise.race([waiting, Promise.resolve("still waiting")]) === "changed") {
+    assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+    waiting = b.waitForChance(ac.signal, 10_000);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(store.calls["watch/node"], 2, "a's Node, then c's");
+  assert.deepEqual((await b.view()).map((v) => v.verdict.kind), ["held"]);
+  assert.equal(store.calls.nodeExists, 1, "no read of a watched holder's Node");
+  ac.abort();
+  await waiting;
+  b.stopWatching();
+});
+
+Deno.test("a holder Node already gone when its watch starts is read once and found gone", async () => {
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  await lockOn(store, "a").tryAcquire(cordoning);
+  const b = lockOn(store, "b");
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  // Deleted before b watches it: the watch will never say anything about it.
+  store.nodes.delete("a");
+  const ac = new AbortController();
+  const waiting = b.waitForChance(ac.signal, 10_000);
+  await new Promise((r) => setTimeout(r, 10));
+  const t0 = Date.now();
+  assert.deepEqual((await b.view()).map((v) => v.verdict.kind), ["orphaned"]);
+  assert.ok(Date.now() - t0 < 3_000, "no longer than the watch's moment to answer");
+  assert.ok((store.calls.nodeExists ?? 0) >= 2, "the watch said nothing: read");
+  ac.abort();
+  await waiting;
   b.stopWatching();
   assert.ok((await b.tryAcquire(cordoning)).acquired);
 });

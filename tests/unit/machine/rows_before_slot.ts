@@ -85,6 +85,12 @@ export const BEFORE_SLOT: Row[] = [
     expect: { phase: "draining", action: null, wait: null, report: "Resumed" },
   },
   {
+    name: "startup, node without a boot ID, was recovering (renewed after the reboot) -> recovering",
+    state: st("startup"),
+    obs: { slot: { phase: "recovering" }, node: { ready: true } },
+    expect: { phase: "recovering", action: null, wait: null, report: "Resumed" },
+  },
+  {
     name: "startup, slot with no readable phase -> retreating (garbage is not trusted)",
     state: st("startup"),
     obs: { slot: { bootId: "a" }, node: { bootId: "a", ready: true } },
@@ -199,6 +205,36 @@ export const BEFORE_SLOT: Row[] = [
     state: st("waiting"),
     obs: { sentinel: req, gate: clear },
     expect: { phase: "waiting", action: "acquire", wait: null, report: null },
+  },
+  {
+    name: "waiting, woken by the lock -> acquire first (the gates follow in cordoning)",
+    state: st("waiting"),
+    obs: { sentinel: req, lockChanged: true },
+    expect: { phase: "waiting", action: "acquire", wait: null, report: null },
+  },
+  {
+    name: "waiting, woken by the lock, sentinel gone -> idle",
+    state: st("waiting"),
+    obs: { sentinel: notReq, lockChanged: true },
+    expect: { phase: "idle", action: null, wait: "period", report: "RebootNotRequired" },
+  },
+  {
+    name: "waiting, a try on a wake-up lost the race -> waits again, nothing new to report",
+    state: st("waiting", { triedOnWake: true }),
+    obs: { result: { action: "acquire", acquired: false, reason: "full", message: "held by n3" } },
+    expect: { phase: "waiting", action: null, wait: "lock", report: null },
+  },
+  {
+    name: "waiting, a try on a wake-up finds reboots paused -> reported",
+    state: st("waiting", { triedOnWake: true }),
+    obs: { result: { action: "acquire", acquired: false, reason: "paused", message: "paused" } },
+    expect: { phase: "waiting", action: null, wait: "lock", report: "RebootBlocked" },
+  },
+  {
+    name: "waiting, a try on a wake-up won -> cordoning",
+    state: st("waiting", { triedOnWake: true }),
+    obs: { result: { action: "acquire", acquired: true } },
+    expect: { phase: "cordoning", action: null, wait: null, report: "SlotAcquired" },
   },
   {
     name: "waiting, acquired -> cordoning",

@@ -95,7 +95,7 @@ Deno.test("node watch: one watch of this Node alone; reads only until the watch 
   assert.equal(api.watches.length, 1);
   assert.equal(api.last.path, "/api/v1/nodes");
   assert.equal(api.last.query.fieldSelector, "metadata.name=n1");
-  // Before the first event (start-up, --once): a read.
+  // No first event within a moment (the watch is slow to start): a read.
   assert.equal(await w.hold(), undefined);
   assert.equal(api.reads, 1);
   api.last.send("ADDED", structuredClone(api.node));
@@ -248,4 +248,59 @@ Deno.test("after a confirmed reboot the satisfied request is removed only if unc
   await clearRequestAfterReboot(i.kube, "n1", node(satisfied, "boot-2"), log);
   i.fail.set("patchNode", 500);
   await assert.rejects(clearRequestAfterReboot(i.kube, "n1", node(satisfied, "boot-2"), log));
+});
+
+Deno.test("node watch: right after start-up current() waits a moment for the watch instead of reading", async () => {
+  const { api, w } = setup();
+  w.start();
+  await tick();
+  const reading = w.current();
+  setTimeout(() => api.last.send("ADDED", structuredClone(api.node)), 20);
+  assert.equal((await reading).metadata?.name, "n1");
+  assert.equal(api.reads, 0, "the watch answered");
+  w.stop();
+});
+
+Deno.test("node watch: current() waits for this daemon's own announced write and takes its answer", async () => {
+  const { api, w } = setup();
+  const v = (rv: string, unschedulable: boolean) =>
+    ({ metadata: { name: "n1", resourceVersion: rv }, spec: { unschedulable } }) as unknown as NodeLike;
+  w.start();
+  await tick();
+  api.last.send("ADDED", v("1", false));
+  // A condition write is queued: a read waits for its answer rather than answer with version 1.
+  let answer: (n: k8s.V1Node | undefined) => void = () => {};
+  w.expect(new Promise((r) => (answer = r)));
+  const reading = w.current();
+  setTimeout(() => answer(v("2", true) as k8s.V1Node), 20);
+  assert.equal((await reading).metadata?.resourceVersion, "2", "newer than the watch so far");
+  // The watch brings older versions first: they change nothing until it reaches the answer, then it goes on.
+  api.last.send("MODIFIED", v("1", false));
+  assert.equal((await w.current()).metadata?.resourceVersion, "2");
+  api.last.send("MODIFIED", v("2", true));
+  api.last.send("MODIFIED", v("3", false));
+  assert.equal((await w.current()).metadata?.resourceVersion, "3");
+  // An answer the watch already passed changes nothing; nor does a write that wrote nothing, or failed.
+  api.last.send("MODIFIED", v("4", true));
+  w.expect(Promise.resolve(v("4", true) as k8s.V1Node));
+  api.last.send("MODIFIED", v("5", false));
+  assert.equal((await w.current()).metadata?.resourceVersion, "5");
+  w.expect(Promise.resolve(undefined));
+  w.expect(Promise.reject(new Error("refused")));
+  assert.equal((await w.current()).metadata?.resourceVersion, "5");
+  assert.equal(api.reads, 0);
+  w.stop();
+});
+
+Deno.test("node watch: an own write that never answers holds a read back for two seconds at most", async () => {
+  const { api, w } = setup();
+  w.start();
+  await tick();
+  api.last.send("ADDED", structuredClone(api.node));
+  w.expect(new Promise(() => {}));
+  const t0 = Date.now();
+  await w.current();
+  const ms = Date.now() - t0;
+  assert.ok(ms >= 1_500 && ms < 5_000, `${ms} ms`);
+  w.stop();
 });

@@ -207,6 +207,29 @@ Deno.test("Reporter: an unchanged condition already on the node is not rewritten
   assert.equal(f.of("createNamespacedEvent").length, 1);
 });
 
+Deno.test("Reporter: the loop's read of the node gives the uid and the condition: no read of its own", async () => {
+  const f = fakeKube();
+  const s = setup({ annotateNodes: false }, f);
+  s.reporter.nodeSeen({
+    metadata: { name: "n1", uid: "uid-seen" },
+    status: {
+      conditions: [{ type: "RebootRequired", status: "True", reason: "BlockedByWindow", message: "closed" }],
+    },
+  });
+  // A later read (from the watch, maybe older than what the reporter wrote since) changes nothing.
+  s.reporter.nodeSeen({ metadata: { name: "n1", uid: "uid-later" }, status: { conditions: [] } });
+  s.reporter.report({ reason: "RebootBlocked", message: "closed", blockReason: "window" }, "required");
+  s.reporter.report(
+    { reason: "RebootBlocked", message: "all 1 slot(s) held", blockReason: "lock" },
+    "waiting",
+  );
+  await s.reporter.flush();
+  assert.equal(f.of("readNode").length, 0);
+  assert.equal(f.of("patchNodeStatus").length, 1, "the unchanged window block is not rewritten");
+  const events = f.of("createNamespacedEvent").map((c) => c.params.body as { regarding?: { uid?: string } });
+  assert.ok(events.length === 2 && events.every((e) => e.regarding?.uid === "uid-seen"));
+});
+
 Deno.test("Reporter: the reason alone sets the Event type, the log level, the notification and the metrics", async () => {
   const s = setup({ annotateNodes: false });
   const r = s.reporter;
@@ -320,4 +343,59 @@ Deno.test("Reporter: --slack-channel and a non-default --slack-username reach a 
 
 Deno.test("Reporter: a bad --notify-url is refused at construction", () => {
   assert.throws(() => setup({ notifyUrl: "slack://only/two" }), /--notify-url: .*three token parts/);
+});
+
+Deno.test("Reporter: flushWrites waits for the queued writes, and no longer than told", async () => {
+  const s = setup({ annotateNodes: false });
+  s.reporter.report({ reason: "Rebooting", message: "rebooting node" }, "rebooting");
+  await s.reporter.flushWrites(5_000);
+  assert.equal(s.f.of("createNamespacedEvent").length, 1);
+  assert.equal(s.f.of("patchNodeStatus").length, 1);
+
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const hang = () => gate.then(() => ({}));
+  const stuck = new Reporter({
+    config: { ...CONFIG, notifyUrl: "", annotateNodes: false },
+    kube: {
+      dryRun: false,
+      core: { readNode: hang, patchNodeStatus: hang },
+      events: { createNamespacedEvent: hang },
+    } as unknown as Kube,
+    log: new Logger({ format: "json", node: "n1", sink: () => {} }),
+    metrics: new Metrics("n1", { defaultMetrics: false }),
+  });
+  stuck.report({ reason: "Rebooting", message: "rebooting node" }, "rebooting");
+  const t0 = Date.now();
+  await stuck.flushWrites(100);
+  assert.ok(Date.now() - t0 < 2_000, "bounded");
+  release();
+  await stuck.flush();
+});
+
+Deno.test("Reporter: each queued condition write is announced with the Node it leaves, except in a dry run", async () => {
+  for (const dryRun of [false, true]) {
+    const f = fakeKube({ dryRun });
+    const writes: Promise<unknown>[] = [];
+    const reporter = new Reporter({
+      config: { ...CONFIG, notifyUrl: "", annotateNodes: false, dryRun },
+      kube: f.kube,
+      log: new Logger({ format: "json", node: "n1", sink: () => {} }),
+      metrics: new Metrics("n1", { defaultMetrics: false }),
+      nodeWrites: (w) => writes.push(w),
+    });
+    reporter.report({ reason: "RebootRequired", message: "reboot required" }, "required");
+    // The same condition again: announced, and answered with nothing written.
+    reporter.report({ reason: "RebootRequired", message: "reboot required" }, "required");
+    await reporter.flush();
+    assert.equal(f.of("patchNodeStatus").length, 1);
+    if (dryRun) {
+      assert.equal(writes.length, 0);
+      continue;
+    }
+    const answers = await Promise.all(writes);
+    assert.equal(answers.length, 2);
+    assert.ok(answers[0], "the first wrote the condition");
+    assert.equal(answers[1], undefined, "the second wrote nothing");
+  }
 });
