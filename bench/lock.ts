@@ -1,9 +1,10 @@
 /**
- * Issue 9.6, scale of the lock: K contenders (RebootLock instances in this process, sharing a few Kube clients
- * of the daemon's ServiceAccount with the generated RBAC) for one slot. Each takes the slot once, holds it
- * briefly and releases it; the waiters wait the daemon's way (`waitForChance`: watches, then a random jitter).
- * Measured: the time from a release to the next acquisition (median, p99), and the requests the apiserver saw
- * per handover (audit log), for two values of K, to show whether the cost grows with the number of waiters.
+ * Issues 9.6 and 15, scale of the lock: K contenders (RebootLock instances in this process, sharing a few Kube
+ * clients of the daemon's ServiceAccount with the generated RBAC) for one slot. Each takes the slot once, holds
+ * it briefly and releases it; the waiters wait the daemon's way (`waitForChance`: watches, woken only when it is
+ * their turn in the fair queue). Measured: the time from a release to the next acquisition (median, p99), and
+ * the requests the apiserver saw per handover (audit log), for two values of K: the cost must stay flat as the
+ * waiters grow (issue 15: ≤ 10 requests per handover at 200 and 1,000, median handover < 1 s).
  */
 import { loadKubeConfig, makeKube } from "../lib/kube/mod.ts";
 import { RebootLock } from "../lib/lock/mod.ts";
@@ -27,11 +28,9 @@ import {
 const BENCH = "lock";
 const HOLD_MS = 50;
 const CLIENTS = 4;
-/**
- * What one conflict round costs a waiter: its PATCH loses (409), then it re-reads the slots (LIST) and the
- * DaemonSet (GET). Requests per handover may grow with the waiters by at most this much each.
- */
-const CONFLICT_ROUND = 3;
+/** Issue 15's targets. */
+const MAX_REQUESTS_PER_HANDOVER = 10;
+const MAX_MEDIAN_HANDOVER_MS = 1_000;
 
 interface Scale {
   contenders: number;
@@ -54,6 +53,10 @@ async function contend(cluster: TestCluster, contenders: number, o: BenchOptions
   const releases: number[] = [];
   const acquisitions: number[] = [];
   const releaseEpochs: number[] = [];
+  // The first holder keeps the slot until every other contender has made its first try (and is in line), then
+  // a moment for the watches to catch up, so the measured handovers do not include the start-up rush.
+  let firstTries = 0;
+  const allQueued = Promise.withResolvers<void>();
   const run = async (name: string, i: number) => {
     const lock = new RebootLock(kubes[i % CLIENTS]!, {
       namespace: install.namespace,
@@ -64,24 +67,37 @@ async function contend(cluster: TestCluster, contenders: number, o: BenchOptions
       node: name,
       log: quietLog(name),
     });
+    let tries = 0;
+    // Daemons do not all start in the same millisecond: the contenders arrive over a few seconds.
+    await sleep(i * 20);
     while (!stop.signal.aborted) {
-      const r = await lock.tryAcquire({ phase: "cordoning", bootId: "bench", wasUnschedulable: false });
+      let r;
+      try {
+        r = await lock.tryAcquire({ phase: "cordoning", bootId: "bench", wasUnschedulable: false });
+      } catch {
+        // The apiserver sheds load (429) in the start-up rush: retry later, as the daemon's loop does.
+        await sleep(1_000 + Math.random() * 1_000);
+        continue;
+      }
+      if (tries++ === 0 && !r.acquired && ++firstTries === contenders - 1) allQueued.resolve();
       if (r.acquired) {
         const first = acquisitions.length === 0;
         acquisitions.push(performance.now());
         lock.stopWatching();
-        // The first holder keeps the slot until every other contender has made its first try and opened its
-        // watches, so the measured handovers do not include the start-up rush.
-        await sleep(first ? 2_000 + contenders * 20 : HOLD_MS);
+        if (first) {
+          await allQueued.promise;
+          await sleep(3_000 + contenders * 5);
+        } else await sleep(HOLD_MS);
         releases.push(performance.now());
         releaseEpochs.push(Date.now());
         await lock.release();
         return;
       }
-      await lock.waitForChance(stop.signal, 120_000);
+      // As the daemon waits at its default --period: no time-out re-check falls into the measured handovers.
+      await lock.waitForChance(stop.signal, 3_600_000);
     }
   };
-  const deadline = setTimeout(() => stop.abort(), 60_000 + contenders * 3_000);
+  const deadline = setTimeout(() => stop.abort(), 120_000 + contenders * 3_000);
   try {
     await Promise.all(names.map(run));
   } finally {
@@ -113,7 +129,7 @@ async function contend(cluster: TestCluster, contenders: number, o: BenchOptions
 }
 
 export async function lockScale(o: BenchOptions): Promise<BenchResult> {
-  const sizes = o.quick ? [10, 40] : [20, 200];
+  const sizes = o.quick ? [20, 100] : [200, 1_000];
   const rows: Row[] = [];
   const notes: string[] = [];
   await using cluster = await startCluster({ audit: true });
@@ -125,21 +141,15 @@ export async function lockScale(o: BenchOptions): Promise<BenchResult> {
       BENCH,
       `${s.contenders} contenders, 1 slot: release → next acquisition, median / p99 (${s.handoverMs.length} handovers)`,
       `${sec(med, 3)} / ${sec(quantile(s.handoverMs, 0.99), 3)}`,
-      "median < 2 s",
-      med < 2_000 ? "met" : "missed",
+      `median < ${sec(MAX_MEDIAN_HANDOVER_MS, 0)}`,
+      med < MAX_MEDIAN_HANDOVER_MS ? "met" : "missed",
     ));
     rows.push(row(
       BENCH,
       `${s.contenders} contenders: API requests per handover (of which watch requests)`,
       `${s.requests.toFixed(1)} (${s.watches.toFixed(1)})`,
-    ));
-    const perWaiter = s.requests / Math.max(1, s.contenders / 2);
-    rows.push(row(
-      BENCH,
-      `${s.contenders} contenders: API requests per handover per waiting contender`,
-      perWaiter.toFixed(2),
-      `≤ ${CONFLICT_ROUND} (one conflict round)`,
-      perWaiter <= CONFLICT_ROUND ? "met" : "missed",
+      `≤ ${MAX_REQUESTS_PER_HANDOVER}`,
+      s.requests <= MAX_REQUESTS_PER_HANDOVER ? "met" : "missed",
     ));
     notes.push(
       `${s.contenders} contenders, all requests between the first and the last release: ${s.perHandover}.`,
@@ -156,8 +166,8 @@ export async function lockScale(o: BenchOptions): Promise<BenchResult> {
     ));
   }
   notes.push(
-    `each contender holds the slot ${HOLD_MS} ms; ${CLIENTS} Kube clients are shared. "Per waiter" divides by the ` +
-      `average number of waiters during the run (half the contenders): each handover wakes every waiter.`,
+    `each contender holds the slot ${HOLD_MS} ms; ${CLIENTS} Kube clients are shared. A handover wakes only the ` +
+      `next in line (the fair queue, lib/lock/wait.ts).`,
   );
   return { rows, notes };
 }

@@ -6,6 +6,7 @@
  */
 import { type BenchOptions, type BenchResult, loadAverage, machine, type Row } from "./common.ts";
 import { drainSpeed } from "./drain.ts";
+import { groups } from "./groups.ts";
 import { lockScale } from "./lock.ts";
 import { makespan } from "./makespan.ts";
 import { idle } from "./idle.ts";
@@ -18,6 +19,7 @@ export const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult
   waiting,
   drain: drainSpeed,
   lock: lockScale,
+  groups,
 };
 
 const USAGE = `usage: deno task bench [--only ${

@@ -29,10 +29,14 @@ const PERIOD_MS = 60_000;
 const DOWNTIME_MS = 2_000;
 /** Pods per node and how long the fake kubelet takes to finish each after the eviction. */
 const PODS_PER_NODE = 3;
-const KUBELET_DELAY_MS = 1_000;
+export const KUBELET_DELAY_MS = 1_000;
 
-async function prepareNode(cluster: TestCluster, name: string): Promise<void> {
-  await cluster.createNode(name);
+export async function prepareNode(
+  cluster: TestCluster,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
+  await cluster.createNode(name, { labels });
   for (let i = 0; i < PODS_PER_NODE; i++) {
     await cluster.createPod("work", { name: `${name}-p${i}`, node: name, owner: "ReplicaSet" });
   }
@@ -60,7 +64,7 @@ interface Run {
 }
 
 /** Sentinels on every node at once; resolves when all were rebooted, uncordoned and every slot is free. */
-async function rollout(
+export async function rollout(
   cluster: TestCluster,
   install: Install,
   names: string[],
@@ -86,6 +90,34 @@ async function rollout(
   }
 }
 
+/**
+ * C, one node's cycle from its sentinel to its slot free: one node alone, `cycles` times, each on a fresh node
+ * with the same pods (median), and its parts.
+ */
+export async function measureCycle(cluster: TestCluster, o: BenchOptions, cycles: number, bench: string) {
+  const single = await installKreboot(cluster, `single-${bench}`);
+  const cycleMs: number[] = [];
+  const parts = {
+    drain: [] as number[],
+    reboot: [] as number[],
+    back: [] as number[],
+  };
+  for (let i = 0; i < cycles; i++) {
+    const name = `single-${bench}-${i}`;
+    await prepareNode(cluster, name);
+    const run = await rollout(cluster, single, [name], 120_000);
+    cycleMs.push(run.ms);
+    const s = cycleSteps(run.daemons[0]!);
+    if (s.acquired && s.drained && s.rebootCommand && s.restarted && s.released) {
+      parts.drain.push(s.drained - s.acquired);
+      parts.reboot.push(s.restarted - s.rebootCommand);
+      parts.back.push(s.released - s.restarted);
+    }
+    o.progress(`${bench}: single-node cycle ${i + 1}/${cycles}: ${sec(run.ms, 2)}`);
+  }
+  return { c: median(cycleMs), cycleMs, parts };
+}
+
 export async function makespan(o: BenchOptions): Promise<BenchResult> {
   const n = o.quick ? 6 : 20;
   const cycles = o.quick ? 2 : 3;
@@ -96,29 +128,7 @@ export async function makespan(o: BenchOptions): Promise<BenchResult> {
   await cluster.ensureNamespace("work");
   cluster.startKubelet({ delayMs: KUBELET_DELAY_MS });
 
-  // C: one node alone, `cycles` times, each on a fresh node with the same pods.
-  const single = await installKreboot(cluster, "single");
-  const cycleMs: number[] = [];
-  const parts = {
-    drain: [] as number[],
-    reboot: [] as number[],
-    back: [] as number[],
-    start: [] as number[],
-  };
-  for (let i = 0; i < cycles; i++) {
-    const name = `single-${i}`;
-    await prepareNode(cluster, name);
-    const run = await rollout(cluster, single, [name], 120_000);
-    cycleMs.push(run.ms);
-    const s = cycleSteps(run.daemons[0]!);
-    if (s.acquired && s.drained && s.rebootCommand && s.restarted && s.released) {
-      parts.drain.push(s.drained - s.acquired);
-      parts.reboot.push(s.restarted - s.rebootCommand);
-      parts.back.push(s.released - s.restarted);
-    }
-    o.progress(`${BENCH}: single-node cycle ${i + 1}/${cycles}: ${sec(run.ms, 2)}`);
-  }
-  const c = median(cycleMs);
+  const { c, parts } = await measureCycle(cluster, o, cycles, BENCH);
   rows.push(row(
     BENCH,
     `C: one node's cycle, sentinel → slot free (median of ${cycles})`,

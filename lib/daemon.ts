@@ -2,7 +2,7 @@
  * Builds the daemon from its configuration: every port the loop needs, wired to the real modules. Anything
  * that can be wrong with the configuration is found here before the first request to the cluster or the host.
  */
-import { type Config, ConfigError, refuseUnwiredFlags, requireNodeId } from "./config/mod.ts";
+import { type Config, ConfigError, requireNodeId } from "./config/mod.ts";
 import { checkHold } from "./gates/hold.ts";
 import { checkBlockingPods } from "./gates/pods.ts";
 import { checkAlertmanager } from "./gates/alertmanager.ts";
@@ -29,7 +29,6 @@ import { Reporter } from "./report/reporter.ts";
 export async function runDaemon(config: Config, signal: AbortSignal): Promise<number> {
   // Configuration problems first: nothing has touched the cluster or the host yet.
   requireNodeId(config);
-  refuseUnwiredFlags(config);
   const window = windowPolicy(config);
   const rebooter = rebooterFor(config);
   const sentinel = sentinelOptions(config);
@@ -69,7 +68,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     reboot: rebooter.describe(),
   });
 
-  const lock = lockFor(kube, config, log);
+  const lock = lockFor(kube, config, log, (g) => metrics.setGroupSlots(g.group, g.allowed, g.inUse));
   const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
   // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts);
   // the loop reads its Node from the same watch, and the reporter says when it writes to the Node.

@@ -5,7 +5,7 @@
  * holds a slot), performs at most one action through a port, and waits as told.
  */
 import type { GateResult } from "./gates/gate.ts";
-import type { AcquireResult, HolderState } from "./lock/mod.ts";
+import type { AcquireRequest, AcquireResult, HolderState } from "./lock/mod.ts";
 import type { Logger } from "./log.ts";
 import { sleep } from "./sleep.ts";
 import {
@@ -30,7 +30,12 @@ import {
 export interface LockPort {
   mine(): Promise<HeldSlotRecord | undefined>;
   readonly held: HeldSlotRecord | undefined;
-  tryAcquire(state: HolderState): Promise<AcquireResult>;
+  /** `req` names the node's labels (its group) and since when its reboot is required (its place in line). */
+  tryAcquire(state: HolderState, req?: AcquireRequest): Promise<AcquireResult>;
+  /** Whether this node has an entry in the lock's queue. */
+  readonly queued: boolean;
+  /** Takes this node out of the queue (best effort: a failure is logged, never thrown). */
+  leaveQueue(): Promise<void>;
   update(fields: { releaseAfter: Date | null; phase?: string }): Promise<unknown>;
   release(): Promise<void>;
   waitForChance(signal: AbortSignal, maxMs: number): Promise<"changed" | "timeout" | "aborted">;
@@ -56,6 +61,8 @@ export interface HeldSlotRecord {
 
 export interface NodeState extends NodeObs {
   unschedulable: boolean;
+  /** The Node's labels: `--group-label` picks the node's group from them. */
+  labels?: Record<string, string>;
 }
 
 /** Everything the loop touches outside itself. */
@@ -114,6 +121,8 @@ export class RebootLoop {
   #blocked = false;
   /** The last wait on the lock ended with a change that may free a slot. */
   #lockChanged = false;
+  /** When this node's reboot became required (epoch ms): its place in the lock's queue. */
+  #requiredSince: number | undefined;
 
   constructor(ports: Ports, opts: LoopOptions) {
     this.#p = ports;
@@ -144,6 +153,11 @@ export class RebootLoop {
         if (keeper.lost !== undefined) obs.slotLost = keeper.lost;
         const d = decide(this.#state, obs, this.#o.machine);
         this.#enter(d);
+        // No longer required: give up the place in line (only a node that has one asks the API server).
+        const s = obs.sentinel;
+        if (this.#state.phase === "idle" && s && !s.required && !s.error && this.#p.lock.queued) {
+          await this.#p.lock.leaveQueue();
+        }
         await keeper.track(this.#state.phase);
         const guarded = GUARDED_PHASES.has(this.#state.phase);
         if (guarded && keeper.lost !== undefined) {
@@ -178,6 +192,8 @@ export class RebootLoop {
       this.#o.log.info("phase changed", { from: before });
       this.#p.phaseChanged?.(phase);
       if (before === "waiting") this.#p.lock.stopWatching();
+      if (phase === "idle") this.#requiredSince = undefined;
+      else if (phase === "required" || phase === "waiting") this.#requiredSince ??= d.state.since;
     }
     if (d.report) {
       if (d.report.reason === "RebootBlocked") this.#blocked = true;
@@ -237,7 +253,10 @@ export class RebootLoop {
           const node = await this.#p.node();
           const state: HolderState = { phase: "cordoning", wasUnschedulable: node.unschedulable };
           if (node.bootId) state.bootId = node.bootId;
-          const r = await this.#p.lock.tryAcquire(state);
+          const r = await this.#p.lock.tryAcquire(state, {
+            ...(node.labels ? { labels: node.labels } : {}),
+            ...(this.#requiredSince !== undefined ? { requiredSinceMs: this.#requiredSince } : {}),
+          });
           return r.acquired
             ? { action: "acquire", acquired: true }
             : { action: "acquire", acquired: false, reason: r.reason, message: r.message };

@@ -136,11 +136,13 @@ export class OwnNode {
 export function nodeState(node: k8s.V1Node): NodeState {
   const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const bootId = node.status?.nodeInfo?.bootID;
+  const labels = node.metadata?.labels;
   return {
     ready,
     unschedulable: node.spec?.unschedulable === true,
     cordonedByUs: node.metadata?.annotations?.[CORDONED_BY_KREBOOT] !== undefined,
     ...(bootId ? { bootId } : {}),
+    ...(labels ? { labels } : {}),
   };
 }
 

@@ -16,8 +16,8 @@ export interface PolicyRule {
 /** Cluster-wide: nodes (own node and lock holders), pods to drain and to check, PDBs for the pre-flight. */
 export function clusterRules(): PolicyRule[] {
   return [
-    // list: only with a percentage --concurrency when the DaemonSet's status does not say how many nodes
-    // run it. watch: the lock watches the holder's Node (by name) while waiting for a slot.
+    // list: only with a percentage --concurrency or --budget, to count the nodes (of a --group-label group,
+    // or all when the DaemonSet's status does not say how many nodes run it). watch: the lock watches the holder's Node (by name) while waiting for a slot.
     { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch", "patch"] },
     { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "delete"] },
@@ -26,13 +26,16 @@ export function clusterRules(): PolicyRule[] {
   ];
 }
 
-/** In the DaemonSet's namespace: the slot Leases, and its own DaemonSet (kured's manual lock, node count). */
+/**
+ * In the DaemonSet's namespace: the slot Leases and the queue entries (a waiting node deletes its own entry when
+ * it gets a slot), and its own DaemonSet (kured's manual lock, node count).
+ */
 export function namespaceRules(dsName: string): PolicyRule[] {
   return [
     {
       apiGroups: ["coordination.k8s.io"],
       resources: ["leases"],
-      verbs: ["list", "watch", "create", "patch"],
+      verbs: ["list", "watch", "create", "patch", "delete"],
     },
     { apiGroups: ["apps"], resources: ["daemonsets"], resourceNames: [dsName], verbs: ["get", "watch"] },
   ];

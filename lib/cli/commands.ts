@@ -1,5 +1,5 @@
 /**
- * The subcommands: `config`, `status`, `pause`, `resume`, `manifests`. Each takes the daemon's flags (so
+ * The subcommands: `config`, `status`, `plan`, `pause`, `resume`, `manifests`. Each takes the daemon's flags (so
  * `--kubeconfig`, `--ds-namespace`, `--ds-name` mean the same everywhere) plus a few options of its own,
  * which are taken out of the argument list before the daemon flags are parsed. `config` parses the flags
  * itself (lib/cli/config_cmd.ts), so main.ts runs it before the others.
@@ -16,11 +16,16 @@ import {
   STATUS_NOT_FOUND_EXIT,
   StatusUnavailable,
 } from "./status.ts";
+import { type FleetOptions, FleetUnavailable, readFleet } from "./fleet.ts";
+import { formatPlan, planFleet } from "./plan.ts";
 
 /** Every subcommand and one line saying what it does (with its own options), in `kreboot --help`'s order. */
 export const SUBCOMMANDS = {
   config: "print the effective configuration (flags, environment, defaults) as JSON",
-  status: "who holds the reboot slots, which nodes need a reboot and why each waits (-o json)",
+  status:
+    "groups and their budgets, who holds the reboot slots, which nodes need a reboot and why each waits (-o json)",
+  plan:
+    "what would happen next, changing nothing: the order nodes would reboot in, per group the budget and slots, what blocks each node, the next window (-o json)",
   pause: 'stop new reboots cluster-wide: --reason "why" [--by WHO]; slot holders finish',
   resume: "allow reboots again after a pause",
   manifests: "print the install YAML for these flags (--namespace, --image, --prometheus-operator)",
@@ -38,6 +43,7 @@ export function subcommandOf(arg: string | undefined): Subcommand | undefined {
 /** Options that belong to one subcommand, with their defaults. */
 const OWN_OPTIONS: Record<Subcommand, Record<string, string | boolean>> = {
   status: { output: "text" },
+  plan: { output: "text" },
   pause: { reason: "", by: "" },
   resume: {},
   manifests: { namespace: "kube-system", image: "", "prometheus-operator": false },
@@ -77,6 +83,27 @@ export function splitOwnOptions(
   return { own, rest };
 }
 
+function outputOf(own: Record<string, string | boolean>): "text" | "json" {
+  const output = String(own.output);
+  if (output !== "text" && output !== "json") {
+    throw new ConfigError("output", `invalid value "${output}" for --output: expected text or json`);
+  }
+  return output;
+}
+
+/** What `status` and `plan` read, from the daemon's flags. */
+function fleetOptions(config: Config): FleetOptions {
+  return {
+    namespace: config.dsNamespace,
+    dsName: config.dsName,
+    lockAnnotation: config.lockAnnotation,
+    groupLabel: config.groupLabel,
+    concurrency: config.concurrency,
+    budgets: config.budgets,
+    maxConcurrencyTotal: config.maxConcurrencyTotal,
+  };
+}
+
 export async function runSubcommand(
   sub: Subcommand,
   config: Config,
@@ -96,18 +123,27 @@ export async function runSubcommand(
       if (!own.image) console.error(defaultImageNote());
       return 0;
     }
-    case "status": {
-      const output = String(own.output);
-      if (output !== "text" && output !== "json") {
-        throw new ConfigError("output", `invalid value "${output}" for --output: expected text or json`);
-      }
+    case "plan": {
+      const output = outputOf(own);
       const kube = makeKube(loadKubeConfig(config.kubeconfig || undefined), false);
       try {
-        const report = await collectStatus(kube, {
-          namespace: config.dsNamespace,
-          dsName: config.dsName,
-          lockAnnotation: config.lockAnnotation,
-        });
+        const o = fleetOptions(config);
+        const report = planFleet(await readFleet(kube, o), o, config, Date.now());
+        console.log(output === "json" ? JSON.stringify(report, null, 2) : formatPlan(report));
+        return 0;
+      } catch (e) {
+        if (e instanceof FleetUnavailable) {
+          console.error(`kreboot plan: ${e.message}`);
+          return 1;
+        }
+        throw e;
+      }
+    }
+    case "status": {
+      const output = outputOf(own);
+      const kube = makeKube(loadKubeConfig(config.kubeconfig || undefined), false);
+      try {
+        const report = await collectStatus(kube, fleetOptions(config));
         if (seemsAbsent(report)) {
           // Not an error of the command, but nothing to report either: say so, and let scripts tell it apart.
           if (output === "json") console.log(JSON.stringify(report, null, 2));

@@ -1,29 +1,37 @@
 /**
- * `kreboot status`: who holds the slots, which nodes need a reboot and why each one waits. Everything comes
- * from the API server (the slot Leases and each node's RebootRequired condition written by its daemon), so it
- * works from a laptop with nothing but a kubeconfig.
+ * `kreboot status`: every group with the slots it may use (the budget in force) and uses, who holds the slots,
+ * which nodes need a reboot and why each one waits. Everything comes from the API server (lib/cli/fleet.ts: the
+ * lock's Leases and each node's RebootRequired condition written by its daemon), so it works from a laptop with
+ * nothing but a kubeconfig.
  */
 import type { Kube } from "../kube/mod.ts";
-import { describeApiError, isNotFound } from "../kube/mod.ts";
-import {
-  decodeDaemonSetPause,
-  decodePauseLease,
-  effectivePause,
-  NOT_PAUSED,
-  type PauseState,
-} from "../lock/pause.ts";
-import { decodeSlot, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
+import type { PauseState } from "../lock/pause.ts";
 import type { BlockReason } from "../gates/gate.ts";
-import { CONDITION_TYPE, decodeCondition, findCondition } from "../report/condition.ts";
-import { type Hold, holdOf, type RebootRequest, rebootRequested, requestOf } from "../node_control/mod.ts";
+import { CONDITION_TYPE } from "../report/condition.ts";
+import type { Hold } from "../node_control/mod.ts";
+import { describeGroup } from "../budget/mod.ts";
+import {
+  fleetGroups,
+  type FleetOptions,
+  type GroupStatus,
+  readFleet,
+  type RequestedNode,
+  slotsInUse,
+} from "./fleet.ts";
+
+export { FleetUnavailable as StatusUnavailable } from "./fleet.ts";
+export type { GroupStatus, RequestedNode } from "./fleet.ts";
 
 /** Exit code of `kreboot status` when kreboot does not seem to be installed or running in the cluster. */
 export const STATUS_NOT_FOUND_EXIT = 3;
 
 export interface SlotStatus {
   slot: string;
+  /** The slot's index in its group (or among the total-cap slots); -1 for a slot of another --group-label. */
   index: number;
   holder: string;
+  /** The group whose slot it is (with --group-label); `total cap` for a --max-concurrency-total slot. */
+  group?: string;
   phase?: string;
   since?: string;
   problems?: string[];
@@ -32,11 +40,16 @@ export interface SlotStatus {
 export interface NodeStatus {
   node: string;
   rebootRequired: boolean;
+  /** The node's group (with --group-label). */
+  group?: string;
   /** The condition's reason, e.g. RebootBlocked or Rebooting. */
   reason?: string;
-  /** Why it waits, as its daemon wrote it (window, alert names, pod, PDB, no slot, paused). */
+  /** Why it waits, as its daemon wrote it (window, alert names, pod, PDB, no slot, budget, paused). */
   message?: string;
-  /** What blocks it, when it is blocked: window, alert, query, pod, pdb, lock (no free slot), paused, sentinel-error. */
+  /**
+   * What blocks it, when it is blocked: window, alert, query, pod, pdb, lock (no free slot), budget, total-cap,
+   * paused, sentinel-error.
+   */
   blockedBy?: BlockReason;
   /** The slot this node holds, if any. */
   slot?: string;
@@ -50,19 +63,14 @@ export interface HeldNode extends Hold {
   node: string;
 }
 
-/** A reboot request on a node (`kreboot request-reboot`), as recorded on it. */
-export interface RequestedNode extends Partial<RebootRequest> {
-  node: string;
-  /** pending: the node acts on it; satisfied: a reboot since answered it (kreboot removes it after its own
-   * reboots); unreadable: the annotation cannot be decoded and requests nothing. */
-  state: "pending" | "satisfied" | "unreadable";
-  problem?: string;
-}
-
 export interface StatusReport {
   namespace: string;
   dsName: string;
   paused: PauseState;
+  /** Every group with the slots it may use now (the budget in force) and uses. */
+  groups: GroupStatus[];
+  /** With --max-concurrency-total: the cap and the nodes holding a slot across all groups. */
+  totalCap?: { cap: number; inUse: number };
   slots: SlotStatus[];
   nodes: NodeStatus[];
   /** Nodes whose daemon never wrote a condition (it writes one once the node needs a reboot). */
@@ -83,109 +91,70 @@ export function seemsAbsent(r: StatusReport): boolean {
   return !r.installed && r.slots.length === 0 && r.nodes.length === 0 && !r.paused.paused;
 }
 
-export class StatusUnavailable extends Error {}
-
-export async function collectStatus(
-  kube: Kube,
-  opts: { namespace: string; dsName: string; lockAnnotation: string },
-): Promise<StatusReport> {
-  let leases;
-  try {
-    leases = await kube.coord.listNamespacedLease({
-      namespace: opts.namespace,
-      labelSelector: `${LOCK_LABEL}=${opts.dsName}`,
-    });
-  } catch (e) {
-    throw new StatusUnavailable(
-      `cannot read kreboot's Leases in namespace ${opts.namespace}: ${describeApiError(e)}. ` +
-        `Check the kubeconfig and that kreboot runs with --ds-namespace=${opts.namespace} --ds-name=${opts.dsName}.`,
-    );
-  }
-  let leasePause: PauseState = NOT_PAUSED;
-  const slots: SlotStatus[] = [];
-  for (const lease of leases.items) {
-    const name = lease.metadata?.name ?? "";
-    if (name === pauseLeaseName(opts.dsName)) {
-      leasePause = decodePauseLease(lease);
-      continue;
+export async function collectStatus(kube: Kube, o: FleetOptions, now = Date.now()): Promise<StatusReport> {
+  const fleet = await readFleet(kube, o);
+  const slots: SlotStatus[] = fleet.slots.map(({ role, record: rec }) => {
+    const s: SlotStatus = {
+      slot: rec.name,
+      index: role.set === "foreign" ? -1 : role.index,
+      holder: rec.holder,
+    };
+    if (role.set === "total") s.group = "total cap";
+    else if (role.set === "group" && role.group.kind !== "all") {
+      s.group = describeGroup(role.group, o.groupLabel);
     }
-    const index = slotIndex(opts.dsName, name);
-    if (index === undefined) continue;
-    const rec = decodeSlot(lease);
-    const s: SlotStatus = { slot: name, index, holder: rec.holder };
     if (rec.phase) s.phase = rec.phase;
     if (rec.acquireTime && rec.holder) s.since = rec.acquireTime.toISOString();
     if (rec.problems.length) s.problems = rec.problems;
-    slots.push(s);
-  }
-  slots.sort((a, b) => a.index - b.index);
-  let installed = false;
-  let dsPause: PauseState = NOT_PAUSED;
-  try {
-    const ds = await kube.apps.readNamespacedDaemonSet({ name: opts.dsName, namespace: opts.namespace });
-    installed = true;
-    dsPause = decodeDaemonSetPause(ds, opts);
-  } catch (e) {
-    if (!isNotFound(e)) throw new StatusUnavailable(`cannot read DaemonSet: ${describeApiError(e)}`);
-  }
-  const paused = effectivePause(leasePause, dsPause);
-  const held = new Map(slots.filter((s) => s.holder).map((s) => [s.holder, s.slot]));
-  let nodeList;
-  try {
-    nodeList = await kube.core.listNode({});
-  } catch (e) {
-    throw new StatusUnavailable(`cannot list Nodes: ${describeApiError(e)}`);
-  }
+    return s;
+  });
+  slots.sort((a, b) => (a.group ?? "").localeCompare(b.group ?? "") || a.index - b.index);
+  const held = new Map(
+    fleet.slots.filter((s) => s.record.holder && s.role.set !== "total").map((
+      s,
+    ) => [s.record.holder, s.record.name]),
+  );
   const nodes: NodeStatus[] = [];
   const unknownNodes: string[] = [];
   const holds: HeldNode[] = [];
   const requests: RequestedNode[] = [];
-  for (const node of nodeList.items) {
-    const name = node.metadata?.name ?? "";
-    const hold = holdOf(node);
-    if (hold) holds.push({ node: name, ...hold });
-    const request = requestedNode(name, node);
-    if (request) requests.push(request);
-    const found = findCondition(node);
-    if (!found) {
-      unknownNodes.push(name);
+  for (const node of fleet.nodes) {
+    if (node.hold) holds.push({ node: node.name, ...node.hold });
+    if (node.request) requests.push(node.request);
+    const cond = node.condition;
+    if (!cond) {
+      unknownNodes.push(node.name);
       continue;
     }
-    const cond = decodeCondition(found);
     const n: NodeStatus = {
-      node: name,
+      node: node.name,
       rebootRequired: cond.status === "True",
-      unschedulable: node.spec?.unschedulable === true,
+      unschedulable: node.unschedulable,
     };
+    if (o.groupLabel !== "") n.group = describeGroup(node.group, o.groupLabel);
     if (cond.state) n.reason = cond.state;
     if (cond.message) n.message = cond.message;
     if (cond.blockedBy) n.blockedBy = cond.blockedBy;
-    const slot = held.get(name);
+    const slot = held.get(node.name);
     if (slot) n.slot = slot;
     if (cond.since) n.since = cond.since.toISOString();
     nodes.push(n);
   }
-  nodes.sort((a, b) => a.node.localeCompare(b.node));
-  holds.sort((a, b) => a.node.localeCompare(b.node));
-  requests.sort((a, b) => a.node.localeCompare(b.node));
   return {
-    namespace: opts.namespace,
-    dsName: opts.dsName,
-    paused,
+    namespace: o.namespace,
+    dsName: o.dsName,
+    paused: fleet.pause,
+    groups: fleetGroups(fleet, o, now),
+    ...(o.maxConcurrencyTotal > 0
+      ? { totalCap: { cap: o.maxConcurrencyTotal, inUse: slotsInUse(fleet).total } }
+      : {}),
     slots,
     nodes,
     unknownNodes,
-    installed,
+    installed: fleet.installed,
     holds,
     requests,
   };
-}
-
-function requestedNode(name: string, node: Parameters<typeof requestOf>[0]): RequestedNode | undefined {
-  const r = requestOf(node);
-  if (r === undefined) return undefined;
-  if (r.problem !== undefined) return { node: name, state: "unreadable", problem: r.problem };
-  return { node: name, ...r.value, state: rebootRequested(node) ? "pending" : "satisfied" };
 }
 
 /** Columns padded to their widest cell, like kubectl's tables. */
@@ -195,6 +164,33 @@ export function table(rows: string[][]): string[] {
   return rows.map((row) =>
     row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("   ")
   );
+}
+
+/**
+ * The groups as a table, with `extra` columns (header, cell per group) after the standard ones, and the total
+ * cap's line when there is one.
+ */
+export function groupTable<G extends GroupStatus>(
+  groups: readonly G[],
+  totalCap: { cap: number; inUse: number } | undefined,
+  extra: [string, (g: G) => string][] = [],
+): string[] {
+  const lines = table([
+    ["GROUP", "NODES", "SLOTS USED", "ALLOWED", "SET BY", "CHANGES AT", ...extra.map(([h]) => h)],
+    ...groups.map((g) => [
+      g.group,
+      String(g.nodes),
+      String(g.inUse),
+      String(g.allowed),
+      g.by,
+      g.budgetChanges ?? "-",
+      ...extra.map(([, cell]) => cell(g)),
+    ]),
+  ]);
+  if (totalCap) {
+    lines.push(`All groups together: ${totalCap.inUse} of ${totalCap.cap} (--max-concurrency-total).`);
+  }
+  return lines;
 }
 
 /** A plain-text rendering for humans. */
@@ -213,21 +209,32 @@ export function formatStatus(r: StatusReport): string {
       : "Reboots are not paused.",
     "",
   );
+  if (r.groups.length > 0) lines.push(...groupTable(r.groups, r.totalCap), "");
   if (r.slots.length === 0) lines.push("No slot Leases yet: no node has taken a slot.");
   else {
+    // The GROUP column only where there are groups: without --group-label the table is as it always was.
+    const grouped = r.slots.some((s) => s.group !== undefined);
     lines.push(...table([
-      ["SLOT", "HOLDER", "PHASE", "SINCE"],
-      ...r.slots.map((s) => [s.slot, s.holder || "-", s.phase ?? "-", s.since ?? "-"]),
+      ["SLOT", ...(grouped ? ["GROUP"] : []), "HOLDER", "PHASE", "SINCE"],
+      ...r.slots.map((s) => [
+        s.slot,
+        ...(grouped ? [s.group ?? "-"] : []),
+        s.holder || "-",
+        s.phase ?? "-",
+        s.since ?? "-",
+      ]),
     ]));
   }
   lines.push("");
   const waiting = r.nodes.filter((n) => n.rebootRequired);
   if (waiting.length === 0) lines.push("No node needs a reboot.");
   else {
+    const grouped = waiting.some((n) => n.group !== undefined);
     lines.push(...table([
-      ["NODE", "STATE", "BLOCKED BY", "SLOT", "REQUIRED SINCE", "WHY"],
+      ["NODE", ...(grouped ? ["GROUP"] : []), "STATE", "BLOCKED BY", "SLOT", "REQUIRED SINCE", "WHY"],
       ...waiting.map((n) => [
         n.node,
+        ...(grouped ? [n.group ?? "-"] : []),
         n.reason ?? "-",
         n.blockedBy ?? "-",
         n.slot ?? "-",

@@ -52,28 +52,6 @@ export function requireNodeId(config: Config): void {
   }
 }
 
-/**
- * Flags whose parsers and pure cores exist (lib/budget/) but which the lock does not act on yet (issue 15:
- * per-group slots and budgets). A flag that parses and silently does nothing would mislead an operator, so the
- * daemon refuses to start with one of them set; `kreboot config` still shows how it would be read.
- */
-export function refuseUnwiredFlags(config: Config): void {
-  const set: [string, boolean][] = [
-    ["group-label", config.groupLabel !== ""],
-    ["max-concurrency-total", config.maxConcurrencyTotal !== 0],
-    ["budget", config.budgets.length > 0],
-  ];
-  const first = set.find(([, isSet]) => isSet);
-  if (first) {
-    throw new ConfigError(
-      first[0],
-      `--${
-        first[0]
-      } is not in effect yet in this version (groups and budgets are not wired into the lock); remove it, and use --concurrency and --reboot-window meanwhile`,
-    );
-  }
-}
-
 export interface ConfigJsonOptions {
   /** Hide credentials in notification URLs (as the logger does). */
   redact?: boolean;

@@ -11,6 +11,8 @@ export const BLOCK_REASONS = [
   "pod",
   "pdb",
   "lock",
+  "budget",
+  "total-cap",
   "paused",
   "held",
   "sentinel-error",

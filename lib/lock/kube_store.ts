@@ -3,6 +3,7 @@
  * DaemonSet's name, in the DaemonSet's namespace. Every write goes with `dryRun=All` under `--dry-run`.
  */
 import {
+  apiStatus,
   describeApiError,
   dryRunParam,
   isConflict,
@@ -17,6 +18,7 @@ import {
   LeaseNotFound,
   type LeaseStore,
   type WatchCallbacks,
+  WatchExpired,
   type WatchHandle,
   type WatchTarget,
 } from "./store.ts";
@@ -96,9 +98,10 @@ export class KubeLeaseStore implements LeaseStore {
     }
   }
 
-  async countNodes(): Promise<number> {
+  async countNodes(labelSelector?: string): Promise<number> {
     try {
-      return (await this.#kube.core.listNode({})).items.length;
+      return (await this.#kube.core.listNode(labelSelector === undefined ? {} : { labelSelector })).items
+        .length;
     } catch (e) {
       throw apiError(e);
     }
@@ -135,15 +138,23 @@ export class KubeLeaseStore implements LeaseStore {
       cb.end(err ?? undefined);
     };
     this.#kube.watch.watch(path, { ...query, allowWatchBookmarks: true }, (type, obj) => {
-      if (stopped || ended || type === "BOOKMARK" || type === "ERROR") return;
+      if (stopped || ended) return;
+      if (type === "ERROR") {
+        // The server ends a watch from a resourceVersion it no longer has with a Status of code 410.
+        if ((obj as { code?: unknown } | undefined)?.code === 410) {
+          end(new WatchExpired("watch expired (410 Gone)"));
+        }
+        return;
+      }
       cb.event(type, obj);
-    }, (err) => end(err)).then((c) => {
-      ctl = c;
-      if (stopped) c.abort();
-      // client-node reports a failed request through `done` and still resolves: only a watch that has not
-      // ended by now is open.
-      else if (!ended) cb.open();
-    }, (err) => end(err));
+    }, (err) => end(apiStatus(err) === 410 ? new WatchExpired(describeApiError(err), { cause: err }) : err))
+      .then((c) => {
+        ctl = c;
+        if (stopped) c.abort();
+        // client-node reports a failed request through `done` and still resolves: only a watch that has not
+        // ended by now is open.
+        else if (!ended) cb.open();
+      }, (err) => end(err));
     return {
       stop() {
         stopped = true;

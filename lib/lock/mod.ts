@@ -1,35 +1,37 @@
 /**
- * The cluster-wide reboot lock: N `coordination.k8s.io/v1` Leases used as a counting semaphore, plus a pause.
- * A node that needs no reboot never calls into this module.
+ * The reboot lock: per node group, N `coordination.k8s.io/v1` Leases used as a counting semaphore (N set by
+ * `--concurrency` and the group's budgets), with `--max-concurrency-total` as a second semaphore across
+ * groups, a fair queue of the waiting nodes, and a pause. A node that needs no reboot never calls into this
+ * module.
  *
- * The lock is split by job: the pure Lease codec (slots.ts), what this node has seen and when (observer.ts)
- * and what it makes of it (view.ts), the compare-and-swap writes (cas.ts), the watches of a waiting node
- * (watch.ts), the pause (pause.ts), the storage port and its API-server implementation (store.ts,
- * kube_store.ts), and the slot keeper that renews and guards a held slot (keeper.ts). This facade is what the
- * loop and the CLI use.
+ * The lock is split by job: the pure Lease codec (slots.ts), which Leases make up the lock (groups.ts), the
+ * queue entries (queue_entry.ts, queue.ts), what this node has seen and when (observer.ts) and what it makes
+ * of it (view.ts), the pure plan of whose turn it is (plan.ts), the request and the refusals (acquire.ts), the
+ * compare-and-swap writes (cas.ts), the watches of a waiting node (watch.ts) and its wait (wait.ts), the pause
+ * (pause.ts), the storage port and its API-server implementation (store.ts, kube_store.ts), and the slot
+ * keeper that renews and guards a held slot (keeper.ts). This facade is what the loop and the CLI use.
  */
+import type { Budget } from "../budget/mod.ts";
+import type { Concurrency } from "../config/mod.ts";
 import type { Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
-import { sleep } from "../sleep.ts";
-import { LostSlotError, patchHeldSlot } from "./cas.ts";
+import { type AcquireRequest, type AcquireResult, contenderFor, needsNodeCount, refusal } from "./acquire.ts";
+import { HeldSlots, type HolderState } from "./holding.ts";
+import { LockLayout } from "./groups.ts";
 import { KubeLeaseStore } from "./kube_store.ts";
 import { pause as writePause, type PauseState, resume as deletePause } from "./pause.ts";
-import {
-  acquirePatch,
-  type Concurrency,
-  decodeSlot,
-  microTimeString,
-  newSlotLease,
-  releasePatch,
-  SLOT_ANNOTATIONS,
-  type SlotRecord,
-} from "./slots.ts";
+import { type Contender, type Plan, plan } from "./plan.ts";
+import { joinQueue, leaveQueue, passOver } from "./queue.ts";
+import type { SlotRecord } from "./slots.ts";
 import { LeaseConflict, type LeaseStore } from "./store.ts";
 import { LockView, type SlotView } from "./view.ts";
+import { waitForTurn } from "./wait.ts";
 import { LockWatch, type WakeReason } from "./watch.ts";
 
 export { LostSlotError } from "./cas.ts";
 export { SlotKeeper } from "./keeper.ts";
+export type { AcquireRequest, AcquireResult } from "./acquire.ts";
+export type { HolderState } from "./holding.ts";
 export type { PauseState } from "./pause.ts";
 export type { LeaseStore } from "./store.ts";
 export type { SlotRecord } from "./slots.ts";
@@ -45,48 +47,80 @@ export interface LockOptions {
   ttlMs: number;
   node: string;
   log: Logger;
-  /** Local clock (ms) and randomness, injectable for tests. */
+  /** `--group-label`; "" (the default) = all nodes are one group with today's slot names. */
+  groupLabel?: string;
+  budgets?: readonly Budget[];
+  /** `--max-concurrency-total`; 0 (the default) = no cap across groups. */
+  maxConcurrencyTotal?: number;
+  /** How long the next in line has to take a free slot before the node behind it may go instead. */
+  queueGraceMs?: number;
+  /** Told how many slots this node's group may use and uses, whenever the node looks (for the metrics). */
+  onGroupSlots?: (g: GroupSlots) => void;
+  /** Local clock (ms), injectable for tests. */
   now?: () => number;
-  random?: () => number;
-  /** Upper bound of the random delay before a woken waiter retries (against a thundering herd). */
-  wakeJitterMs?: number;
 }
 
-export interface HolderState {
-  phase: string;
-  bootId?: string;
-  wasUnschedulable?: boolean;
+export interface GroupSlots {
+  /** The group's label value ("" for the nodes without it, and for the one group without --group-label). */
+  group: string;
+  allowed: number;
+  inUse: number;
 }
-
-export type AcquireResult =
-  | { acquired: true; slot: SlotRecord }
-  | { acquired: false; reason: "paused" | "full"; message: string };
 
 const MAX_ACQUIRE_ROUNDS = 8;
+const QUEUE_GRACE_MS = 5_000;
+/** The phase recorded on a total-cap slot: its holder's real phase is on its group's slot. */
+const TOTAL_SLOT_PHASE = "total-cap";
+
+type Options =
+  & Required<Omit<LockOptions, "log" | "onGroupSlots" | "budgets">>
+  & Pick<LockOptions, "onGroupSlots">
+  & { log: Logger; budgets: readonly Budget[] };
 
 export class RebootLock {
   readonly #store: LeaseStore;
-  readonly #o: Required<Omit<LockOptions, "log">> & { log: Logger };
+  readonly #o: Options;
+  readonly #layout: LockLayout;
   readonly #view: LockView;
-  #held: SlotRecord | undefined;
+  readonly #slots: HeldSlots;
   #watch: LockWatch | undefined;
+  /** This node's group and place in line, as last asked for. */
+  #me: { group: Contender["group"]; requiredSinceMs: number | undefined } | undefined;
+  /** The version of this node's passed-over entry its caller was last woken for. */
+  #wokeForPass: string | undefined;
 
   /** On the API server (a `Kube`), or on any LeaseStore (the unit tests' in-memory one). */
   constructor(backend: Kube | LeaseStore, opts: LockOptions) {
-    this.#o = { now: () => Date.now(), random: Math.random, wakeJitterMs: 300, ...opts };
+    this.#o = {
+      now: () => Date.now(),
+      groupLabel: "",
+      maxConcurrencyTotal: 0,
+      queueGraceMs: QUEUE_GRACE_MS,
+      ...opts,
+      budgets: opts.budgets ?? [],
+    };
     this.#store = "listLeases" in backend ? backend : new KubeLeaseStore(backend, opts);
+    this.#layout = new LockLayout(opts.dsName, this.#o.groupLabel);
     this.#view = new LockView(this.#store, {
       ...this.#o,
+      layout: this.#layout,
       watchingNode: (name) => this.#watch?.watchingNode(name) ?? false,
       nodeHeard: (name, maxMs) => this.#watch?.nodeHeard(name, maxMs) ?? Promise.resolve(false),
     });
+    this.#slots = new HeldSlots(this.#store, this.#view.seen, this.#o, () => this.refresh());
   }
 
+  /** The group slot this node holds. */
   get held(): SlotRecord | undefined {
-    return this.#held;
+    return this.#slots.group;
   }
 
-  /** Reads every slot and the pause state from the server, refreshing what this observer has seen. */
+  /** Whether this node has an entry in the queue, as last seen. */
+  get queued(): boolean {
+    return this.#view.queue.get(this.#o.node) !== undefined;
+  }
+
+  /** Reads every slot, the queue and the pause state from the server, refreshing what this observer has seen. */
   async refresh(): Promise<void> {
     await this.#view.readLeases();
     await this.#view.readDaemonSet();
@@ -95,11 +129,13 @@ export class RebootLock {
 
   /**
    * The slot this node holds according to the server (start-up recovery reads this): one LIST of the Leases;
-   * the DaemonSet (pause, node count) is read when a slot is wanted.
+   * the DaemonSet (pause, node count) is read when a slot is wanted. A total-cap slot held without a group
+   * slot is left from an acquisition or release a crash cut short: it is given back.
    */
   async mine(): Promise<SlotRecord | undefined> {
     await this.#readLeases();
-    return this.#held;
+    if (this.#slots.total && !this.#slots.group) await this.#slots.giveBackTotal();
+    return this.#slots.group;
   }
 
   async #readLeases(): Promise<void> {
@@ -108,76 +144,82 @@ export class RebootLock {
   }
 
   /**
-   * Whether the slot this node holds still names it, from one read of the slot Leases (the slot keeper's
-   * guard; the daemon may list Leases but not get one). Throws when that cannot be told.
+   * Whether the slots this node holds still name it, from one read of the Leases (the slot keeper's guard; the
+   * daemon may list Leases but not get one). Throws when that cannot be told.
    */
   async stillHeld(): Promise<boolean> {
-    if (!this.#held) return false;
+    if (!this.#slots.group) return false;
     // A dry-run acquisition was never stored: there is nothing to read back.
     if (this.#store.dryRun) return true;
+    const total = this.#slots.total !== undefined;
     await this.#view.readLeases();
     this.#syncHeld();
-    return this.#held !== undefined;
-  }
-
-  capacity(): Promise<number> {
-    return this.#view.capacity();
+    return this.#slots.group !== undefined && (!total || this.#slots.total !== undefined);
   }
 
   pauseState(): PauseState {
     return this.#view.pauseState();
   }
 
+  /** Every slot of this node's group and the total cap's as seen, with its verdict (holders looked up). */
   view(): Promise<SlotView[]> {
-    return this.#view.view();
+    return this.#view.slots(this.#me?.group, () => true);
   }
 
   /**
-   * Takes a free slot if there is one and reboots are not paused. Re-entrant: a node that already holds a slot
-   * gets it back. Uses the watched state when a watch is running (no extra reads per wake-up), else reads.
+   * Takes a free slot of this node's group if its budget, the total cap and the queue allow it now. Re-entrant:
+   * a node that already holds a slot gets it back. Uses the watched state when a watch is running (no extra
+   * reads per wake-up), else reads. A node that does not get one is put in line (its queue entry).
    */
-  async tryAcquire(state: HolderState): Promise<AcquireResult> {
+  async tryAcquire(state: HolderState, req: AcquireRequest = {}): Promise<AcquireResult> {
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
       // After a lost race only the slots changed: the DaemonSet (pause, node count) was read or is watched.
       if (round > 0) await this.#readLeases();
       else if (!this.#watch?.live) await this.refresh();
-      if (this.#held) return { acquired: true, slot: this.#held };
+      if (this.#slots.group) {
+        await this.#leave();
+        return { acquired: true, slot: this.#slots.group };
+      }
+      const { me, plan: p } = await this.#plan(req, true);
       const paused = this.pauseState();
-      if (paused.paused) {
+      if (paused.paused || p.turn.kind !== "go") {
+        await this.#join(me);
+        await this.#slots.giveBackTotal();
+        if (!paused.paused) return refusal(p, me, this.#o.groupLabel);
         return {
           acquired: false,
           reason: "paused",
           message: `reboots are paused by ${paused.by}: ${paused.reason}`,
         };
       }
-      // A waiting node watches the holders' Nodes anyway: a new holder is judged from its watch, not a read.
-      this.#watch?.watchNodes(this.#view.seen.otherHolders());
-      const views = await this.#view.view();
-      const n = await this.#view.capacity();
-      const busy = views.filter((v) => v.verdict.kind === "held");
-      if (busy.length >= n) {
-        return {
-          acquired: false,
-          reason: "full",
-          message: `all ${n} slot(s) held by ${busy.map((v) => describeHolder(v.record)).join(", ")}`,
-        };
-      }
-      const candidate = views.find((v) => v.index >= 0 && v.index < n && v.verdict.kind !== "held");
-      if (!candidate) return { acquired: false, reason: "full", message: `no free slot among ${n}` };
-      this.#explainTakeover(candidate);
+      const group = p.groupCandidate;
+      if (!group) continue;
       try {
-        const slot = await this.#take(candidate.record, state);
+        if (p.totalCandidate) {
+          this.#slots.total = await this.#slots.take(p.totalCandidate, { phase: TOTAL_SLOT_PHASE });
+        }
+        const meta = me.group.kind === "all" ? undefined : this.#layout.groupMetadata(me.group);
+        const slot = await this.#slots.take(group, state, meta);
+        this.#slots.group = slot;
         this.#o.log.info(this.#store.dryRun ? "would take slot (dry run)" : "took slot", {
           slot: slot.name,
-          index: candidate.index,
+          index: group.index,
+          ...(me.group.kind === "all" ? {} : { group: me.key }),
         });
+        // The next reboot of this node queues afresh.
+        this.#me = { ...me, requiredSinceMs: undefined };
+        await this.#leave();
+        if (p.turn.jumped.length) {
+          await passOver(this.#queueWriter(), this.#view.queue, p.turn.jumped, me.node);
+        }
         return { acquired: true, slot };
       } catch (e) {
         // Somebody else was faster (or created the Lease first): re-read and look again.
         if (e instanceof LeaseConflict) continue;
-        throw new Error(`cannot take slot ${candidate.record.name}: ${describe(e)}`);
+        throw new Error(`cannot take slot ${group.name}: ${describe(e)}`);
       }
     }
+    await this.#slots.giveBackTotal();
     return {
       acquired: false,
       reason: "full",
@@ -185,131 +227,94 @@ export class RebootLock {
     };
   }
 
-  #explainTakeover(candidate: SlotView): void {
-    const v = candidate.verdict;
-    if (v.kind === "orphaned" || v.kind === "expired") {
-      this.#o.log.warn("taking over a slot whose holder is gone or silent", {
-        slot: candidate.record.name,
-        holder: v.holder,
-        why: v.kind === "orphaned" ? "holder Node does not exist" : "holder silent past --lock-ttl",
-      });
-    }
-    if (candidate.record.problems.length) {
-      this.#o.log.warn("repairing a slot Lease with unreadable holder fields", {
-        slot: candidate.record.name,
-        problems: candidate.record.problems,
-      });
-    }
-  }
-
-  /** Writes this node as the holder of `record` (as read): a create, or a patch carrying its resourceVersion. */
-  async #take(record: SlotRecord, state: HolderState): Promise<SlotRecord> {
-    const fields = {
-      holder: this.#o.node,
-      ...state,
-      ...(this.#o.ttlMs > 0 ? { leaseDurationSeconds: Math.max(1, Math.ceil(this.#o.ttlMs / 1000)) } : {}),
-      transitions: record.transitions,
-      now: new Date(this.#o.now()),
-    };
-    const written = record.resourceVersion === ""
-      ? await this.#store.createLease(newSlotLease(this.#o.namespace, this.#o.dsName, record.name, fields))
-      : await this.#store.patchLease(record.name, acquirePatch(record.resourceVersion, fields));
-    return this.#remember(decodeSlot(written), record.resourceVersion);
+  /** Takes this node out of the queue (its reboot is no longer required). */
+  async leaveQueue(): Promise<void> {
+    await this.#leave();
   }
 
   /**
-   * Keeps what a write returned as the held slot. A dry run stores nothing: the slot is remembered with the
-   * resourceVersion of the real Lease (`storedRv`, "" when there is none), so that later writes are validated
-   * against it, or skipped.
+   * This node's place and group (from `req` and what it knew) and its plan from what it sees now. `fresh`
+   * (an acquisition) counts the group's nodes when a percentage needs them and looks up the holders of the
+   * slots it could take; otherwise nothing is requested.
    */
-  #remember(written: SlotRecord, storedRv: string): SlotRecord {
-    this.#held = this.#store.dryRun
-      ? { ...written, resourceVersion: storedRv }
-      : this.#view.seen.observe(written);
-    return this.#held;
+  async #plan(req: AcquireRequest, fresh: boolean): Promise<{ me: Contender; plan: Plan }> {
+    const mine = this.#view.queue.get(this.#o.node);
+    const base = contenderFor(this.#o.node, this.#o.groupLabel, req, {
+      ...(this.#me ? { group: this.#me.group } : {}),
+      ...(this.#me?.requiredSinceMs !== undefined ? { requiredSinceMs: this.#me.requiredSinceMs } : {}),
+      ...(mine ? { entrySinceMs: mine.requiredSinceMs } : {}),
+    }, this.#o.now());
+    this.#me = base;
+    const policy = { concurrency: this.#o.concurrency, budgets: this.#o.budgets };
+    const count = needsNodeCount(policy, base.group);
+    const groupNodes = !count
+      ? 0
+      : fresh
+      ? await this.#view.groupNodes(base.group, this.#o.groupLabel)
+      : this.#view.knownGroupNodes(base.group) ?? 0;
+    const me = { ...base, groupNodes };
+    const p = plan({
+      now: this.#o.now(),
+      me,
+      policy,
+      groupLabel: this.#o.groupLabel,
+      cap: this.#o.maxConcurrencyTotal,
+      paused: this.pauseState().paused,
+      slots: await this.#view.slots(
+        me.group,
+        (v) => fresh && (v.role.set === "total" || (v.role.set === "group" && v.role.key === me.key)),
+      ),
+      entries: this.#view.queue.all(),
+      graceMs: this.#o.queueGraceMs,
+      unchangedSince: this.#view.changedAt,
+      slotName: (i) => this.#layout.slotName(me.group, i),
+      totalSlotName: (i) => this.#layout.totalSlotName(i),
+    });
+    this.#o.onGroupSlots?.({
+      group: me.group.kind === "value" ? me.group.value : "",
+      allowed: p.admission.allowance.allowed,
+      inUse: p.inUse,
+    });
+    return { me, plan: p };
   }
 
-  /**
-   * Updates what the holder records (phase, release deadline). If the slot turns out to belong to someone else,
-   * LostSlotError says so and the caller must stop disrupting the node.
-   */
-  async update(fields: { phase?: string; releaseAfter?: Date | null; bootId?: string }): Promise<SlotRecord> {
-    const annotations: Record<string, string | null> = {};
-    if (fields.phase !== undefined) annotations[SLOT_ANNOTATIONS.phase] = fields.phase;
-    if (fields.bootId !== undefined) annotations[SLOT_ANNOTATIONS.bootId] = fields.bootId;
-    if (fields.releaseAfter !== undefined) {
-      annotations[SLOT_ANNOTATIONS.releaseAfter] = fields.releaseAfter
-        ? fields.releaseAfter.toISOString()
-        : null;
-    }
-    return await this.#writeHeld((rv) => ({
-      metadata: { resourceVersion: rv, annotations },
-      spec: { renewTime: microTimeString(new Date(this.#o.now())) },
-    }));
+  /** Records the holder's phase or release deadline; LostSlotError when the slot is not this node's any more. */
+  update(fields: { phase?: string; releaseAfter?: Date | null; bootId?: string }): Promise<SlotRecord> {
+    return this.#slots.update(fields);
   }
 
   /** Tells other nodes the holder is alive (only meaningful with --lock-ttl). */
-  async renew(): Promise<void> {
-    await this.#writeHeld((rv) => ({
-      metadata: { resourceVersion: rv },
-      spec: { renewTime: microTimeString(new Date(this.#o.now())) },
-    }));
+  renew(): Promise<void> {
+    return this.#slots.renew();
   }
 
-  async #writeHeld(body: (rv: string) => Record<string, unknown>): Promise<SlotRecord> {
-    const mine = this.#held;
-    if (!mine) throw new LostSlotError("(none)", "");
-    // A dry-run acquisition of a slot that did not exist was never stored: there is nothing to patch.
-    if (this.#store.dryRun && mine.resourceVersion === "") return mine;
-    const out = await patchHeldSlot(this.#store, this.#source(), body);
-    if (out.kind === "gone") {
-      this.#held = undefined;
-      throw new LostSlotError(out.slot, out.holder);
-    }
-    return this.#remember(decodeSlot(out.lease), out.slot.resourceVersion);
-  }
-
-  /** Frees this node's slot. Releasing a slot that is not ours is a no-op, never a steal. */
+  /**
+   * Frees this node's slots: the total-cap slot first, so that a crash in between leaves the group slot, whose
+   * recorded phase makes the restarted node finish the release. Releasing a slot that is not ours is a no-op,
+   * never a steal.
+   */
   async release(): Promise<void> {
-    const held = this.#held ?? (await this.mine());
-    if (!held) return;
-    if (this.#store.dryRun && held.resourceVersion === "") {
-      // Acquired in a dry run where no Lease existed: nothing was created, so there is nothing to give back.
-      this.#held = undefined;
-      this.#o.log.info("would release slot (dry run)", { slot: held.name });
-      return;
-    }
-    let out;
-    try {
-      out = await patchHeldSlot(this.#store, this.#source(), (rv) => releasePatch(rv));
-    } catch (e) {
-      throw new Error(`cannot release slot ${held.name}: ${describe(e)}`);
-    }
-    this.#held = undefined;
-    if (out.kind === "gone") return;
-    if (!this.#store.dryRun) this.#view.seen.observe(decodeSlot(out.lease));
-    this.#o.log.info(this.#store.dryRun ? "would release slot (dry run)" : "released slot", {
-      slot: out.slot.name,
+    const held = this.#slots.group ?? (await this.mine());
+    await this.#slots.giveBackTotal();
+    await this.#leave();
+    if (held) await this.#slots.releaseGroup(held);
+  }
+
+  #queueWriter() {
+    return { store: this.#store, namespace: this.#o.namespace, dsName: this.#o.dsName, log: this.#o.log };
+  }
+
+  async #join(me: Contender): Promise<void> {
+    const { groupNodes, ...rest } = me;
+    await joinQueue(this.#queueWriter(), this.#view.queue, {
+      ...rest,
+      groupLabel: this.#o.groupLabel,
+      ...(groupNodes > 0 ? { groupNodes } : {}),
     });
   }
 
-  #source() {
-    return {
-      held: () => this.#held,
-      reread: async () => {
-        // What the server says now decides, also for a dry-run acquisition kept only in memory.
-        const before = this.#held;
-        this.#held = undefined;
-        try {
-          await this.refresh();
-        } catch (e) {
-          // Nothing was learnt: keep believing what was known.
-          this.#held ??= before;
-          throw e;
-        }
-      },
-      holderOf: (name: string) => this.#view.seen.get(name)?.holder ?? "",
-    };
+  async #leave(): Promise<void> {
+    await leaveQueue(this.#queueWriter(), this.#view.queue, this.#o.node);
   }
 
   /** Blocks new acquisitions cluster-wide; nodes that hold a slot finish. */
@@ -322,11 +327,12 @@ export class RebootLock {
   }
 
   /**
-   * Waits until something happens that may let this node take a slot: a slot freed or deleted, a holder Node
-   * deleted, a holder falling silent past the TTL, the pause lifted. Then a small random jitter. Opens the
-   * watches on first use; `stopWatching()` closes them when the node no longer waits.
+   * Waits until it may be this node's turn: it is next in line for a free slot of its group (a slot freed or
+   * deleted, a holder Node deleted or silent past the TTL, a budget changing, the nodes ahead leaving the
+   * line), the ones ahead let their turn go by, or the pause is set or lifted. Opens the watches on first use;
+   * `stopWatching()` closes them when the node no longer waits.
    */
-  async waitForChance(signal: AbortSignal, maxMs: number): Promise<WakeReason> {
+  waitForChance(signal: AbortSignal, maxMs: number): Promise<WakeReason> {
     const view = this.#view;
     this.#watch ??= new LockWatch(this.#store, this.#o.log, view.listResourceVersion, {
       lease: (type, obj) => {
@@ -335,39 +341,30 @@ export class RebootLock {
         return chance;
       },
       daemonSet: (obj) => view.onDaemonSet(obj),
-      node: (type, name) => view.onNodeEvent(type, name),
+      node: (type, name, obj) => view.onNodeEvent(type, name, obj),
       lostSight: () => view.seen.blind(),
-      resync: () => this.refresh(),
+      regainedSight: () => view.seen.regainSight(),
+      resync: () => this.refresh().then(() => view.listResourceVersion),
     });
-    const watch = this.#watch;
-    const deadline = this.#o.now() + maxMs;
-    for (;;) {
-      const wasPaused = this.pauseState().paused;
-      watch.watchNodes(view.seen.otherHolders());
-      let ttlWake = Infinity;
-      for (const v of await view.view()) {
-        if (v.verdict.kind === "held" && v.verdict.expiresInMs !== undefined) {
-          ttlWake = Math.min(ttlWake, v.verdict.expiresInMs + 50);
-        }
-      }
-      const left = Math.max(0, deadline - this.#o.now());
-      const result = await watch.next(signal, Math.min(left, ttlWake));
-      if (result === "aborted") return result;
-      if (result === "timeout" && ttlWake > left) return "timeout";
-      await sleep(Math.floor(this.#o.random() * this.#o.wakeJitterMs), signal);
-      if (signal.aborted) return "aborted";
-      // A new holder's Node is watched before it is judged: the watch tells whether it exists, with no read.
-      watch.watchNodes(view.seen.otherHolders());
-      // The jitter lets one waiter win while the others see its write arrive on the watch. A waiter that saw
-      // every slot taken again keeps waiting: waking the caller would only re-run its gates and reports for a
-      // try that cannot succeed (each release cost every waiter ~9 requests; bench/RESULTS.md). A lifted pause
-      // always wakes the caller, so what it reports changes from "paused" to the slots. The pause is not looked
-      // at here: a slot freed while paused still wakes the caller, whose report then changes to "paused".
-      if (result === "changed" && !wasPaused && watch.live && !this.#held && !(await view.someSlotOpen())) {
-        continue;
-      }
-      return "changed";
-    }
+    return waitForTurn(
+      {
+        watch: this.#watch,
+        now: this.#o.now,
+        cap: this.#o.maxConcurrencyTotal > 0,
+        plan: () => this.#plan({}, false).then((r) => r.plan),
+        paused: () => this.pauseState().paused,
+        holding: () => this.#slots.group !== undefined,
+        passedOver: () => {
+          // Once per mark: if putting the entry back fails, the node must not spin on it.
+          const entry = this.#view.queue.get(this.#o.node);
+          if (entry?.passedOverBy === undefined || entry.resourceVersion === this.#wokeForPass) return false;
+          this.#wokeForPass = entry.resourceVersion;
+          return true;
+        },
+      },
+      signal,
+      maxMs,
+    );
   }
 
   stopWatching(): void {
@@ -380,14 +377,12 @@ export class RebootLock {
   }
 
   #syncHeld(): void {
-    const mine = this.#view.seen.mine();
-    if (this.#store.dryRun && this.#held && !mine) return; // a dry-run acquisition never persisted
-    this.#held = mine;
+    const seen = this.#view.seen;
+    this.#slots.sync(
+      seen.mine((name) => this.#view.roleOf(name)?.set !== "total"),
+      seen.mine((name) => this.#view.roleOf(name)?.set === "total"),
+    );
   }
-}
-
-function describeHolder(r: SlotRecord): string {
-  return `${r.holder}${r.phase ? ` (${r.phase})` : ""}`;
 }
 
 function describe(e: unknown): string {

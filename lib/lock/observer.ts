@@ -64,11 +64,18 @@ export class SlotObserver {
     this.#awaySince = undefined;
     for (const name of [...this.#slots.keys()]) if (!seen.has(name)) this.forget(name);
     for (const rec of records) this.observe(rec);
-    if (this.#blindSince !== undefined) {
-      const now = this.#o.now();
-      for (const name of this.#changedAt.keys()) this.#changedAt.set(name, now);
-      this.#blindSince = undefined;
-    }
+    this.regainSight();
+  }
+
+  /**
+   * Sight is back with nothing missed (a complete read, or a watch resumed where it broke off): blindness ends,
+   * and every silence clock restarts now.
+   */
+  regainSight(): void {
+    if (this.#blindSince === undefined) return;
+    const now = this.#o.now();
+    for (const name of this.#changedAt.keys()) this.#changedAt.set(name, now);
+    this.#blindSince = undefined;
   }
 
   /** From now until the next successful read, this observer cannot see changes (a read failed, a watch ended). */
@@ -93,9 +100,9 @@ export class SlotObserver {
     return [...this.#slots.keys()];
   }
 
-  /** The slot this node holds according to what it saw. */
-  mine(): SlotRecord | undefined {
-    return [...this.#slots.values()].find((s) => s.holder === this.#o.me);
+  /** The slot (of those `which` accepts by name) this node holds according to what it saw. */
+  mine(which: (name: string) => boolean = () => true): SlotRecord | undefined {
+    return [...this.#slots.values()].find((s) => s.holder === this.#o.me && which(s.name));
   }
 
   /** Other nodes that hold a slot. */

@@ -2,7 +2,7 @@
  * The storage the reboot lock needs, as one port: the lock's Leases (list, create, patch, delete, watch; no get,
  * which the daemon's RBAC in lib/rbac.ts does not grant)
  * and the few other objects it reads (the DaemonSet for kured's manual lock and the node count, Nodes to tell
- * whether a holder still exists). lib/lock/kube_store.ts implements it against the API server; the unit tests
+ * whether a holder still exists and to count a group's nodes). lib/lock/kube_store.ts implements it against the API server; the unit tests
  * use an in-memory one, as client-go tests its leader election against a fake lock
  * (https://github.com/kubernetes/client-go/blob/master/tools/leaderelection/leaderelection_test.go).
  *
@@ -16,14 +16,19 @@ export class LeaseConflict extends Error {}
 /** The Lease a write addresses does not exist. */
 export class LeaseNotFound extends Error {}
 
+/** A watch from a resourceVersion the server no longer has (410 Gone): the caller must list again. */
+export class WatchExpired extends Error {}
+
 /** What a watch reports. `end` comes at most once. */
 export interface WatchCallbacks {
   /** The server accepted the watch: from now on every change arrives as an event. */
   open(): void;
+  /** ADDED, MODIFIED, DELETED, or BOOKMARK (an object with nothing but its `metadata.resourceVersion`). */
   event(type: string, obj: unknown): void;
   /**
-   * The watch is over (the server closed it, or it failed: then `err` says why). A transport may also report
-   * the abort that `stop()` caused here: callers take an end after their own `stop()` for no failure.
+   * The watch is over (the server closed it, or it failed: then `err` says why, a WatchExpired when the
+   * resourceVersion it started from is too old). A transport may also report the abort that `stop()` caused
+   * here: callers take an end after their own `stop()` for no failure.
    */
   end(err?: unknown): void;
 }
@@ -52,7 +57,8 @@ export interface LeaseStore {
   deleteLease(name: string): Promise<void>;
   /** The DaemonSet the lock is named after, or undefined when it does not exist. */
   readDaemonSet(): Promise<unknown | undefined>;
-  countNodes(): Promise<number>;
+  /** How many Nodes there are, or match `labelSelector` (a group's nodes, for its percentages). */
+  countNodes(labelSelector?: string): Promise<number>;
   /** Whether the Node exists; throws when that cannot be told (the API server is away). */
   nodeExists(name: string): Promise<boolean>;
   /** Whether the Node carries kreboot's own cordon (lib/drain/node.ts); throws when that cannot be told. */

@@ -1,21 +1,26 @@
 /**
  * The watches a waiting node keeps open: the lock's Leases, the DaemonSet (kured's manual lock) and the Node of
  * each holder. A node waiting for a slot wakes within moments of a release, a pause being lifted or a holder
- * Node being deleted, instead of once per period. Each watch that the server ends is restarted with backoff,
- * after a re-read of the slots, since events may have been missed meanwhile.
+ * Node being deleted, instead of once per period. Each watch that the server ends is restarted with backoff.
+ * The Lease watch resumes from the last resourceVersion it saw, as client-go's reflector does, so that no
+ * event is missed and no list is needed; only when the server no longer has that version (410 Gone) are the
+ * Leases listed again. (A list of the lock's Leases grows with the queue: a thousand waiters re-listing after
+ * every hiccup of the API server would be a storm of their own.)
  */
 import type { Logger } from "../log.ts";
-import type { LeaseStore, WatchHandle, WatchTarget } from "./store.ts";
+import { type LeaseStore, WatchExpired, type WatchHandle, type WatchTarget } from "./store.ts";
 
 export interface WatchHandlers {
   /** Each returns true when the event may let this node take a slot. */
   lease(type: string, obj: unknown): boolean;
   daemonSet(obj: unknown): boolean;
-  node(type: string, name: string): boolean;
+  node(type: string, name: string, obj: unknown): boolean;
   /** The Lease watch ended: until the next successful read, this node does not see the slots. */
   lostSight(): void;
-  /** Reads the slots again (before a watch restarts). */
-  resync(): Promise<void>;
+  /** The Lease watch resumed where it broke off: this node sees the slots again. */
+  regainedSight(): void;
+  /** Reads the slots again (when the Lease watch cannot resume); the resourceVersion of that read. */
+  resync(): Promise<string>;
 }
 
 export type WakeReason = "changed" | "timeout" | "aborted";
@@ -41,16 +46,15 @@ export class LockWatch {
   #closed = false;
   /** True while the Lease watch is open: the slots as seen are current. */
   live = false;
+  /** The last resourceVersion of the lock's Leases this watch saw ("" = none: list again before watching). */
+  #leaseRv: string;
 
   constructor(store: LeaseStore, log: Logger, listResourceVersion: string, h: WatchHandlers) {
     this.#store = store;
     this.#log = log;
     this.#h = h;
-    this.#start(
-      "leases",
-      { kind: "leases", ...(listResourceVersion ? { resourceVersion: listResourceVersion } : {}) },
-      (type, obj) => h.lease(type, obj),
-    );
+    this.#leaseRv = listResourceVersion;
+    this.#startLeases(FIRST_BACKOFF_MS);
     this.#start("daemonset", { kind: "daemonset" }, (_type, obj) => h.daemonSet(obj));
   }
 
@@ -92,8 +96,8 @@ export class LockWatch {
     for (const name of want) {
       if (this.#nodes.has(name)) continue;
       this.#nodes.add(name);
-      this.#start(`node/${name}`, { kind: "node", name }, (type) => {
-        const chance = this.#h.node(type, name);
+      this.#start(`node/${name}`, { kind: "node", name }, (type, obj) => {
+        const chance = this.#h.node(type, name, obj);
         const state = this.#nodeHeard.get(name);
         if (state && !state.heard) {
           state.heard = true;
@@ -149,11 +153,31 @@ export class LockWatch {
     e?.handle?.stop();
   }
 
+  /**
+   * The Lease watch, from the last resourceVersion seen; without one (or when it expired) after a new list.
+   * `resumed` says the watch picks up where a broken one left off: on opening, this node sees again.
+   */
+  #startLeases(backoffMs: number, resumed = false): void {
+    const from = this.#leaseRv;
+    this.#start(
+      "leases",
+      { kind: "leases", ...(from ? { resourceVersion: from } : {}) },
+      (type, obj) => {
+        const rv = (obj as { metadata?: { resourceVersion?: unknown } })?.metadata?.resourceVersion;
+        if (typeof rv === "string" && rv !== "") this.#leaseRv = rv;
+        return type !== "BOOKMARK" && this.#h.lease(type, obj);
+      },
+      backoffMs,
+      resumed,
+    );
+  }
+
   #start(
     key: string,
     target: WatchTarget,
     handle: (type: string, obj: unknown) => boolean,
     backoffMs = FIRST_BACKOFF_MS,
+    resumed = false,
   ): void {
     if (this.#closed) return;
     // A (re)started watch on a holder Node has said nothing yet (waiters of the previous one time out).
@@ -164,9 +188,13 @@ export class LockWatch {
     const current = () => !this.#closed && this.#entries.get(key) === entry;
     entry.handle = this.#store.watch(target, {
       open: () => {
-        if (current() && key === "leases") this.live = true;
+        if (!current() || key !== "leases") return;
+        this.live = true;
+        if (resumed) this.#h.regainedSight();
       },
       event: (type, obj) => {
+        // A bookmark only carries a resourceVersion: the Lease watch keeps it, the others have no use for it.
+        if (type === "BOOKMARK" && key !== "leases") return;
         if (current() && handle(type, obj)) this.#signal();
       },
       end: (err) => {
@@ -174,6 +202,8 @@ export class LockWatch {
         if (key === "leases") {
           this.live = false;
           this.#h.lostSight();
+          // The server no longer has the version to resume from: list again first.
+          if (err instanceof WatchExpired) this.#leaseRv = "";
         }
         // A watch that ran for a while restarts quickly; one that keeps failing backs off.
         const wait = Date.now() - startedAt > MAX_BACKOFF_MS
@@ -185,12 +215,17 @@ export class LockWatch {
         entry.restart = setTimeout(() => {
           entry.restart = undefined;
           if (!current()) return;
-          // Events may have been missed while the watch was down: re-read, then wake the waiter to look.
-          this.#h.resync().catch(() => {}).finally(() => {
+          if (key !== "leases") {
+            // A Node or the DaemonSet: a watch without a resourceVersion starts with their current state.
+            this.#signal();
+            return this.#start(key, target, handle, wait);
+          }
+          if (this.#leaseRv !== "") return this.#startLeases(wait, true);
+          // Events were missed: re-read, then wake the waiter to look.
+          this.#h.resync().then((rv) => (this.#leaseRv = rv), () => {}).finally(() => {
             if (!current()) return;
             this.#signal();
-            const from = target.kind === "leases" ? { kind: "leases" as const } : target;
-            this.#start(key, from, handle, wait);
+            this.#startLeases(wait);
           });
         }, wait);
       },

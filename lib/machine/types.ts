@@ -33,6 +33,9 @@ export function initialState(now: number): State {
   return { phase: "startup", since: now, rebootAttempts: 0 };
 }
 
+/** Why the lock gave no slot: paused, no free slot (or others ahead in line), a budget, the total cap. */
+export type AcquireRefusal = "paused" | "full" | "budget" | "total";
+
 export type SentinelObs = {
   required: boolean;
   error?: string;
@@ -59,7 +62,7 @@ export type Outcome<A extends string> = { action: A; ok: true } | { action: A; o
 
 export type ActionResult =
   | { action: "acquire"; acquired: true }
-  | { action: "acquire"; acquired: false; reason: "paused" | "full"; message: string }
+  | { action: "acquire"; acquired: false; reason: AcquireRefusal; message: string }
   | Outcome<"release">
   | Outcome<"cordon">
   | Outcome<"drain">

@@ -7,7 +7,8 @@
  */
 import type { Report } from "./reports.ts";
 import { go, NOW, stay } from "./step.ts";
-import type { Decision, Observation, State } from "./types.ts";
+import type { BlockReason } from "../gates/gate.ts";
+import type { AcquireRefusal, Decision, Observation, State } from "./types.ts";
 
 export function idle(state: State, obs: Observation): Decision {
   const s = obs.sentinel;
@@ -40,7 +41,7 @@ export function wantSlot(state: State, obs: Observation): Decision {
       report: {
         reason: "RebootBlocked",
         message: r.message,
-        blockReason: r.reason === "paused" ? "paused" : "lock",
+        blockReason: BLOCKED_BY[r.reason],
       },
     });
   }
@@ -72,6 +73,14 @@ function settled(state: State): State {
   const { triedOnWake: _, ...rest } = state;
   return rest;
 }
+
+/** The block reason each refusal of the lock reports. */
+const BLOCKED_BY: Record<AcquireRefusal, BlockReason> = {
+  paused: "paused",
+  full: "lock",
+  budget: "budget",
+  total: "total-cap",
+};
 
 function sentinelError(message: string): Report {
   return { reason: "SentinelError", message, blockReason: "sentinel-error" };

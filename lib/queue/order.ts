@@ -30,7 +30,10 @@ export interface Total {
 }
 
 /** Longest waiting first; equal times by node name, so that every observer breaks ties alike. */
-export function compareWaiters(a: Waiter, b: Waiter): number {
+export function compareWaiters(
+  a: Pick<Waiter, "node" | "requiredSinceMs">,
+  b: Pick<Waiter, "node" | "requiredSinceMs">,
+): number {
   if (a.requiredSinceMs !== b.requiredSinceMs) return a.requiredSinceMs - b.requiredSinceMs;
   return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
 }

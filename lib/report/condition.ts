@@ -48,6 +48,8 @@ const BLOCKED_REASON: Record<BlockReason, string> = {
   pod: "BlockedByPod",
   pdb: "BlockedByPDB",
   lock: "BlockedByLock",
+  budget: "BlockedByBudget",
+  "total-cap": "BlockedByTotalCap",
   paused: "BlockedByPause",
   held: "BlockedByHold",
   "sentinel-error": "SentinelError",

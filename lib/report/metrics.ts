@@ -31,6 +31,8 @@ export class Metrics {
   #evictions: Counter<"node" | "result">;
   #reboots: Counter<"node" | "result">;
   #lastReboot: Gauge<"node">;
+  #groupAllowed: Gauge<"group">;
+  #groupInUse: Gauge<"group">;
 
   constructor(node: string, opts: MetricsOptions = {}) {
     this.node = node;
@@ -97,6 +99,19 @@ export class Metrics {
       labelNames: ["node"] as const,
       registers,
     });
+    this.#groupAllowed = new Gauge({
+      name: "kreboot_group_slots_allowed",
+      help: "Slots this node's group may hold now (its most restrictive active budget, or --concurrency), " +
+        "as the node last saw it; group is the --group-label value (empty without it, or without the label).",
+      labelNames: ["group"] as const,
+      registers,
+    });
+    this.#groupInUse = new Gauge({
+      name: "kreboot_group_slots_in_use",
+      help: "Slots this node's group holds, as the node last saw it while it wanted one.",
+      labelNames: ["group"] as const,
+      registers,
+    });
     // Every series exists from the start, so dashboards and `absent()` alerts see zeros rather than gaps.
     this.setRebootRequired(false);
     this.setPhase("startup");
@@ -133,6 +148,12 @@ export class Metrics {
   setHeld(hold: Hold | undefined): void {
     this.#held.reset();
     this.#held.set({ node: this.node, by: hold?.by ?? "", reason: hold?.reason ?? "" }, hold ? 1 : 0);
+  }
+
+  /** How many slots `group` may hold and holds, as this node last looked (while it wanted a slot). */
+  setGroupSlots(group: string, allowed: number, inUse: number): void {
+    this.#groupAllowed.set({ group }, allowed);
+    this.#groupInUse.set({ group }, inUse);
   }
 
   observeDrain(seconds: number): void {

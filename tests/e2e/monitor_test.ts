@@ -90,4 +90,49 @@ Deno.test("safety monitor: each rule fires when broken", async () => {
     await mon.stop();
   }
   assert.equal(rules().size, 6, mon.describe());
+
+  // group-disruption: with a group label, two nodes of one zone down at once breaks a per-group limit of 1,
+  // while two of different zones do not; a group's slot Lease counts as a slot.
+  for (const [n, zone] of [["g-a1", "a"], ["g-a2", "a"], ["g-b1", "b"]] as const) {
+    await cluster.createNode(n, { labels: { zone } });
+  }
+  const grouped = await SafetyMonitor.start(cluster.kube, {
+    dsName: "gmon",
+    namespace: NS,
+    concurrency: 3,
+    groupLabel: "zone",
+    groupConcurrency: 1,
+    cordonGraceMs: 1_000,
+    nodeFilter: (n) => n.startsWith("g-"),
+  });
+  try {
+    await cluster.kube.coord.createNamespacedLease({
+      namespace: NS,
+      body: {
+        metadata: {
+          name: "gmon-g-a-0000000000-slot-0",
+          labels: { [LOCK_LABEL]: "gmon", "kreboot.dev/group": "a-0000000000" },
+        },
+        spec: { holderIdentity: "g-a1" },
+      },
+    });
+    await cordon("g-a1");
+    await cordon("g-b1");
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.deepEqual(grouped.violations.filter((v) => v.rule === "group-disruption"), [], grouped.describe());
+    await cordon("g-a2");
+    await eventually(
+      "group-disruption",
+      10_000,
+      () => Promise.resolve(grouped.violations.some((v) => v.rule === "group-disruption") || undefined),
+    );
+    assert.equal(grouped.maxDisruptedPerGroup.get("a"), 2);
+    assert.equal(grouped.maxDisruptedPerGroup.get("b"), 1);
+  } finally {
+    await grouped.stop();
+  }
+  assert.ok(
+    !grouped.violations.some((v) => v.rule === "cordon-without-slot" && v.node === "g-a1"),
+    grouped.describe(),
+  );
 });

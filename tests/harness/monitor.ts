@@ -3,9 +3,11 @@
  * records a violation whenever one of kreboot's safety promises is broken. A chaos run is only as good as this
  * referee, so every rule is written down here and in the README's "Safety" section:
  *
- * 1. `disruption`: more than `concurrency` nodes disrupted at once. Disrupted = cordoned by kreboot (the node
- *    annotation `kreboot.dev/cordoned`), NotReady, or between the harness seeing the reboot marker and the node
- *    coming back.
+ * 1. `disruption`: more than `concurrency` nodes disrupted at once (with `--max-concurrency-total`, pass the
+ *    cap). Disrupted = cordoned by kreboot (the node annotation `kreboot.dev/cordoned`), NotReady, or between
+ *    the harness seeing the reboot marker and the node coming back. `group-disruption`: with `groupLabel`, more
+ *    than `groupConcurrency` nodes of one group (the nodes with one value of that label, or without it)
+ *    disrupted at once.
  * 2. `cordon-without-slot`: a node cordoned by kreboot while no slot Lease names it as holder, for longer than
  *    `cordonGraceMs` (default 10 s) of continuous observation. The clock restarts whenever the monitor's view
  *    was interrupted (an apiserver outage), i.e. the grace counts "after recovery".
@@ -29,11 +31,13 @@ import type * as k8s from "@kubernetes/client-node";
 import { selectPodsToDrain } from "../../lib/drain/pods.ts";
 import { CORDONED_BY_KREBOOT } from "../../lib/drain/node.ts";
 import type { TestKube as Kube } from "./full_kube.ts";
+import { LockLayout } from "../../lib/lock/groups.ts";
 import { decodeSlot, LOCK_LABEL } from "../../lib/lock/slots.ts";
 import { type Daemon, type RebootHooks, retrying } from "./daemon.ts";
 
 export type Rule =
   | "disruption"
+  | "group-disruption"
   | "cordon-without-slot"
   | "admin-uncordoned"
   | "orphaned-slot"
@@ -53,6 +57,10 @@ export interface MonitorOptions {
   namespace: string;
   /** N: the most nodes that may be disrupted at once. */
   concurrency: number;
+  /** `--group-label` of the run ("" = one group): slot Leases are named by group, and rule 1 counts per group. */
+  groupLabel?: string;
+  /** The most nodes of one group that may be disrupted at once (default: `concurrency`). */
+  groupConcurrency?: number;
   /** Which nodes belong to the run (default: all). */
   nodeFilter?: (name: string) => boolean;
   forceReboot?: boolean;
@@ -61,6 +69,8 @@ export interface MonitorOptions {
 }
 
 interface NodeView {
+  /** The value of the run's group label ("" without it). */
+  group: string;
   unschedulable: boolean;
   ours: boolean;
   ready: boolean;
@@ -133,11 +143,14 @@ export class SafetyMonitor {
   maxDisrupted = 0;
   /** The most slots held at the same moment. */
   maxHolders = 0;
+  /** The most nodes of each group (its label value) disrupted at the same moment. */
+  readonly maxDisruptedPerGroup = new Map<string, number>();
   /** Reboot markers seen, per node. */
   readonly reboots = new Map<string, number>();
   readonly #t0 = Date.now();
   readonly #kube: Kube;
   readonly #o: Required<Omit<MonitorOptions, "nodeFilter">> & { nodeFilter: (n: string) => boolean };
+  readonly #layout: LockLayout;
   readonly #nodes = new Map<string, NodeView>();
   /** Slot Lease name -> holder node ("" = free). */
   readonly #slots = new Map<string, string>();
@@ -162,8 +175,11 @@ export class SafetyMonitor {
       cordonGraceMs: 10_000,
       orphanGraceMs: 7_000,
       nodeFilter: () => true,
+      groupLabel: "",
+      groupConcurrency: opts.concurrency,
       ...opts,
     };
+    this.#layout = new LockLayout(opts.dsName, this.#o.groupLabel);
   }
 
   static async start(kube: Kube, opts: MonitorOptions): Promise<SafetyMonitor> {
@@ -297,6 +313,7 @@ export class SafetyMonitor {
     }
     const node = obj as k8s.V1Node;
     const view: NodeView = {
+      group: this.#o.groupLabel === "" ? "" : meta.labels?.[this.#o.groupLabel] ?? "",
       unschedulable: node.spec?.unschedulable === true,
       ours: meta.annotations?.[CORDONED_BY_KREBOOT] !== undefined,
       ready: node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
@@ -312,7 +329,9 @@ export class SafetyMonitor {
 
   #onLease(type: string, obj: unknown): void {
     const rec = decodeSlot(obj);
-    if (rec.name === "" || !rec.name.startsWith(`${this.#o.dsName}-slot-`)) return;
+    // A node's slot is its group's (a total-cap slot comes with one; queue entries and the pause hold none).
+    const role = this.#layout.classify(obj);
+    if (rec.name === "" || role.role !== "slot" || role.set === "total") return;
     if (type === "DELETED") this.#slots.delete(rec.name);
     else this.#slots.set(rec.name, rec.holder);
     if (type !== "DELETED" && rec.holder !== "") {
@@ -357,6 +376,26 @@ export class SafetyMonitor {
       .map(([n]) => n);
     for (const n of this.#rebooting) if (!this.#nodes.has(n) && this.#o.nodeFilter(n)) disrupted.push(n);
     this.maxDisrupted = Math.max(this.maxDisrupted, disrupted.length);
+    const perGroup = new Map<string, string[]>();
+    for (const n of disrupted) {
+      const g = this.#nodes.get(n)?.group ?? "";
+      perGroup.set(g, [...perGroup.get(g) ?? [], n]);
+    }
+    for (const [g, nodes] of perGroup) {
+      this.maxDisruptedPerGroup.set(g, Math.max(this.maxDisruptedPerGroup.get(g) ?? 0, nodes.length));
+      const key = `group-disruption:${nodes.sort().join(",")}`;
+      // Without a group label there is one group, and rule 1 covers it.
+      if (this.#o.groupLabel !== "" && nodes.length > this.#o.groupConcurrency && !this.#open.has(key)) {
+        this.#open.add(key);
+        this.#record(
+          "group-disruption",
+          undefined,
+          `${nodes.length} nodes of group "${g}" disrupted at once (limit ${this.#o.groupConcurrency}): ${
+            nodes.join(", ")
+          }`,
+        );
+      }
+    }
     if (disrupted.length > this.#o.concurrency) {
       const key = `disruption:${disrupted.sort().join(",")}`;
       if (!this.#open.has(key)) {

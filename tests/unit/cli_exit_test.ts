@@ -34,7 +34,17 @@ Deno.test("kreboot --help lists every subcommand with one line each, then the fl
     const r = await kreboot(args);
     assert.equal(r.code, 0, r.stderr);
     for (
-      const sub of ["config", "status", "pause", "resume", "manifests", "hold", "unhold", "request-reboot"]
+      const sub of [
+        "config",
+        "status",
+        "plan",
+        "pause",
+        "resume",
+        "manifests",
+        "hold",
+        "unhold",
+        "request-reboot",
+      ]
     ) {
       const lines = r.stdout.split("\n").filter((l) => l.startsWith(`  ${sub} `));
       assert.equal(lines.length, 1, `${args.join(" ")}: one line for ${sub}:\n${r.stdout.slice(0, 800)}`);
@@ -81,6 +91,7 @@ const BAD: [string[], Record<string, string>, RegExp][] = [
   ],
   [["--node-id="], {}, /--node-id/],
   [["status", "-o", "yaml"], {}, /--output/],
+  [["plan", "-o", "yaml"], {}, /--output/],
 ];
 
 for (const [args, env, flag] of BAD) {
@@ -124,21 +135,5 @@ Deno.test("a first run with no kube context exits 2 at once, naming every place 
     assert.doesNotMatch(r.stderr, /skipTLSVerify/);
   } finally {
     await Deno.remove(home, { recursive: true });
-  }
-});
-
-Deno.test("the daemon refuses group and budget flags that are not in effect yet: exit 2, one line naming the flag", async () => {
-  for (
-    const [flag, value] of [
-      ["group-label", "topology.kubernetes.io/zone"],
-      ["max-concurrency-total", "2"],
-      ["budget", "nodes=1"],
-    ]
-  ) {
-    const r = await kreboot([`--${flag}=${value}`, "--node-id=n1", "--metrics-port=1"]);
-    assert.equal(r.code, 2, r.stderr);
-    const lines = r.stderr.trim().split("\n");
-    assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0] ?? "", new RegExp(`^kreboot: .*--${flag} is not in effect yet`));
   }
 });

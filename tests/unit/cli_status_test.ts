@@ -10,6 +10,7 @@ function report(over: Partial<StatusReport> = {}): StatusReport {
     namespace: "kube-system",
     dsName: "kured",
     paused: { paused: false },
+    groups: [],
     slots: [],
     nodes: [],
     unknownNodes: [],

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import type { GateResult } from "../../lib/gates/gate.ts";
-import { type AcquireResult, type HolderState, LostSlotError, SlotKeeper } from "../../lib/lock/mod.ts";
+import {
+  type AcquireRequest,
+  type AcquireResult,
+  type HolderState,
+  LostSlotError,
+  SlotKeeper,
+} from "../../lib/lock/mod.ts";
 import type { KeptLock } from "../../lib/lock/keeper.ts";
 import { Logger } from "../../lib/log.ts";
 import {
@@ -43,6 +49,9 @@ class World {
   lockWakes: ("changed" | "timeout")[] = [];
   /** Called on each wait on the lock, before it ends (the world changes meanwhile). */
   onLockWait: () => void = () => {};
+  /** The nodes in the lock's queue, and what each try asked for. */
+  queue = new Set<string>();
+  requests: AcquireRequest[] = [];
   failGateCheck: (n: number) => boolean = () => false;
   /** Resolves the loop's pending wait for a hold or request change (the node watch of lib/node_control/). */
   controlChanged: (() => void) | undefined;
@@ -61,12 +70,15 @@ class World {
         return w.slotHolder === me ? w.slot : undefined;
       },
       mine: () => Promise.resolve(w.slotHolder === me ? w.slot : undefined),
-      tryAcquire(state: HolderState): Promise<AcquireResult> {
+      tryAcquire(state: HolderState, req?: AcquireRequest): Promise<AcquireResult> {
         w.calls.push("acquire");
         w.steps.push("acquire");
+        w.requests.push(req ?? {});
         if (w.slotHolder && w.slotHolder !== me) {
+          w.queue.add(me);
           return Promise.resolve({ acquired: false, reason: "full", message: `held by ${w.slotHolder}` });
         }
+        w.queue.delete(me);
         w.slotHolder = me;
         w.slot = {
           name: "kured-slot-0",
@@ -102,9 +114,19 @@ class World {
         }
         return Promise.resolve();
       },
+      get queued() {
+        return w.queue.has(me);
+      },
+      leaveQueue() {
+        w.calls.push("leave-queue");
+        w.queue.delete(me);
+        return Promise.resolve();
+      },
+      // A macrotask, so that a loop that keeps waiting lets the test's timers run.
       waitForChance: () => {
         w.onLockWait();
-        return Promise.resolve(w.lockWakes.shift() ?? "timeout");
+        const wake = w.lockWakes.shift() ?? "timeout";
+        return new Promise((r) => setTimeout(() => r(wake), 1));
       },
       stopWatching: () => {},
     };
@@ -267,6 +289,24 @@ Deno.test("RebootLoop: a slot held by another node leaves this one waiting, not 
   assert.equal(await loop(w, {}, true).run(new AbortController().signal), ONCE_EXIT.blocked);
   assert.deepEqual(w.calls, ["acquire"]);
   assert.equal(w.node.unschedulable, false);
+});
+
+Deno.test("RebootLoop: the lock is asked with the node's labels and one place in line; no longer required, it leaves the line", async () => {
+  const w = new World();
+  w.slotHolder = "n2";
+  w.node.labels = { "topology.kubernetes.io/zone": "a" };
+  const l = loop(w);
+  await runUntil(w, l, () => w.requests.length >= 3);
+  const since = w.requests.map((r) => r.requiredSinceMs);
+  assert.ok(since[0] !== undefined && since.every((t) => t === since[0]), JSON.stringify(since));
+  assert.deepEqual(w.requests[0]?.labels, { "topology.kubernetes.io/zone": "a" });
+  assert.ok(w.queue.has("n1"));
+  // The sentinel goes away while waiting: the node goes idle and gives up its place.
+  w.sentinel = false;
+  w.calls = [];
+  await runUntil(w, loop(w), () => w.calls.includes("leave-queue"));
+  assert.equal(w.queue.has("n1"), false);
+  assert.ok(!w.calls.includes("acquire"));
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

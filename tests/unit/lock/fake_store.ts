@@ -8,9 +8,11 @@ import {
   LeaseNotFound,
   type LeaseStore,
   type WatchCallbacks,
+  WatchExpired,
   type WatchHandle,
 } from "../../../lib/lock/store.ts";
 import type { WatchTarget } from "../../../lib/lock/store.ts";
+import { CORDONED_BY_KREBOOT } from "../../../lib/drain/node.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -38,6 +40,8 @@ interface Watcher {
 export class FakeLeaseStore implements LeaseStore {
   readonly leases = new Map<string, Obj>();
   readonly nodes = new Set<string>();
+  /** Node labels, for `countNodes(labelSelector)` (`key=value`, `key=` and `!key` are understood). */
+  readonly nodeLabels = new Map<string, Record<string, string>>();
   daemonSet: Obj | undefined;
   dryRun = false;
   /** Calls per method, e.g. `calls.patchLease`. */
@@ -45,6 +49,9 @@ export class FakeLeaseStore implements LeaseStore {
   /** Ends stopped watches with an abort error, as a transport that reports its own aborts does. */
   reportAbortOnStop = true;
   #rv = 100;
+  /** Every Lease event, so that a watch from a resourceVersion replays what came after it, as the server does. */
+  #history: { rv: number; type: string; obj: Obj }[] = [];
+  #compactedRv = 0;
   #down = false;
   #watchers = new Set<Watcher>();
 
@@ -58,6 +65,17 @@ export class FakeLeaseStore implements LeaseStore {
     this.#down = down;
     if (!down) return;
     for (const w of [...this.#watchers]) this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+  }
+
+  /**
+   * The server forgets the history before now (an etcd compaction): every Lease watch ends with 410 Gone, and a
+   * watch from an older resourceVersion is refused the same way.
+   */
+  compact(): void {
+    this.#compactedRv = this.#rv;
+    for (const w of [...this.#watchers]) {
+      if (w.target.kind === "leases") this.#end(w, new WatchExpired("too old resource version (410 Gone)"));
+    }
   }
 
   get openWatches(): number {
@@ -74,7 +92,10 @@ export class FakeLeaseStore implements LeaseStore {
   externalDelete(name: string): void {
     const cur = this.leases.get(name);
     this.leases.delete(name);
-    if (cur) this.#emit("leases", "DELETED", cur);
+    if (!cur) return;
+    const rv = ++this.#rv;
+    this.#history.push({ rv, type: "DELETED", obj: structuredClone(cur) });
+    this.#emit("leases", "DELETED", cur);
   }
 
   deleteNode(name: string): void {
@@ -96,6 +117,7 @@ export class FakeLeaseStore implements LeaseStore {
     const meta = isObj(obj.metadata) ? obj.metadata : {};
     const stored = { ...obj, metadata: { ...meta, name, resourceVersion: String(++this.#rv) } };
     this.leases.set(name, stored);
+    this.#history.push({ rv: this.#rv, type, obj: structuredClone(stored) });
     this.#emit("leases", type, stored);
     return structuredClone(stored);
   }
@@ -172,10 +194,18 @@ export class FakeLeaseStore implements LeaseStore {
     this.#emit("daemonset", "MODIFIED", this.daemonSet);
   }
 
-  countNodes(): Promise<number> {
+  countNodes(labelSelector?: string): Promise<number> {
     return Promise.resolve().then(() => {
       this.#call("countNodes");
-      return this.nodes.size;
+      if (labelSelector === undefined) return this.nodes.size;
+      const absent = /^!(.+)$/.exec(labelSelector);
+      const eq = /^([^=]+)=(.*)$/.exec(labelSelector);
+      return [...this.nodes].filter((n) => {
+        const labels = this.nodeLabels.get(n) ?? {};
+        if (absent) return !(absent[1]! in labels);
+        if (eq) return labels[eq[1]!] === eq[2];
+        throw new Error(`fake store: selector ${labelSelector} not understood`);
+      }).length;
     });
   }
 
@@ -202,13 +232,19 @@ export class FakeLeaseStore implements LeaseStore {
     this.#watchers.add(w);
     queueMicrotask(() => {
       if (w.stopped || !this.#watchers.has(w)) return;
-      if (this.#down) this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
-      else {
-        cb.open();
-        // A watch without a resourceVersion begins with the object as it is, as the API server's does.
-        if (target.kind === "node" && this.nodes.has(target.name)) {
-          cb.event("ADDED", { metadata: { name: target.name } });
+      if (this.#down) return this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+      cb.open();
+      // A watch without a resourceVersion begins with the object as it is, as the API server's does.
+      if (target.kind === "node" && this.nodes.has(target.name)) {
+        const annotations = this.cordoned.has(target.name) ? { [CORDONED_BY_KREBOOT]: "true" } : {};
+        cb.event("ADDED", { metadata: { name: target.name, annotations } });
+      }
+      if (target.kind === "leases" && target.resourceVersion !== undefined) {
+        const from = Number(target.resourceVersion);
+        if (from < this.#compactedRv) {
+          return this.#end(w, new WatchExpired("too old resource version (410 Gone)"));
         }
+        for (const e of this.#history) if (e.rv > from) cb.event(e.type, structuredClone(e.obj));
       }
     });
     return {

@@ -4,10 +4,10 @@
  * observer, a lost slot, dry run. tests/e2e/lock_test.ts runs the same lock against the real API server.
  */
 import assert from "node:assert/strict";
-import { type LockOptions, LostSlotError, RebootLock } from "../../../lib/lock/mod.ts";
+import { LostSlotError } from "../../../lib/lock/mod.ts";
 import { slotName } from "../../../lib/lock/slots.ts";
-import { Logger } from "../../../lib/log.ts";
 import { FakeLeaseStore } from "./fake_store.ts";
+import { lockOn } from "./lock_on.ts";
 
 const SLOT0 = slotName("kured", 0);
 
@@ -17,25 +17,6 @@ class Clock {
   advance(ms: number): void {
     this.t += ms;
   }
-}
-
-function lockOn(
-  store: FakeLeaseStore,
-  node: string,
-  o: Partial<LockOptions> & { lines?: string[] } = {},
-): RebootLock {
-  const { lines, ...rest } = o;
-  return new RebootLock(store, {
-    namespace: "kube-system",
-    dsName: "kured",
-    lockAnnotation: "weave.works/kured-node-lock",
-    concurrency: { kind: "count", n: 1 },
-    ttlMs: 0,
-    node,
-    log: new Logger({ format: "json", node, sink: (l) => lines?.push(l) }),
-    wakeJitterMs: 0,
-    ...rest,
-  });
 }
 
 const cordoning = { phase: "cordoning" };
@@ -221,7 +202,7 @@ Deno.test("blind observer: a waiter whose watch broke during the outage gives th
   clock.advance(15_000);
   assert.equal((await b.tryAcquire(cordoning)).acquired, true);
   ac.abort();
-  assert.equal(await waiting, "aborted");
+  assert.equal(await waiting, "changed", "the waiter holds a slot now: its caller has work to do");
   b.stopWatching();
 });
 
@@ -298,31 +279,33 @@ Deno.test("a holder whose Node was deleted frees its slot at once, and a watchin
   assert.ok((await b.tryAcquire(cordoning)).acquired);
 });
 
-Deno.test("a waiting node judges the holders' Nodes from its watches on them, without reading them", async () => {
+Deno.test("a waiting node first in line judges the holders' Nodes from its watches on them, without reading them", async () => {
   const store = new FakeLeaseStore({ nodes: ["a", "b", "c"] });
   const a = lockOn(store, "a");
   await a.tryAcquire(cordoning);
   const b = lockOn(store, "b");
-  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
-  assert.equal(store.calls.nodeExists, 1, "not watching yet: one read of the holder's Node");
+  assert.equal((await b.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
+  const c = lockOn(store, "c");
+  assert.equal((await c.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
+  assert.equal(store.calls.nodeExists, 2, "not watching yet: one read of the holder's Node each");
   const ac = new AbortController();
-  let waiting = b.waitForChance(ac.signal, 10_000);
+  const waitingC = c.waitForChance(ac.signal, 10_000);
+  const waitingB = b.waitForChance(ac.signal, 10_000);
   await new Promise((r) => setTimeout(r, 20));
-  // a hands over to c: b judges c from its new watch on c's Node, which begins with the Node as it is.
-  await a.release();
-  await lockOn(store, "c").tryAcquire(cordoning);
-  await new Promise((r) => setTimeout(r, 20));
-  if (await Promise.race([waiting, Promise.resolve("still waiting")]) === "changed") {
-    assert.equal((await b.tryAcquire(cordoning)).acquired, false);
-    waiting = b.waitForChance(ac.signal, 10_000);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.equal(store.calls["watch/node"], 2, "a's Node, then c's");
   assert.deepEqual((await b.view()).map((v) => v.verdict.kind), ["held"]);
-  assert.equal(store.calls.nodeExists, 1, "no read of a watched holder's Node");
+  assert.equal(store.calls.nodeExists, 2, "no read of a watched holder's Node");
+  // a hands over to b, next in line: c, now first in line, judges b from its new watch on b's Node.
+  await a.release();
+  assert.equal(await waitingB, "changed");
+  assert.ok((await b.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual((await c.view()).map((v) => v.verdict.kind), ["held"]);
+  assert.equal(store.calls.nodeExists, 2, "no read of a watched holder's Node");
+  assert.equal(store.calls["watch/node"], 3, "a's Node by b and c, then b's by c");
   ac.abort();
-  await waiting;
+  await waitingC;
   b.stopWatching();
+  c.stopWatching();
 });
 
 Deno.test("a holder Node already gone when its watch starts is read once and found gone", async () => {
@@ -349,22 +332,21 @@ Deno.test("a change of holder wakes no waiter needlessly and logs no watch failu
   const store = new FakeLeaseStore({ nodes: ["a", "b", "c"] });
   const a = lockOn(store, "a");
   await a.tryAcquire({ phase: "draining" });
+  // c has waited longer than b: it is next in line.
+  const c = lockOn(store, "c");
+  assert.equal((await c.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
   const lines: string[] = [];
   const b = lockOn(store, "b", { lines });
-  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  assert.equal((await b.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
   const ac = new AbortController();
-  let waiting = b.waitForChance(ac.signal, 10_000);
+  const waiting = b.waitForChance(ac.signal, 10_000);
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(store.openWatches, 3, "Leases, DaemonSet, the holder's Node");
-  // a hands over to c (c is faster than b): b's watch on a's Node is dropped, one on c's is opened.
+  // a hands over to c: b, second in line, is not woken; its watch on a's Node is dropped, one on c's opened.
   await a.release();
-  await lockOn(store, "c").tryAcquire(cordoning);
+  assert.ok((await c.tryAcquire(cordoning)).acquired);
   await new Promise((r) => setTimeout(r, 20));
-  // b may have woken while the slot was free for a moment; then it waits again, as the loop does.
-  if (await Promise.race([waiting, Promise.resolve("still waiting")]) === "changed") {
-    waiting = b.waitForChance(ac.signal, 10_000);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  assert.equal(await Promise.race([waiting, Promise.resolve("still waiting")]), "still waiting");
   assert.equal(store.calls["watch/node"], 2);
   assert.equal(store.openWatches, 3);
   ac.abort();
@@ -404,14 +386,69 @@ Deno.test("dry run: nothing is created, and giving back a slot that was never cr
 });
 
 Deno.test("a percentage of the nodes that run the daemon, rounded down, at least 1", async () => {
-  const store = new FakeLeaseStore({ nodes: ["a", "b", "c", "d"] });
-  const pct = (node: string) => lockOn(store, node, { concurrency: { kind: "percent", percent: 50 } });
-  assert.equal(await pct("a").capacity(), 2, "50% of 4 Nodes");
+  const nodes = ["a", "b", "c", "d", "e", "f"];
+  const pct = (store: FakeLeaseStore, node: string) =>
+    lockOn(store, node, { concurrency: { kind: "percent", percent: 50 } });
+  const takeAll = async (store: FakeLeaseStore) => {
+    const got = [];
+    for (const n of nodes) got.push((await pct(store, n).tryAcquire(cordoning)).acquired);
+    return got;
+  };
+  // Without a DaemonSet status: 50% of the 4 Nodes.
+  assert.deepEqual(await takeAll(new FakeLeaseStore({ nodes: ["a", "b", "c", "d"] })), [
+    true,
+    true,
+    false,
+    false,
+    false,
+    false,
+  ]);
+  // The DaemonSet says 6 pods run: 50% of 6.
+  const store = new FakeLeaseStore({ nodes });
   store.daemonSet = { metadata: { name: "kured" }, status: { desiredNumberScheduled: 6 } };
-  const a = pct("a");
-  await a.refresh();
-  assert.equal(await a.capacity(), 3, "50% of the DaemonSet's 6 pods");
-  const got = [];
-  for (const n of ["a", "b", "c", "d"]) got.push((await pct(n).tryAcquire(cordoning)).acquired);
-  assert.deepEqual(got, [true, true, true, false]);
+  assert.deepEqual(await takeAll(store), [true, true, true, false, false, false]);
+  assert.equal(store.calls.countNodes ?? 0, 0, "the DaemonSet's count needs no Node list");
+  // One node: still one slot.
+  assert.deepEqual((await takeAll(new FakeLeaseStore({ nodes: ["a"] }))).slice(0, 1), [true]);
+});
+
+Deno.test("a broken Lease watch resumes from the last version it saw, without a list; an expired one lists again", async () => {
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  const a = lockOn(store, "a");
+  await a.tryAcquire(cordoning);
+  const lines: string[] = [];
+  const b = lockOn(store, "b", { lines });
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  const ac = new AbortController();
+  let waiting = b.waitForChance(ac.signal, 60_000);
+  await new Promise((r) => setTimeout(r, 10));
+  const lists = store.calls.listLeases ?? 0;
+  store.setDown(true);
+  await new Promise((r) => setTimeout(r, 10));
+  store.setDown(false);
+  // The watch restarts after its backoff (1 s) from where it broke off.
+  await new Promise((r) => setTimeout(r, 1_300));
+  assert.equal(store.calls.listLeases ?? 0, lists, "no list: the watch resumed");
+  assert.equal(store.calls["watch/leases"], 2);
+  // What happens after the resume still arrives: a's release wakes b (the watch broke, so b looks again first).
+  if (await Promise.race([waiting, Promise.resolve("waiting")]) === "changed") {
+    waiting = b.waitForChance(ac.signal, 60_000);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await a.release();
+  assert.equal(await waiting, "changed");
+  // The server compacts its history: the watch cannot resume, so the Leases are listed again.
+  waiting = b.waitForChance(ac.signal, 60_000);
+  await new Promise((r) => setTimeout(r, 10));
+  store.compact();
+  // The second restart in a row backs off longer (2 s).
+  for (let i = 0; i < 50 && (store.calls.listLeases ?? 0) === lists; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(store.calls.listLeases ?? 0, lists + 1, "listed once after the 410");
+  ac.abort();
+  await waiting;
+  b.stopWatching();
+  assert.ok(lines.some((l) => /410 Gone/.test(l)), "the expiry is logged");
 });
