@@ -13,7 +13,7 @@ import type { PauseState } from "../lock/pause.ts";
 import { linePositions, nextToGo, queueOrder, type Room, type Waiter } from "../queue/mod.ts";
 import { describePolicy, mayStart, nextStart, type WindowPolicy } from "../windows/mod.ts";
 import { type Fleet, fleetGroups, type FleetOptions, type GroupStatus, slotsInUse } from "./fleet.ts";
-import { table } from "./status.ts";
+import { groupTable, table } from "./status.ts";
 
 /** Where a node that needs a reboot stands. */
 export type PlanState =
@@ -156,23 +156,9 @@ export function formatPlan(r: PlanReport): string {
         r.window.opens ?? "not within a year"
       } (${r.window.policy}).`,
     "",
-    ...table([
-      ["GROUP", "NODES", "SLOTS USED", "ALLOWED", "SET BY", "CHANGES AT", "WAITING"],
-      ...r.groups.map((g) => [
-        g.group,
-        String(g.nodes),
-        String(g.inUse),
-        String(g.allowed),
-        g.by,
-        g.budgetChanges ?? "-",
-        String(g.waiting),
-      ]),
-    ]),
+    ...groupTable(r.groups, r.totalCap, [["WAITING", (g) => String(g.waiting)]]),
+    "",
   ];
-  if (r.totalCap) {
-    lines.push(`All groups together: ${r.totalCap.inUse} of ${r.totalCap.cap} (--max-concurrency-total).`);
-  }
-  lines.push("");
   if (r.nodes.length === 0) {
     lines.push("No node needs a reboot.");
     return lines.join("\n");

@@ -143,6 +143,33 @@ export function table(rows: string[][]): string[] {
   );
 }
 
+/**
+ * The groups as a table, with `extra` columns (header, cell per group) after the standard ones, and the total
+ * cap's line when there is one.
+ */
+export function groupTable<G extends GroupStatus>(
+  groups: readonly G[],
+  totalCap: { cap: number; inUse: number } | undefined,
+  extra: [string, (g: G) => string][] = [],
+): string[] {
+  const lines = table([
+    ["GROUP", "NODES", "SLOTS USED", "ALLOWED", "SET BY", "CHANGES AT", ...extra.map(([h]) => h)],
+    ...groups.map((g) => [
+      g.group,
+      String(g.nodes),
+      String(g.inUse),
+      String(g.allowed),
+      g.by,
+      g.budgetChanges ?? "-",
+      ...extra.map(([, cell]) => cell(g)),
+    ]),
+  ]);
+  if (totalCap) {
+    lines.push(`All groups together: ${totalCap.inUse} of ${totalCap.cap} (--max-concurrency-total).`);
+  }
+  return lines;
+}
+
 /** A plain-text rendering for humans. */
 export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
@@ -159,23 +186,7 @@ export function formatStatus(r: StatusReport): string {
       : "Reboots are not paused.",
     "",
   );
-  if (r.groups.length > 0) {
-    lines.push(...table([
-      ["GROUP", "NODES", "SLOTS USED", "ALLOWED", "SET BY", "CHANGES AT"],
-      ...r.groups.map((g) => [
-        g.group,
-        String(g.nodes),
-        String(g.inUse),
-        String(g.allowed),
-        g.by,
-        g.budgetChanges ?? "-",
-      ]),
-    ]));
-    if (r.totalCap) {
-      lines.push(`All groups together: ${r.totalCap.inUse} of ${r.totalCap.cap} (--max-concurrency-total).`);
-    }
-    lines.push("");
-  }
+  if (r.groups.length > 0) lines.push(...groupTable(r.groups, r.totalCap), "");
   if (r.slots.length === 0) lines.push("No slot Leases yet: no node has taken a slot.");
   else {
     // The GROUP column only where there are groups: without --group-label the table is as it always was.

@@ -19,7 +19,7 @@ import {
   groupSlotIndex,
   slotLeaseName,
 } from "../budget/mod.ts";
-import { pauseLeaseName } from "./slots.ts";
+import { asRecord, pauseLeaseName, stringMap } from "./slots.ts";
 
 export type LeaseRole =
   | { role: "pause" }
@@ -32,16 +32,6 @@ export type LeaseRole =
 export type SlotRole = Extract<LeaseRole, { role: "slot" }>;
 
 const INDEX = /^(0|[1-9][0-9]{0,4})$/;
-
-function asRecord(v: unknown): Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : {};
-}
-
-function strings(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, s] of Object.entries(asRecord(v))) if (typeof s === "string") out[k] = s;
-  return out;
-}
 
 export class LockLayout {
   readonly dsName: string;
@@ -85,8 +75,8 @@ export class LockLayout {
       return { role: "other" };
     }
     const { group, foreign } = decodeLeaseGroup(
-      strings(meta.labels),
-      strings(meta.annotations),
+      stringMap(meta.labels),
+      stringMap(meta.annotations),
       this.groupLabel,
     );
     const index = foreign ? undefined : groupSlotIndex(ds, group, this.groupLabel, name);

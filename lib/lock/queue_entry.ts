@@ -19,7 +19,7 @@ import {
   groupLeaseMetadata,
 } from "../budget/mod.ts";
 import { isDnsSubdomain } from "../config/names.ts";
-import { LOCK_LABEL } from "./slots.ts";
+import { asRecord, LOCK_LABEL, stringMap } from "./slots.ts";
 
 export const QUEUE_ANNOTATIONS = {
   /** The waiting node (an annotation, not `holderIdentity`: an entry must never look like a held slot). */
@@ -63,25 +63,15 @@ export function queueEntryName(dsName: string, node: string): string {
   return `${name.slice(0, 253 - 11).replace(/[.-]+$/, "")}-${hash}`;
 }
 
-function asRecord(v: unknown): Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : {};
-}
-
-function strings(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, s] of Object.entries(asRecord(v))) if (typeof s === "string") out[k] = s;
-  return out;
-}
-
 /** An entry as listed or watched, or undefined when it is unreadable (then nobody waits behind it). */
 export function decodeQueueEntry(lease: unknown, groupLabel: string): QueueEntry | undefined {
   const obj = asRecord(lease);
   const meta = asRecord(obj.metadata);
-  const ann = strings(meta.annotations);
+  const ann = stringMap(meta.annotations);
   const node = ann[QUEUE_ANNOTATIONS.node];
   const since = Date.parse(ann[QUEUE_ANNOTATIONS.requiredSince] ?? "");
   if (typeof node !== "string" || !isDnsSubdomain(node) || !Number.isFinite(since)) return undefined;
-  const { group, foreign } = decodeLeaseGroup(strings(meta.labels), ann, groupLabel);
+  const { group, foreign } = decodeLeaseGroup(stringMap(meta.labels), ann, groupLabel);
   const entry: QueueEntry = {
     name: typeof meta.name === "string" ? meta.name : "",
     resourceVersion: typeof meta.resourceVersion === "string" ? meta.resourceVersion : "",

@@ -64,8 +64,16 @@ export interface SlotRecord {
   problems: string[];
 }
 
-function asRecord(v: unknown): Record<string, unknown> {
+/** `v` as a plain object, or an empty one: what a Lease from the wire may hold is never trusted. */
+export function asRecord(v: unknown): Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : {};
+}
+
+/** The string values of a labels or annotations map as read from the wire (anything else is dropped). */
+export function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, s] of Object.entries(asRecord(v))) if (typeof s === "string") out[k] = s;
+  return out;
 }
 
 function asTime(v: unknown): Date | undefined {

@@ -61,6 +61,39 @@ async function rollOut(cluster: TestCluster, install: Install, daemons: Daemon[]
   await Promise.all(daemons.map((d) => d.stop()));
 }
 
+/**
+ * `perZone` nodes in each of zones a, b, c, `--group-label` and `--concurrency=1` (plus `extra` flags), all
+ * needing a reboot at once; the monitor allows `total` disrupted nodes and one per zone, and saw no violation.
+ */
+async function rollZones(
+  cluster: TestCluster,
+  dsName: string,
+  prefix: string,
+  perZone: number,
+  extra: string[],
+  total: number,
+) {
+  const flags = [`--group-label=${ZONE}`, "--concurrency=1", ...extra];
+  const install = await installKreboot(cluster, dsName, flags);
+  const names = await zonedNodes(cluster, prefix, ["a", "b", "c"], perZone);
+  const mon = await SafetyMonitor.start(cluster.kube, {
+    dsName,
+    namespace: NS,
+    concurrency: total,
+    groupLabel: ZONE,
+    groupConcurrency: 1,
+    nodeFilter: (n) => n.startsWith(`${prefix}-`),
+  });
+  try {
+    const daemons = await startDaemons(cluster, install, names, flags, mon);
+    await rollOut(cluster, install, daemons, 300_000);
+  } finally {
+    await mon.stop();
+  }
+  assert.deepEqual(mon.violations, [], mon.describe());
+  return { mon, names };
+}
+
 async function condition(cluster: TestCluster, node: string) {
   const n = await cluster.kube.core.readNode({ name: node });
   const c = n.status?.conditions?.find((x) => x.type === CONDITION_TYPE);
@@ -75,24 +108,7 @@ Deno.test("groups e2e", async (t) => {
   await t.step(
     "12 nodes in 3 zones, --concurrency=1: three reboot at once, never two of one zone",
     async () => {
-      const flags = [`--group-label=${ZONE}`, "--concurrency=1"];
-      const install = await installKreboot(cluster, "zones", flags);
-      const names = await zonedNodes(cluster, "z", ["a", "b", "c"], 4);
-      const mon = await SafetyMonitor.start(cluster.kube, {
-        dsName: "zones",
-        namespace: NS,
-        concurrency: 3,
-        groupLabel: ZONE,
-        groupConcurrency: 1,
-        nodeFilter: (n) => n.startsWith("z-"),
-      });
-      try {
-        const daemons = await startDaemons(cluster, install, names, flags, mon);
-        await rollOut(cluster, install, daemons, 300_000);
-      } finally {
-        await mon.stop();
-      }
-      assert.deepEqual(mon.violations, [], mon.describe());
+      const { mon, names } = await rollZones(cluster, "zones", "z", 4, [], 3);
       assert.equal(mon.maxDisrupted, 3, `three zones in parallel: ${mon.describe()}`);
       assert.deepEqual([...mon.maxDisruptedPerGroup].sort(), [["a", 1], ["b", 1], ["c", 1]]);
       for (const n of names) assert.equal(mon.reboots.get(n), 1, n);
@@ -100,24 +116,7 @@ Deno.test("groups e2e", async (t) => {
   );
 
   await t.step("--max-concurrency-total=2: never more than two at once across the zones", async () => {
-    const flags = [`--group-label=${ZONE}`, "--concurrency=1", "--max-concurrency-total=2"];
-    const install = await installKreboot(cluster, "capped", flags);
-    const names = await zonedNodes(cluster, "t", ["a", "b", "c"], 2);
-    const mon = await SafetyMonitor.start(cluster.kube, {
-      dsName: "capped",
-      namespace: NS,
-      concurrency: 2,
-      groupLabel: ZONE,
-      groupConcurrency: 1,
-      nodeFilter: (n) => n.startsWith("t-"),
-    });
-    try {
-      const daemons = await startDaemons(cluster, install, names, flags, mon);
-      await rollOut(cluster, install, daemons, 300_000);
-    } finally {
-      await mon.stop();
-    }
-    assert.deepEqual(mon.violations, [], mon.describe());
+    const { mon } = await rollZones(cluster, "capped", "t", 2, ["--max-concurrency-total=2"], 2);
     assert.equal(mon.maxDisrupted, 2, mon.describe());
     const leases = await cluster.kube.coord.listNamespacedLease({ namespace: NS });
     const total = leases.items.filter((l) => l.metadata?.name?.startsWith("capped-total-slot-"));

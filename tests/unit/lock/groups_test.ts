@@ -6,25 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { GROUP_VALUE_ANNOTATION, parseBudgetSpec, slotLeaseName } from "../../../lib/budget/mod.ts";
-import { type LockOptions, RebootLock } from "../../../lib/lock/mod.ts";
-import { Logger } from "../../../lib/log.ts";
+import type { LockOptions } from "../../../lib/lock/mod.ts";
 import { FakeLeaseStore } from "./fake_store.ts";
+import { lockOn } from "./lock_on.ts";
 
 const ZONE = "topology.kubernetes.io/zone";
 const cordoning = { phase: "cordoning" };
-
-function lockOn(store: FakeLeaseStore, node: string, o: Partial<LockOptions> = {}): RebootLock {
-  return new RebootLock(store, {
-    namespace: "kube-system",
-    dsName: "kured",
-    lockAnnotation: "weave.works/kured-node-lock",
-    concurrency: { kind: "count", n: 1 },
-    ttlMs: 0,
-    node,
-    log: new Logger({ format: "json", node, sink: () => {} }),
-    ...o,
-  });
-}
 
 /** Nodes `<zone><i>` labelled with their zone; `bare` nodes have no zone label. */
 function zonedStore(zones: Record<string, number>, bare: string[] = []): FakeLeaseStore {

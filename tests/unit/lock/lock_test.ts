@@ -4,10 +4,10 @@
  * observer, a lost slot, dry run. tests/e2e/lock_test.ts runs the same lock against the real API server.
  */
 import assert from "node:assert/strict";
-import { type LockOptions, LostSlotError, RebootLock } from "../../../lib/lock/mod.ts";
+import { LostSlotError } from "../../../lib/lock/mod.ts";
 import { slotName } from "../../../lib/lock/slots.ts";
-import { Logger } from "../../../lib/log.ts";
 import { FakeLeaseStore } from "./fake_store.ts";
+import { lockOn } from "./lock_on.ts";
 
 const SLOT0 = slotName("kured", 0);
 
@@ -17,24 +17,6 @@ class Clock {
   advance(ms: number): void {
     this.t += ms;
   }
-}
-
-function lockOn(
-  store: FakeLeaseStore,
-  node: string,
-  o: Partial<LockOptions> & { lines?: string[] } = {},
-): RebootLock {
-  const { lines, ...rest } = o;
-  return new RebootLock(store, {
-    namespace: "kube-system",
-    dsName: "kured",
-    lockAnnotation: "weave.works/kured-node-lock",
-    concurrency: { kind: "count", n: 1 },
-    ttlMs: 0,
-    node,
-    log: new Logger({ format: "json", node, sink: (l) => lines?.push(l) }),
-    ...rest,
-  });
 }
 
 const cordoning = { phase: "cordoning" };

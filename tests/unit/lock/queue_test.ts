@@ -4,26 +4,13 @@
  * costs a grace period, once, and is passed over; a passed-over or restarted node keeps its place.
  */
 import assert from "node:assert/strict";
-import { type LockOptions, RebootLock } from "../../../lib/lock/mod.ts";
+import type { LockOptions, RebootLock } from "../../../lib/lock/mod.ts";
 import { queueEntryName } from "../../../lib/lock/queue_entry.ts";
-import { Logger } from "../../../lib/log.ts";
 import { FakeLeaseStore } from "./fake_store.ts";
+import { lockOn } from "./lock_on.ts";
 
 const cordoning = { phase: "cordoning" };
 const ZONE = "topology.kubernetes.io/zone";
-
-function lockOn(store: FakeLeaseStore, node: string, o: Partial<LockOptions> = {}): RebootLock {
-  return new RebootLock(store, {
-    namespace: "kube-system",
-    dsName: "kured",
-    lockAnnotation: "weave.works/kured-node-lock",
-    concurrency: { kind: "count", n: 1 },
-    ttlMs: 0,
-    node,
-    log: new Logger({ format: "json", node, sink: () => {} }),
-    ...o,
-  });
-}
 
 const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
 const pending = <T>(p: Promise<T>) => Promise.race([p, tick(0).then(() => "pending" as const)]);
@@ -35,6 +22,17 @@ async function waitThenRelease(waiter: RebootLock, holder: RebootLock): Promise<
   await tick();
   await holder.release();
   assert.equal(await waiting, "changed");
+}
+
+/** h holds the slot; "slow" waits first in line (since 1), w2 behind it (since 2). */
+async function slowAhead(store: FakeLeaseStore, o: Partial<LockOptions>) {
+  const h = lockOn(store, "h", o);
+  assert.ok((await h.tryAcquire(cordoning)).acquired);
+  const slow = lockOn(store, "slow", o);
+  assert.equal((await slow.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
+  const w2 = lockOn(store, "w2", o);
+  assert.equal((await w2.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
+  return { h, slow, w2 };
 }
 
 function annotations(store: FakeLeaseStore, name: string): Record<string, string> {
@@ -141,12 +139,7 @@ Deno.test("queue: a next in line that does not act costs a grace period once, th
 Deno.test("queue: a passed-over node that tries again takes its old place back", async () => {
   const store = new FakeLeaseStore({ nodes: ["h", "slow", "w2"] });
   const o = { queueGraceMs: 1 };
-  const h = lockOn(store, "h", o);
-  assert.ok((await h.tryAcquire(cordoning)).acquired);
-  const slow = lockOn(store, "slow", o);
-  assert.equal((await slow.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
-  const w2 = lockOn(store, "w2", o);
-  assert.equal((await w2.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
+  const { h, slow, w2 } = await slowAhead(store, o);
   await waitThenRelease(w2, h);
   assert.ok((await w2.tryAcquire(cordoning)).acquired, "w2 went instead of slow");
   const entry = queueEntryName("kured", "slow");
@@ -166,12 +159,7 @@ Deno.test("queue: a passed-over node that tries again takes its old place back",
 Deno.test("queue: a waiting node that was passed over is woken once to take its place back", async () => {
   const store = new FakeLeaseStore({ nodes: ["h", "slow", "w2"] });
   const o = { queueGraceMs: 1 };
-  const h = lockOn(store, "h", o);
-  assert.ok((await h.tryAcquire(cordoning)).acquired);
-  const slow = lockOn(store, "slow", o);
-  assert.equal((await slow.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
-  const w2 = lockOn(store, "w2", o);
-  assert.equal((await w2.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
+  const { h, slow, w2 } = await slowAhead(store, o);
   const ac = new AbortController();
   // slow is woken for its turn but is too slow to act; w2 goes instead.
   const first = slow.waitForChance(ac.signal, 60_000);
