@@ -122,5 +122,31 @@ export async function groups(o: BenchOptions): Promise<BenchResult> {
     }.`,
   );
   o.progress(`${BENCH}: N=${n}: ${sec(run.ms)} (bound ${sec(bound)}, ratio ${(run.ms / bound).toFixed(2)})`);
+
+  // The same parallelism without groups: one group, --concurrency=3, as many fresh nodes. What the harness
+  // costs at three reboots at a time, against which the groups' own cost can be told apart.
+  const plain = await installKreboot(cluster, "plain", ["--concurrency=3"]);
+  const plainNames: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `p-${String(i).padStart(2, "0")}`;
+    await prepareNode(cluster, name);
+    plainNames.push(name);
+  }
+  const base = await rollout(
+    cluster,
+    { ...plain, args: [...plain.args, "--concurrency=3"] },
+    plainNames,
+    1_800_000,
+  );
+  const baseSlots = base.daemons.map(cycleSteps).map((st) => (st.released ?? NaN) - (st.acquired ?? NaN))
+    .filter(Number.isFinite);
+  rows.push(row(
+    BENCH,
+    `the same without groups (N=${n}, --concurrency=3): makespan / (${perGroup} × C); median slot time`,
+    `${(base.ms / bound).toFixed(2)}; ${sec(median(baseSlots), 2)}`,
+    "",
+    "info",
+  ));
+  o.progress(`${BENCH}: without groups: ${sec(base.ms)} (ratio ${(base.ms / bound).toFixed(2)})`);
   return { rows, notes };
 }
