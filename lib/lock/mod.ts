@@ -20,7 +20,7 @@ import { HeldSlots, type HolderState } from "./holding.ts";
 import { LockLayout } from "./groups.ts";
 import { KubeLeaseStore } from "./kube_store.ts";
 import { pause as writePause, type PauseState, resume as deletePause } from "./pause.ts";
-import { type Contender, type Plan, plan } from "./plan.ts";
+import { type Contender, HEAD_OF_LINE, type Plan, plan } from "./plan.ts";
 import { joinQueue, leaveQueue, passOver } from "./queue.ts";
 import type { SlotRecord } from "./slots.ts";
 import { LeaseConflict, type LeaseStore } from "./store.ts";
@@ -253,23 +253,31 @@ export class RebootLock {
       ? await this.#view.groupNodes(base.group, this.#o.groupLabel)
       : this.#view.knownGroupNodes(base.group) ?? 0;
     const me = { ...base, groupNodes };
-    const p = plan({
-      now: this.#o.now(),
-      me,
-      policy,
-      groupLabel: this.#o.groupLabel,
-      cap: this.#o.maxConcurrencyTotal,
-      paused: this.pauseState().paused,
-      slots: await this.#view.slots(
-        me.group,
-        (v) => fresh && (v.role.set === "total" || (v.role.set === "group" && v.role.key === me.key)),
-      ),
-      entries: this.#view.queue.all(),
-      graceMs: this.#o.queueGraceMs,
-      unchangedSince: this.#view.changedAt,
-      slotName: (i) => this.#layout.slotName(me.group, i),
-      totalSlotName: (i) => this.#layout.totalSlotName(i),
-    });
+    const planFrom = async (lookUp: boolean) =>
+      plan({
+        now: this.#o.now(),
+        me,
+        policy,
+        groupLabel: this.#o.groupLabel,
+        cap: this.#o.maxConcurrencyTotal,
+        paused: this.pauseState().paused,
+        slots: await this.#view.slots(
+          me.group,
+          (v) => lookUp && (v.role.set === "total" || (v.role.set === "group" && v.role.key === me.key)),
+        ),
+        entries: this.#view.queue.all(),
+        graceMs: this.#o.queueGraceMs,
+        unchangedSince: this.#view.changedAt,
+        slotName: (i) => this.#layout.slotName(me.group, i),
+        totalSlotName: (i) => this.#layout.totalSlotName(i),
+      });
+    // Holders are looked up (a Node read each, unless watched) only where it can matter: to take a slot whose
+    // holder seems gone or silent, or for the first in line, whom a holder found gone would let go. A node
+    // further back would stay in line whatever it found: with thousands waiting, that is most of them.
+    let p = await planFrom(false);
+    if (fresh && (unverified(p) || (p.turn.kind !== "go" && p.position <= HEAD_OF_LINE))) {
+      p = await planFrom(true);
+    }
     this.#o.onGroupSlots?.({
       group: me.group.kind === "value" ? me.group.value : "",
       allowed: p.admission.allowance.allowed,
@@ -383,6 +391,14 @@ export class RebootLock {
       seen.mine((name) => this.#view.roleOf(name)?.set === "total"),
     );
   }
+}
+
+/** Whether the plan would take a slot judged without looking its holder up (silent or gone as far as seen). */
+function unverified(p: Plan): boolean {
+  if (p.turn.kind !== "go") return false;
+  return [p.groupCandidate, p.totalCandidate].some((c) =>
+    c?.view !== undefined && c.view.verdict.kind !== "free"
+  );
 }
 
 function describe(e: unknown): string {

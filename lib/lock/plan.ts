@@ -21,6 +21,14 @@ import type { QueueEntry } from "./queue_entry.ts";
 import type { SlotRecord } from "./slots.ts";
 import type { SlotView } from "./view.ts";
 
+/**
+ * The waiters this near the head of their group's line watch the holders' Nodes and look them up when they
+ * try (lib/lock/wait.ts, mod.ts): a holder whose Node is gone frees a slot that only the first in line would
+ * take; the second watches too, in case the first does not act. Everyone further back hears of a handover
+ * from the Lease watch, so a handover costs the same few requests however long the line is.
+ */
+export const HEAD_OF_LINE = 2;
+
 export interface Contender {
   node: string;
   group: Group;

@@ -6,7 +6,7 @@
  * none: a holder falling silent past `--lock-ttl`, a scheduled budget starting or ending, the fallback delay
  * behind a next in line that does not act.
  */
-import type { Plan } from "./plan.ts";
+import { HEAD_OF_LINE, type Plan } from "./plan.ts";
 import type { LockWatch, WakeReason } from "./watch.ts";
 
 export interface WaitDeps {
@@ -23,8 +23,6 @@ export interface WaitDeps {
   passedOver(): boolean;
 }
 
-/** A waiter this far back does not watch the holders' Nodes: the ones ahead of it do, and it hears from them. */
-const WATCH_DEPTH = 2;
 /** Timers fire a little after the moment they wait for, so that the moment has surely passed. */
 const TIMER_SLACK_MS = 50;
 
@@ -35,7 +33,7 @@ export async function waitForTurn(d: WaitDeps, signal: AbortSignal, maxMs: numbe
     const p = await d.plan();
     if (d.holding() || d.passedOver() || (!wasPaused && p.turn.kind === "go")) return "changed";
     // A deleted holder frees its slot at once: the first in line watch the holders' Nodes.
-    d.watch.watchNodes(p.position <= WATCH_DEPTH ? watchedHolders(p, d.cap) : []);
+    d.watch.watchNodes(p.position <= HEAD_OF_LINE ? watchedHolders(p, d.cap) : []);
     const now = d.now();
     let wakeAt = Infinity;
     for (const v of [...p.holders, ...(d.cap ? p.totalHolders : [])]) {

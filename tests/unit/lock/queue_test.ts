@@ -249,3 +249,23 @@ Deno.test("queue: a dry run writes no queue entry", async () => {
   assert.equal(store.calls.createLease, 1, "only h's slot");
   assert.equal([...store.leases.keys()].length, 1);
 });
+
+Deno.test("queue: only the first in line look the holder's Node up when they try; the ones further back do not", async () => {
+  const store = new FakeLeaseStore({ nodes: ["h", "w1", "w2", "w3", "w4"] });
+  assert.ok((await lockOn(store, "h").tryAcquire(cordoning)).acquired);
+  const waiters = ["w1", "w2", "w3", "w4"].map((n) => lockOn(store, n));
+  for (const [i, w] of waiters.entries()) {
+    assert.equal((await w.tryAcquire(cordoning, { requiredSinceMs: i + 1 })).acquired, false);
+  }
+  // Each tries again (a daemon does once per period): the two first in line read h's Node, the others not.
+  const reads = [];
+  for (const [i, w] of waiters.entries()) {
+    const before = store.calls.nodeExists ?? 0;
+    assert.equal((await w.tryAcquire(cordoning, { requiredSinceMs: i + 1 })).acquired, false);
+    reads.push((store.calls.nodeExists ?? 0) - before);
+  }
+  assert.deepEqual(reads, [1, 1, 0, 0]);
+  // h's Node is deleted: the first in line finds its slot free and takes it.
+  store.nodes.delete("h");
+  assert.ok((await waiters[0]!.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired);
+});
