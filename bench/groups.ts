@@ -19,7 +19,7 @@ import {
   serviceAccountUser,
 } from "./common.ts";
 import { KUBELET_DELAY_MS, measureCycle, prepareNode, rollout } from "./makespan.ts";
-import { cycleSteps } from "./rollout.ts";
+import { cycleSteps, handovers, slotSpans, slotTimes } from "./rollout.ts";
 
 const BENCH = "groups";
 const LABEL = "topology.kubernetes.io/zone";
@@ -64,15 +64,15 @@ export async function groups(o: BenchOptions): Promise<BenchResult> {
   );
   rows.push(bounded(BENCH, `N=${n}: makespan / (${perGroup} × C = ${sec(bound)})`, run.ms / bound, 1.1));
   const steps = run.daemons.map(cycleSteps);
-  const slotTimes = steps.map((s) => (s.released ?? NaN) - (s.acquired ?? NaN)).filter(Number.isFinite);
+  const slots = slotTimes(steps);
   rows.push(row(
     BENCH,
     `N=${n}: one node's slot time, acquisition → release (median / max)`,
-    `${sec(median(slotTimes), 2)} / ${sec(Math.max(...slotTimes), 2)}`,
+    `${sec(median(slots), 2)} / ${sec(Math.max(...slots), 2)}`,
     "",
     "info",
   ));
-  const inner = perGroup * median(slotTimes);
+  const inner = perGroup * median(slots);
   rows.push(row(
     BENCH,
     `N=${n}: makespan / (${perGroup} × median slot time in this rollout = ${sec(inner)})`,
@@ -84,19 +84,10 @@ export async function groups(o: BenchOptions): Promise<BenchResult> {
   const gaps: number[] = [];
   for (const zone of ZONES) {
     const mine = steps.filter((s) => s.node.startsWith(`g${zone}-`));
-    const acquired = mine.map((s) => s.acquired).filter((x): x is number => x !== undefined).sort((a, b) =>
-      a - b
-    );
-    const released = mine.map((s) => s.released).filter((x): x is number => x !== undefined).sort((a, b) =>
-      a - b
-    );
-    gaps.push(...acquired.slice(1).map((a, i) => a - (released[i] ?? a)));
-    const rel = (t: number | undefined) => t === undefined ? "?" : ((t - run.t0Epoch) / 1000).toFixed(1);
+    gaps.push(...handovers(mine));
     notes.push(
       `group ${zone}: slot held (s after the sentinels appeared, acquisition→release, in order): ` +
-        [...mine].sort((a, b) => (a.acquired ?? 0) - (b.acquired ?? 0))
-          .map((s) => `${rel(s.acquired)}→${rel(s.released)}`).join(", ") +
-        ".",
+        `${slotSpans(mine, run.t0Epoch)}.`,
     );
   }
   rows.push(row(
@@ -138,8 +129,7 @@ export async function groups(o: BenchOptions): Promise<BenchResult> {
     plainNames,
     1_800_000,
   );
-  const baseSlots = base.daemons.map(cycleSteps).map((st) => (st.released ?? NaN) - (st.acquired ?? NaN))
-    .filter(Number.isFinite);
+  const baseSlots = slotTimes(base.daemons.map(cycleSteps));
   rows.push(row(
     BENCH,
     `the same without groups (N=${n}, --concurrency=3): makespan / (${perGroup} × C); median slot time`,

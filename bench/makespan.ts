@@ -20,7 +20,7 @@ import {
   sleep,
   until,
 } from "./common.ts";
-import { cycleSteps, monitorRollout } from "./rollout.ts";
+import { cycleSteps, handovers, monitorRollout, slotSpans, slotTimes } from "./rollout.ts";
 
 const BENCH = "makespan";
 const PERIOD = "1m";
@@ -174,14 +174,8 @@ export async function makespan(o: BenchOptions): Promise<BenchResult> {
     ));
     // Handover: from one node's release to the next node's acquisition, from the daemons' own log times.
     const steps = run.daemons.map(cycleSteps);
-    const acquired = steps.map((s) => s.acquired).filter((x): x is number => x !== undefined).sort((a, b) =>
-      a - b
-    );
-    const released = steps.map((s) => s.released).filter((x): x is number => x !== undefined).sort((a, b) =>
-      a - b
-    );
     if (conc === 1) {
-      const gaps = acquired.slice(1).map((a, i) => a - (released[i] ?? a));
+      const gaps = handovers(steps);
       rows.push(row(
         BENCH,
         `N=${n}, --concurrency=1: handover, release → next acquisition (median / max)`,
@@ -190,7 +184,7 @@ export async function makespan(o: BenchOptions): Promise<BenchResult> {
         "info",
       ));
     }
-    const cycles1 = steps.map((s) => (s.released ?? NaN) - (s.acquired ?? NaN)).filter(Number.isFinite);
+    const cycles1 = slotTimes(steps);
     rows.push(row(
       BENCH,
       `N=${n}, --concurrency=${conc}: one node's slot time, acquisition → release (median / max)`,
@@ -220,12 +214,9 @@ export async function makespan(o: BenchOptions): Promise<BenchResult> {
       "",
       "info",
     ));
-    const rel = (t: number | undefined) => t === undefined ? "?" : ((t - run.t0Epoch) / 1000).toFixed(1);
     notes.push(
       `--concurrency=${conc}: slot held (s after the sentinels appeared, acquisition→release, in order): ` +
-        [...steps].sort((a, b) => (a.acquired ?? 0) - (b.acquired ?? 0))
-          .map((s) => `${rel(s.acquired)}→${rel(s.released)}`).join(", ") +
-        ".",
+        `${slotSpans(steps, run.t0Epoch)}.`,
     );
     notes.push(
       `--concurrency=${conc}: load average ${loadBefore.toFixed(2)} before, ${

@@ -103,3 +103,24 @@ export function cycleSteps(d: Daemon): CycleSteps {
   }
   return steps;
 }
+
+/** Each node's slot time, acquisition → release (ms), of the nodes that did both. */
+export function slotTimes(steps: readonly CycleSteps[]): number[] {
+  return steps.map((s) => (s.released ?? NaN) - (s.acquired ?? NaN)).filter(Number.isFinite);
+}
+
+/** The handovers of one slot: from each release to the next acquisition, in time order (ms). */
+export function handovers(steps: readonly CycleSteps[]): number[] {
+  const times = (pick: (s: CycleSteps) => number | undefined) =>
+    steps.map(pick).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  const acquired = times((s) => s.acquired);
+  const released = times((s) => s.released);
+  return acquired.slice(1).map((a, i) => a - (released[i] ?? a));
+}
+
+/** Each slot time in seconds after `t0Epoch`, `acquisition→release`, in the order of acquisition. */
+export function slotSpans(steps: readonly CycleSteps[], t0Epoch: number): string {
+  const rel = (t: number | undefined) => t === undefined ? "?" : ((t - t0Epoch) / 1000).toFixed(1);
+  return [...steps].sort((a, b) => (a.acquired ?? 0) - (b.acquired ?? 0))
+    .map((s) => `${rel(s.acquired)}→${rel(s.released)}`).join(", ");
+}

@@ -6,16 +6,10 @@
  */
 import type { Config } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
-import { loadKubeConfig, makeKube } from "../kube/mod.ts";
+import { type Kube, loadKubeConfig, makeKube } from "../kube/mod.ts";
 import { lockFor } from "../lock/from_config.ts";
 import { Logger } from "../log.ts";
-import {
-  collectStatus,
-  formatStatus,
-  seemsAbsent,
-  STATUS_NOT_FOUND_EXIT,
-  StatusUnavailable,
-} from "./status.ts";
+import { collectStatus, formatStatus, seemsAbsent, STATUS_NOT_FOUND_EXIT } from "./status.ts";
 import { type FleetOptions, FleetUnavailable, readFleet } from "./fleet.ts";
 import { formatPlan, planFleet } from "./plan.ts";
 
@@ -104,6 +98,21 @@ function fleetOptions(config: Config): FleetOptions {
   };
 }
 
+/** Runs a command that reads the fleet with the caller's credentials; what cannot be read is one line, exit 1. */
+async function readingFleet(
+  sub: Subcommand,
+  config: Config,
+  run: (kube: Kube) => Promise<number>,
+): Promise<number> {
+  try {
+    return await run(makeKube(loadKubeConfig(config.kubeconfig || undefined), false));
+  } catch (e) {
+    if (!(e instanceof FleetUnavailable)) throw e;
+    console.error(`kreboot ${sub}: ${e.message}`);
+    return 1;
+  }
+}
+
 export async function runSubcommand(
   sub: Subcommand,
   config: Config,
@@ -125,24 +134,16 @@ export async function runSubcommand(
     }
     case "plan": {
       const output = outputOf(own);
-      const kube = makeKube(loadKubeConfig(config.kubeconfig || undefined), false);
-      try {
+      return await readingFleet(sub, config, async (kube) => {
         const o = fleetOptions(config);
         const report = planFleet(await readFleet(kube, o), o, config, Date.now());
         console.log(output === "json" ? JSON.stringify(report, null, 2) : formatPlan(report));
         return 0;
-      } catch (e) {
-        if (e instanceof FleetUnavailable) {
-          console.error(`kreboot plan: ${e.message}`);
-          return 1;
-        }
-        throw e;
-      }
+      });
     }
     case "status": {
       const output = outputOf(own);
-      const kube = makeKube(loadKubeConfig(config.kubeconfig || undefined), false);
-      try {
+      return await readingFleet(sub, config, async (kube) => {
         const report = await collectStatus(kube, fleetOptions(config));
         if (seemsAbsent(report)) {
           // Not an error of the command, but nothing to report either: say so, and let scripts tell it apart.
@@ -152,13 +153,7 @@ export async function runSubcommand(
         }
         console.log(output === "json" ? JSON.stringify(report, null, 2) : formatStatus(report));
         return 0;
-      } catch (e) {
-        if (e instanceof StatusUnavailable) {
-          console.error(`kreboot status: ${e.message}`);
-          return 1;
-        }
-        throw e;
-      }
+      });
     }
     case "pause":
     case "resume": {

@@ -19,7 +19,6 @@ import {
   slotsInUse,
 } from "./fleet.ts";
 
-export { FleetUnavailable as StatusUnavailable } from "./fleet.ts";
 export type { GroupStatus, RequestedNode } from "./fleet.ts";
 
 /** Exit code of `kreboot status` when kreboot does not seem to be installed or running in the cluster. */
