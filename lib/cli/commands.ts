@@ -8,6 +8,8 @@ import type { Config } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
 import { loadKubeConfig, makeKube } from "../kube/mod.ts";
 import { lockFor } from "../lock/from_config.ts";
+import { KubeLeaseStore } from "../lock/kube_store.ts";
+import { CircuitBreaker } from "../safety/breaker_lease.ts";
 import { Logger } from "../log.ts";
 import {
   collectStatus,
@@ -22,7 +24,7 @@ export const SUBCOMMANDS = {
   config: "print the effective configuration (flags, environment, defaults) as JSON",
   status: "who holds the reboot slots, which nodes need a reboot and why each waits (-o json)",
   pause: 'stop new reboots cluster-wide: --reason "why" [--by WHO]; slot holders finish',
-  resume: "allow reboots again after a pause",
+  resume: "allow reboots again after a pause (also closes the circuit breaker)",
   manifests: "print the install YAML for these flags (--namespace, --image, --prometheus-operator)",
 } as const;
 
@@ -107,6 +109,7 @@ export async function runSubcommand(
           namespace: config.dsNamespace,
           dsName: config.dsName,
           lockAnnotation: config.lockAnnotation,
+          failureWindowMs: config.failureWindow,
         });
         if (seemsAbsent(report)) {
           // Not an error of the command, but nothing to report either: say so, and let scripts tell it apart.
@@ -130,6 +133,15 @@ export async function runSubcommand(
       const log = new Logger({ format: config.logFormat, node: config.nodeId || "(cli)", phase: sub });
       const lock = lockFor(kube, config, log);
       if (sub === "resume") {
+        // The circuit breaker's failures so far stop counting first: a resume must not reopen it at once.
+        const where = { namespace: config.dsNamespace, dsName: config.dsName };
+        await new CircuitBreaker(new KubeLeaseStore(kube, where), {
+          ...where,
+          node: "cli",
+          maxFailed: config.maxFailedReboots,
+          windowMs: config.failureWindow,
+          log,
+        }).reset();
         await lock.resume();
         console.log(`reboots resumed (${config.dsNamespace}/${config.dsName})`);
         return 0;

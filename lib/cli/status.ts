@@ -15,6 +15,7 @@ import {
 import { decodeSlot, LOCK_LABEL, pauseLeaseName, slotIndex } from "../lock/slots.ts";
 import type { BlockReason } from "../gates/gate.ts";
 import { CONDITION_TYPE, decodeCondition, findCondition } from "../report/condition.ts";
+import { breakerLeaseName, countedFailures, decodeFailures, FAILURES_ANNOTATION } from "../safety/breaker.ts";
 import { type Hold, holdOf, type RebootRequest, rebootRequested, requestOf } from "../node_control/mod.ts";
 
 /** Exit code of `kreboot status` when kreboot does not seem to be installed or running in the cluster. */
@@ -45,6 +46,14 @@ export interface NodeStatus {
   unschedulable: boolean;
 }
 
+/** A failed reboot the circuit breaker counts now (lib/safety/breaker.ts). */
+export interface FailedRebootStatus {
+  node: string;
+  at: string;
+  kind: string;
+  why: string;
+}
+
 /** A node an operator held (`kreboot hold`): it takes no slot until unheld. */
 export interface HeldNode extends Hold {
   node: string;
@@ -63,6 +72,8 @@ export interface StatusReport {
   namespace: string;
   dsName: string;
   paused: PauseState;
+  /** The failed reboots the circuit breaker counts now (within --failure-window, since the last resume). */
+  failedReboots: FailedRebootStatus[];
   slots: SlotStatus[];
   nodes: NodeStatus[];
   /** Nodes whose daemon never wrote a condition (it writes one once the node needs a reboot). */
@@ -87,7 +98,8 @@ export class StatusUnavailable extends Error {}
 
 export async function collectStatus(
   kube: Kube,
-  opts: { namespace: string; dsName: string; lockAnnotation: string },
+  opts: { namespace: string; dsName: string; lockAnnotation: string; failureWindowMs?: number },
+  nowMs = Date.now(),
 ): Promise<StatusReport> {
   let leases;
   try {
@@ -102,11 +114,23 @@ export async function collectStatus(
     );
   }
   let leasePause: PauseState = NOT_PAUSED;
+  let failedReboots: FailedRebootStatus[] = [];
   const slots: SlotStatus[] = [];
   for (const lease of leases.items) {
     const name = lease.metadata?.name ?? "";
     if (name === pauseLeaseName(opts.dsName)) {
       leasePause = decodePauseLease(lease);
+      continue;
+    }
+    if (name === breakerLeaseName(opts.dsName)) {
+      const { record } = decodeFailures(lease.metadata?.annotations?.[FAILURES_ANNOTATION]);
+      const counted = countedFailures(record, { nowMs, windowMs: opts.failureWindowMs ?? 24 * 3_600_000 });
+      failedReboots = counted.map((f) => ({
+        node: f.node,
+        at: new Date(f.atMs).toISOString(),
+        kind: f.kind,
+        why: f.why,
+      }));
       continue;
     }
     const index = slotIndex(opts.dsName, name);
@@ -172,6 +196,7 @@ export async function collectStatus(
     namespace: opts.namespace,
     dsName: opts.dsName,
     paused,
+    failedReboots,
     slots,
     nodes,
     unknownNodes,
@@ -213,6 +238,16 @@ export function formatStatus(r: StatusReport): string {
       : "Reboots are not paused.",
     "",
   );
+  if (r.failedReboots.length > 0) {
+    lines.push(
+      `Failed reboots the circuit breaker counts (${r.failedReboots.length}; kreboot resume resets it):`,
+      ...table([
+        ["NODE", "AT", "KIND", "WHY"],
+        ...r.failedReboots.map((f) => [f.node, f.at, f.kind, f.why]),
+      ]),
+      "",
+    );
+  }
   if (r.slots.length === 0) lines.push("No slot Leases yet: no node has taken a slot.");
   else {
     lines.push(...table([

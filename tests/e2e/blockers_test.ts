@@ -9,7 +9,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { classifyEvictionError } from "../../lib/drain/answer.ts";
 import { classifyBlocker, describeBlocker, drainBlockedMessage } from "../../lib/drain/blockers.ts";
 import { startCluster, type TestCluster } from "../harness/mod.ts";
-import { eventually } from "./support.ts";
+import { eventually, evictionDenyingPolicy } from "./support.ts";
 
 const NODE = "blk-1";
 
@@ -70,37 +70,9 @@ Deno.test("drain blockers e2e: the apiserver's refusals, classified and explaine
         owner: "StatefulSet",
         labels: { app: "kafka" },
       });
-      await c.applyObjects([
-        {
-          apiVersion: "admissionregistration.k8s.io/v1",
-          kind: "ValidatingAdmissionPolicy",
-          metadata: { name: "no-evictions" },
-          spec: {
-            failurePolicy: "Fail",
-            matchConstraints: {
-              resourceRules: [{
-                apiGroups: [""],
-                apiVersions: ["v1"],
-                operations: ["CREATE"],
-                resources: ["pods/eviction"],
-              }],
-            },
-            validations: [{ expression: "false", message: "the drain cleaner moves this pod itself" }],
-          },
-        },
-        {
-          apiVersion: "admissionregistration.k8s.io/v1",
-          kind: "ValidatingAdmissionPolicyBinding",
-          metadata: { name: "no-evictions-blk-vap" },
-          spec: {
-            policyName: "no-evictions",
-            validationActions: ["Deny"],
-            matchResources: {
-              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "blk-vap" } },
-            },
-          },
-        },
-      ]);
+      await c.applyObjects(
+        evictionDenyingPolicy("no-evictions", "blk-vap", "the drain cleaner moves this pod itself"),
+      );
       // The policy takes a moment to be loaded by the apiserver.
       const e = await eventually("the policy denies the eviction", 30_000, async () => {
         const err = await refusal(c, pod);

@@ -399,3 +399,68 @@ Deno.test("Reporter: each queued condition write is announced with the Node it l
     assert.equal(answers[1], undefined, "the second wrote nothing");
   }
 });
+
+Deno.test("Reporter: drain blockers go to the condition, a DrainBlocked Event and the metric; [] puts the condition back", async () => {
+  const s = setup();
+  const r = s.reporter;
+  step(r, "draining", "Draining", "draining node");
+  r.drainBlocked([
+    {
+      kind: "admission",
+      pod: "kafka/k-0",
+      by: 'admission webhook "dc"',
+      status: 400,
+      message: "denied the request: I move it",
+    },
+    {
+      kind: "pdb",
+      pod: "shop/web-1",
+      pdbs: [{ name: "shop/web", allowed: 0, healthy: 2, desired: 2, stale: false }],
+    },
+  ]);
+  let text = await s.metrics.text();
+  assert.equal(metric(text, 'kreboot_drain_blocked_pods{node="n1",reason="admission"}'), 1);
+  assert.equal(metric(text, 'kreboot_drain_blocked_pods{node="n1",reason="pdb"}'), 1);
+  assert.equal(metric(text, 'kreboot_drain_blocked_pods{node="n1",reason="other"}'), 0);
+  r.drainBlocked([]);
+  await r.flush();
+  text = await s.metrics.text();
+  assert.equal(metric(text, 'kreboot_drain_blocked_pods{node="n1",reason="admission"}'), 0);
+  const events = s.f.of("createNamespacedEvent").map((c) =>
+    c.params.body as { reason: string; type: string; note: string }
+  );
+  const blocked = events.find((e) => e.reason === "DrainBlocked");
+  assert.equal(blocked?.type, "Warning");
+  assert.equal(
+    blocked?.note,
+    'drain blocked by 2 pods: pod kafka/k-0: eviction denied by admission webhook "dc" (HTTP 400): I move it; ' +
+      "pod shop/web-1: PodDisruptionBudget shop/web allows 0 disruptions (2 healthy, 2 desired)",
+  );
+  const conditions = s.f.of("patchNodeStatus").map((c) => {
+    const cond = (c.params.body as { status: { conditions: { reason: string; message: string }[] } }).status
+      .conditions[0]!;
+    return `${cond.reason}: ${cond.message.slice(0, 26)}`;
+  });
+  assert.deepEqual(conditions, [
+    "Draining: draining node",
+    "DrainBlocked: drain blocked by 2 pods: p",
+    "Draining: draining node",
+  ]);
+  assert.deepEqual(s.sent.map((m) => m.body.message), ["Draining node n1"], "blockers notify nobody");
+});
+
+Deno.test("Reporter: a pod deleted instead of evicted is a Warning Event and a notification", async () => {
+  const s = setup();
+  s.reporter.evictionBypassed("shop/db-0", "pod shop/db-0: PodDisruptionBudget shop/db allows 0 disruptions");
+  await s.reporter.flush();
+  const ev = s.f.of("createNamespacedEvent").map((c) =>
+    c.params.body as { reason: string; type: string; note: string }
+  );
+  assert.deepEqual(ev.map((e) => `${e.type} ${e.reason}`), ["Warning EvictionBypassed"]);
+  assert.match(
+    ev[0]?.note ?? "",
+    /^deleted pod shop\/db-0 instead of evicting it, bypassing .*allows 0 disruptions$/,
+  );
+  assert.equal(s.sent.length, 1);
+  assert.match(s.sent[0]?.body.message ?? "", /deleted pod shop\/db-0 instead of evicting it/);
+});
