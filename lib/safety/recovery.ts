@@ -19,15 +19,20 @@ import {
 } from "./evicted.ts";
 import { type HealthVerdict, judgeHealth, type WorkloadObjects } from "./health.ts";
 
-/** The slot as the record needs it: its raw `evicted` annotation, and a write of it (RebootLock fits). */
+/**
+ * The slot as the record needs it: its recorded phase and raw `evicted` annotation, and a write of both
+ * (RebootLock fits).
+ */
 export interface EvictedSlot {
-  readonly held: { evicted?: string } | undefined;
-  update(fields: { evicted: string }): Promise<unknown>;
+  readonly held: { phase?: string; evicted?: string } | undefined;
+  update(fields: { phase: "draining"; evicted: string }): Promise<unknown>;
 }
 
 /**
  * Records on the slot Lease what evicting `pods` disturbs (their ReplicaSets/StatefulSets and covering PDBs),
- * added to what an earlier run of the same drain recorded. Throws with a message that says what to do.
+ * added to what an earlier run of the same drain recorded, and the phase `draining` in the same write (the slot
+ * keeper leaves that phase to it: lib/lock/keeper.ts `drainRecordsPhase`). Throws with a message that says
+ * what to do.
  */
 export async function recordEvicted(
   kube: Pick<Kube, "policy">,
@@ -39,7 +44,9 @@ export async function recordEvicted(
     const fresh = evictedRecordOf(pods, await listPdbs(kube, namespaces));
     const before = slot.held?.evicted;
     const value = encodeEvicted(mergeEvicted(decodeEvicted(before).record, fresh));
-    if (value !== before) await slot.update({ evicted: value });
+    if (value !== before || slot.held?.phase !== "draining") {
+      await slot.update({ phase: "draining", evicted: value });
+    }
   } catch (e) {
     throw new Error(
       `cannot record what the drain evicts on the slot Lease (--wait-for-workloads waits for it after the ` +

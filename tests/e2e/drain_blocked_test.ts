@@ -1,11 +1,13 @@
 /**
- * Drain blockers with reasons, with a real daemon against the real kube-apiserver (issue 16, item 4): an
- * eviction a ValidatingAdmissionPolicy denies is retried, not fatal, and the policy's message is in the node
+ * Drain blockers with reasons, with a real daemon on the cluster with the real controllers (issue 16, item 4):
+ * an eviction a ValidatingAdmissionPolicy denies is retried, not fatal, and the policy's message is in the node
  * condition (so in `kreboot status`), a DrainBlocked Event and `kreboot_drain_blocked_pods{reason}`; with
- * --drain-disable-eviction-after a pod its PDB keeps is deleted instead, with an Event and a notification.
+ * --drain-disable-eviction-after a pod its PDB keeps (as the disruption controller says) is deleted instead,
+ * with an Event and a notification. The pods are a StatefulSet's, placed by the scheduler and run by kwok.
  */
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
+import { MERGE_PATCH } from "../harness/full_kube.ts";
 import { startCluster } from "../harness/mod.ts";
 import {
   eventually,
@@ -51,21 +53,16 @@ async function nodeEvents(cluster: Cluster, node: string) {
 }
 
 Deno.test("drain blockers e2e", async (t) => {
-  await using cluster = await startCluster();
+  await using cluster = await startCluster({ controllers: true });
 
   await t.step(
     "a policy denying evictions is retried, and its message is in kreboot status until it lets go",
     async () => {
       const install = await installKreboot(cluster, "dbv");
       await cluster.ensureNamespace("dbv");
-      await cluster.createNode("dbv-a");
-      cluster.startKubelet({ nodes: ["dbv-a"] });
-      await cluster.createPod("dbv", {
-        name: "broker-0",
-        node: "dbv-a",
-        owner: "StatefulSet",
-        labels: { app: "kafka" },
-      });
+      await cluster.createNode("dbv-a", { pool: "dbv" });
+      await cluster.createStatefulSet("dbv", "broker", { pool: "dbv", labels: { app: "kafka" } });
+      await cluster.waitForReadyPods("dbv", "app=kafka", 1);
       await denyEvictions(cluster, "dbv", "dbv-no-evictions", MESSAGE);
       const d = await cluster.startDaemon("dbv-a", {
         kubeconfig: install.kubeconfig,
@@ -115,18 +112,13 @@ Deno.test("drain blockers e2e", async (t) => {
       {
         const install = await installKreboot(cluster, "dbd");
         await cluster.ensureNamespace("dbd");
-        await cluster.createNode("dbd-a");
-        cluster.startKubelet({ nodes: ["dbd-a"] });
-        await cluster.createPod("dbd", {
-          name: "db-0",
-          node: "dbd-a",
-          owner: "StatefulSet",
-          labels: { app: "db" },
-        });
-        await cluster.createPdb("dbd", "db", { matchLabels: { app: "db" }, minAvailable: 1 });
-        // The PDB allows one disruption, so the pre-flight lets the node take a slot; a policy holds the first
-        // evictions back until the PDB's allowance is used up by someone else (the test takes it back).
-        await cluster.setPdbStatus("dbd", "db", 1);
+        await cluster.createNode("dbd-a", { pool: "dbd" });
+        await cluster.createStatefulSet("dbd", "db", { pool: "dbd" });
+        await cluster.waitForReadyPods("dbd", "app=db", 1);
+        // The PDB allows one disruption at first, so the pre-flight lets the node take a slot; a policy holds the
+        // first evictions back until the PDB is tightened (the disruption controller then allows none).
+        await cluster.createPdb("dbd", "db", { matchLabels: { app: "db" }, minAvailable: 0 });
+        await cluster.waitForPdb("dbd", "db", 1);
         await denyEvictions(cluster, "dbd", "dbd-hold", "not yet");
         const d = await cluster.startDaemon("dbd-a", {
           kubeconfig: install.kubeconfig,
@@ -139,8 +131,12 @@ Deno.test("drain blockers e2e", async (t) => {
           rebootRequired: true,
         });
         await d.waitForJson((e) => e.reason === "DrainBlocked" && /not yet/.test(String(e.msg)), 60_000);
-        // The disruption controller would say: 1 healthy, 1 needed, 0 allowed.
-        await cluster.setPdbStatus("dbd", "db", 0);
+        await cluster.kube.policy.patchNamespacedPodDisruptionBudget({
+          namespace: "dbd",
+          name: "db",
+          body: { spec: { minAvailable: 1 } },
+        }, MERGE_PATCH);
+        await cluster.waitForPdb("dbd", "db", 0);
         await k8s.KubernetesObjectApi.makeApiClient(cluster.kube.kc).delete({
           apiVersion: "admissionregistration.k8s.io/v1",
           kind: "ValidatingAdmissionPolicyBinding",

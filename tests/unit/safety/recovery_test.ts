@@ -62,15 +62,16 @@ Deno.test("recordEvicted: the workloads and PDBs of the pods to evict go on the 
   const writes: string[] = [];
   const slot = {
     held: {
+      phase: "cordoning",
       evicted: encodeEvicted({
         workloads: [{ kind: "StatefulSet", namespace: "data", name: "db" }],
         pdbs: [],
         dropped: 0,
       }),
-    } as { evicted?: string },
-    update(f: { evicted: string }) {
+    } as { phase?: string; evicted?: string },
+    update(f: { phase: string; evicted: string }) {
       writes.push(f.evicted);
-      slot.held = { evicted: f.evicted };
+      slot.held = { phase: f.phase, evicted: f.evicted };
       return Promise.resolve();
     },
   };
@@ -88,8 +89,12 @@ Deno.test("recordEvicted: the workloads and PDBs of the pods to evict go on the 
     pdbs: [{ namespace: "shop", name: "web" }],
     dropped: 0,
   }, "the earlier run's StatefulSet is kept, the Job has no replicas to wait for");
+  assert.equal(slot.held.phase, "draining", "the phase goes in the same write");
   await recordEvicted(kube as never, slot, pods);
   assert.equal(writes.length, 1, "nothing new: no write");
+  slot.held = { ...slot.held, phase: "cordoning" };
+  await recordEvicted(kube as never, slot, pods);
+  assert.equal(writes.length, 2, "the same record, but the phase is not on the Lease yet: one write");
 
   const failing = { ...slot, update: () => Promise.reject(new Error("slot kured-slot-0 is no longer held")) };
   await assert.rejects(
