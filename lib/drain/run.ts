@@ -23,8 +23,7 @@ import { BlockedPods } from "./blocked.ts";
 import { classifyBlocker, describeBlocker, type DrainBlocker } from "./blockers.ts";
 import { dryRunDrain } from "./dry_run.ts";
 import { Limiter } from "./limit.ts";
-import { listNodePods, listPdbs } from "./list.ts";
-import { pdbName, pdbsCovering } from "./pdb.ts";
+import { explainMultiplePdbs, listNodePods } from "./list.ts";
 import {
   controllerKind,
   deletionTime,
@@ -306,19 +305,9 @@ class DrainRun {
 
   /** Ends the drain at once with a message that names the pod and, for PDB trouble, the PDBs. */
   async #fatal(t: Tracked, message: string, multiplePdbs: boolean): Promise<void> {
-    let detail = message;
-    if (multiplePdbs) {
-      try {
-        const pod = await this.#kube.core.readNamespacedPod({ namespace: t.namespace, name: t.name });
-        const pdbs = pdbsCovering(pod, await listPdbs(this.#kube, new Set([t.namespace])));
-        detail = `it is covered by more than one PodDisruptionBudget (${
-          pdbs.map(pdbName).join(", ") || "unknown"
-        }), which the eviction API does not support; make exactly one PDB select it`;
-      } catch {
-        detail =
-          `it is covered by more than one PodDisruptionBudget, which the eviction API does not support (${message})`;
-      }
-    }
+    const detail = multiplePdbs
+      ? await explainMultiplePdbs(this.#kube, t.namespace, t.name, message)
+      : message;
     this.#failure ??= `cannot evict pod ${t.key} from node ${this.#node}: ${detail}`;
     this.#stop.abort();
   }

@@ -1,70 +1,11 @@
 import assert from "node:assert/strict";
 import type { Kube } from "../../../lib/kube/mod.ts";
 import { Logger } from "../../../lib/log.ts";
-import type { Phase, Report } from "../../../lib/machine/mod.ts";
 import { IN_PROGRESS, MOST_RECENT } from "../../../lib/report/annotations.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
-import { Reporter, type ReporterConfig } from "../../../lib/report/reporter.ts";
+import { Reporter } from "../../../lib/report/reporter.ts";
 import { fakeKube } from "./fake_kube.ts";
-
-const CONFIG: ReporterConfig = {
-  nodeId: "n1",
-  dryRun: false,
-  annotateNodes: true,
-  notifyUrl: "generic+https://hooks.example.com/h",
-  notifyTimeout: 2_000,
-  messageTemplateDrain: "Draining node %s",
-  messageTemplateReboot: "Rebooting node %s",
-  messageTemplateUncordon: "Node %s rebooted & uncordoned successfully!",
-  slackChannel: "",
-  slackUsername: "kured",
-};
-
-function setup(config: Partial<ReporterConfig> = {}, kube = fakeKube()) {
-  const sent: { url: string; body: { title: string; message: string } }[] = [];
-  const fetchFake: typeof fetch = (input, init) => {
-    sent.push({ url: String(input), body: JSON.parse(String(init?.body)) });
-    return Promise.resolve(new Response("ok"));
-  };
-  const lines: string[] = [];
-  const log = new Logger({ format: "json", node: "n1", sink: (l) => lines.push(l) });
-  const metrics = new Metrics("n1", { defaultMetrics: false });
-  let now = new Date("2026-03-01T10:00:00Z");
-  const reporter = new Reporter({
-    config: { ...CONFIG, ...config },
-    kube: kube.kube,
-    log,
-    metrics,
-    fetch: fetchFake,
-    now: () => now,
-  });
-  return {
-    f: kube,
-    reporter,
-    metrics,
-    sent,
-    lines,
-    advance(ms: number) {
-      now = new Date(now.getTime() + ms);
-    },
-  };
-}
-
-const step = (
-  r: Reporter,
-  phase: Phase,
-  reason: Report["reason"],
-  message: string,
-  extra: Partial<Report> = {},
-) => {
-  r.phaseChanged(phase);
-  r.report({ reason, message, ...extra }, phase);
-};
-
-function metric(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { CONFIG, metric, setup, step } from "./reporter_support.ts";
 
 Deno.test("Reporter: one cycle fans out to Events, condition, annotations, notifications and metrics in order", async () => {
   const s = setup();
@@ -398,69 +339,4 @@ Deno.test("Reporter: each queued condition write is announced with the Node it l
     assert.ok(answers[0], "the first wrote the condition");
     assert.equal(answers[1], undefined, "the second wrote nothing");
   }
-});
-
-Deno.test("Reporter: drain blockers go to the condition, a DrainBlocked Event and the metric; [] puts the condition back", async () => {
-  const s = setup();
-  const r = s.reporter;
-  step(r, "draining", "Draining", "draining node");
-  r.drainBlocked([
-    {
-      kind: "admission",
-      pod: "kafka/k-0",
-      by: 'admission webhook "dc"',
-      status: 400,
-      message: "denied the request: I move it",
-    },
-    {
-      kind: "pdb",
-      pod: "shop/web-1",
-      pdbs: [{ name: "shop/web", allowed: 0, healthy: 2, desired: 2, stale: false }],
-    },
-  ]);
-  let text = await s.metrics.text();
-  assert.equal(metric(text, 'kreboot_drain_blocked_pods{node="n1",reason="admission"}'), 1);
-  assert.equal(metric(text, 'kreboot_drain_blocked_pods{node="n1",reason="pdb"}'), 1);
-  assert.equal(metric(text, 'kreboot_drain_blocked_pods{node="n1",reason="other"}'), 0);
-  r.drainBlocked([]);
-  await r.flush();
-  text = await s.metrics.text();
-  assert.equal(metric(text, 'kreboot_drain_blocked_pods{node="n1",reason="admission"}'), 0);
-  const events = s.f.of("createNamespacedEvent").map((c) =>
-    c.params.body as { reason: string; type: string; note: string }
-  );
-  const blocked = events.find((e) => e.reason === "DrainBlocked");
-  assert.equal(blocked?.type, "Warning");
-  assert.equal(
-    blocked?.note,
-    'drain blocked by 2 pods: pod kafka/k-0: eviction denied by admission webhook "dc" (HTTP 400): I move it; ' +
-      "pod shop/web-1: PodDisruptionBudget shop/web allows 0 disruptions (2 healthy, 2 desired)",
-  );
-  const conditions = s.f.of("patchNodeStatus").map((c) => {
-    const cond = (c.params.body as { status: { conditions: { reason: string; message: string }[] } }).status
-      .conditions[0]!;
-    return `${cond.reason}: ${cond.message.slice(0, 26)}`;
-  });
-  assert.deepEqual(conditions, [
-    "Draining: draining node",
-    "DrainBlocked: drain blocked by 2 pods: p",
-    "Draining: draining node",
-  ]);
-  assert.deepEqual(s.sent.map((m) => m.body.message), ["Draining node n1"], "blockers notify nobody");
-});
-
-Deno.test("Reporter: a pod deleted instead of evicted is a Warning Event and a notification", async () => {
-  const s = setup();
-  s.reporter.evictionBypassed("shop/db-0", "pod shop/db-0: PodDisruptionBudget shop/db allows 0 disruptions");
-  await s.reporter.flush();
-  const ev = s.f.of("createNamespacedEvent").map((c) =>
-    c.params.body as { reason: string; type: string; note: string }
-  );
-  assert.deepEqual(ev.map((e) => `${e.type} ${e.reason}`), ["Warning EvictionBypassed"]);
-  assert.match(
-    ev[0]?.note ?? "",
-    /^deleted pod shop\/db-0 instead of evicting it, bypassing .*allows 0 disruptions$/,
-  );
-  assert.equal(s.sent.length, 1);
-  assert.match(s.sent[0]?.body.message ?? "", /deleted pod shop\/db-0 instead of evicting it/);
 });
