@@ -120,6 +120,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     maxConsecutive: config.maxConsecutiveReboots,
     log,
     onCount: (n) => metrics.setConsecutiveReboots(n),
+    nodeWrites: (w) => control.expect(w),
   });
   // kreboot_circuit_open: the node that opened the breaker says so until it is closed again (it looks every
   // 30 s meanwhile); a node waiting for a slot says what it saw when it last tried.

@@ -7,6 +7,7 @@
  */
 import { blocked, cannotCheck, CLEAR, type GateResult } from "../gates/gate.ts";
 import { describeApiError, dryRunParam, type Kube, MERGE_PATCH } from "../kube/mod.ts";
+import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
 import { holdOf, isHeld, type NodeLike, writeHold } from "../node_control/mod.ts";
 import {
@@ -34,6 +35,11 @@ export interface LoopGuardOptions {
   log: Logger;
   /** The guard's count whenever it is read or changed (the `kreboot_consecutive_reboots` metric). */
   onCount?: (count: number) => void;
+  /**
+   * Told of each write of the guard's state with the Node as the write left it (lib/node_control/watch.ts
+   * `expect`), so the daemon's next Node write starts from it. Not called in a dry run.
+   */
+  nodeWrites?: (written: Promise<k8s.V1Node | undefined>) => void;
   now?: () => number;
 }
 
@@ -181,7 +187,7 @@ export class RebootLoopGuard {
       });
     }
     const value = state.count === 0 && state.heldAtMs === undefined ? null : encodeLoopState(state);
-    await this.#kube.core.patchNode(
+    const written = this.#kube.core.patchNode(
       {
         name: this.#o.node,
         body: { metadata: { annotations: { [LOOP_ANNOTATION]: value } } },
@@ -189,5 +195,8 @@ export class RebootLoopGuard {
       },
       MERGE_PATCH,
     );
+    // Its answer is newer than the hold's, written just before: announcing this one is enough.
+    if (!this.#kube.dryRun) this.#o.nodeWrites?.(written.catch(() => undefined));
+    await written;
   }
 }

@@ -21,6 +21,7 @@ function world(opts: { minIntervalMs?: number; maxConsecutive?: number } = {}) {
   const clock = { now: Date.parse("2026-03-01T10:00:00Z") };
   const patches: Record<string, string | null>[] = [];
   const counts: number[] = [];
+  const announced: Promise<k8s.V1Node | undefined>[] = [];
   const kube = {
     dryRun: false,
     core: {
@@ -42,12 +43,13 @@ function world(opts: { minIntervalMs?: number; maxConsecutive?: number } = {}) {
     maxConsecutive: opts.maxConsecutive ?? 3,
     log: new Logger({ format: "json", node: "n1", sink: () => {} }),
     onCount: (n) => counts.push(n),
+    nodeWrites: (w) => announced.push(w),
     now: () => clock.now,
   });
   const reboot = (bootID: string) => {
     node.status!.nodeInfo!.bootID = bootID;
   };
-  return { node, clock, patches, counts, guard, reboot };
+  return { node, clock, patches, counts, announced, guard, reboot };
 }
 
 Deno.test("loop guard on the Node: one reboot per --min-reboot-interval, then the node holds itself", async () => {
@@ -62,6 +64,8 @@ Deno.test("loop guard on the Node: one reboot per --min-reboot-interval, then th
   );
   assert.equal(await w.guard.noteReboot(true) !== undefined, true);
   assert.equal(w.patches.length, 1, "a restart in recovering does not count the same boot twice");
+  assert.equal(w.announced.length, 1, "the write is announced to the node watch");
+  assert.equal((await w.announced[0])?.metadata?.annotations?.[LOOP_ANNOTATION] !== undefined, true);
   const blocked = await w.guard.check();
   assert.equal(blocked.clear, false);
   assert.ok(!blocked.clear && blocked.reason === "reboot-loop");
