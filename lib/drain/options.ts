@@ -25,6 +25,12 @@ export interface DrainOptions {
   minRetryMs?: number;
   /** How often the pods still terminating are listed; default 1 s. */
   pollIntervalMs?: number;
+  /**
+   * The drain is over only on a clean list sent at least this long after it began; default 2 s. A scheduler
+   * that chose this node before it saw the cordon binds the pod a moment later (found by the chaos runs:
+   * bound 0.5 s after the cordon, after the drain's clean list), so a list right after the cordon proves little.
+   */
+  settleMs?: number;
   /** How often progress is logged at most, and the pods that block the drain reported; default 5 s. */
   progressIntervalMs?: number;
   /**

@@ -38,6 +38,8 @@ import { type DrainKube, PodRequests } from "./requests.ts";
 import { describeState, type PodState, settleTerminating, track, type Tracked } from "./tracked.ts";
 
 export type { DrainKube };
+
+const DEFAULT_SETTLE_MS = 2_000;
 export type { DrainOptions, DrainResult, EvictionResult } from "./options.ts";
 
 /** Drains `node`. Never throws for API errors; the result says what went wrong and which pods remain. */
@@ -353,10 +355,12 @@ class DrainRun {
   async #waitUntilGone(): Promise<void> {
     const signal = this.#stop.signal;
     const poll = this.#o.pollIntervalMs ?? 1_000;
+    const settleMs = this.#o.settleMs ?? DEFAULT_SETTLE_MS;
     const every = this.#o.progressIntervalMs ?? 5_000;
     let lastProgress = performance.now();
     while (!signal.aborted) {
       let listed = false;
+      const listSentAt = performance.now();
       try {
         const pods = await this.#requests.limiter.run(() =>
           listNodePods(this.#kube, this.#node, this.#o.podSelector)
@@ -392,8 +396,9 @@ class DrainRun {
       }
       this.#blocked.flush();
       const remaining = this.#remaining();
-      // Over only on a list that showed nothing new to drain.
-      if (remaining.length === 0 && listed) return;
+      // Over only on a list that showed nothing new to drain, sent once a late binding has had time to land.
+      const unsettledMs = settleMs - (listSentAt - this.#startedAt);
+      if (remaining.length === 0 && listed && unsettledMs <= 0) return;
       if (performance.now() - lastProgress >= every) {
         lastProgress = performance.now();
         this.#o.log.info("drain in progress", {
@@ -401,7 +406,7 @@ class DrainRun {
           pods: remaining.map((t) => `${t.key}: ${describeState(t.state)}`),
         });
       }
-      await sleep(poll, signal);
+      await sleep(remaining.length === 0 && listed ? Math.min(poll, unsettledMs) : poll, signal);
     }
   }
 

@@ -129,6 +129,7 @@ function opts(over: Partial<DrainOptions> = {}): DrainOptions & { lines: Record<
     podSelector: "",
     pollIntervalMs: 5,
     minRetryMs: 60,
+    settleMs: 0,
     ...over,
   };
 }
@@ -257,6 +258,28 @@ Deno.test("drain: it is over only when a list shows nothing left: a pod bound me
   assert.deepEqual(r.ok && [r.evicted, r.deleted], [2, 0]);
   assert.deepEqual(f.evictions.map((e) => e.key).sort(), ["ns/early", "ns/late"]);
   assert.deepEqual([...f.pods.keys()], ["ns/late-ds"], "DaemonSet pods stay, as at the start");
+});
+
+Deno.test("drain: a clean list right after the cordon is not the end: a pod bound within the settle time is drained", async () => {
+  const f = new FakeCluster();
+  const p = drain(f.kube(), "n1", opts({ settleMs: 300, pollIntervalMs: 20 }));
+  // The node was empty; a scheduler that had not seen the cordon binds a pod 100 ms in.
+  await new Promise((r) => setTimeout(r, 100));
+  f.add("late", { owner: "ReplicaSet" });
+  const r = await p;
+  assert.deepEqual(r.ok && r.evicted, 1);
+  assert.deepEqual([...f.pods.keys()], []);
+});
+
+Deno.test("drain: an empty node is drained once the settle time has passed, not a poll interval later", async () => {
+  const started = performance.now();
+  const r = await drain(new FakeCluster().kube(), "n1", opts({ settleMs: 300, pollIntervalMs: 5_000 }));
+  const took = performance.now() - started;
+  assert.deepEqual(r.ok && r.evicted, 0);
+  assert.ok(
+    took >= 300 && took < 1_500,
+    `the drain ended ${Math.round(took)} ms in (settle 300 ms, poll 5 s)`,
+  );
 });
 
 Deno.test("drain: skip-wait stops waiting for a pod terminating longer than the limit", async () => {
