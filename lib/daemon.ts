@@ -21,8 +21,10 @@ import { type Ports, RebootLoop } from "./loop.ts";
 import type { SentinelObs } from "./machine/mod.ts";
 import { rebooterFor } from "./reboot.ts";
 import { sleep } from "./sleep.ts";
-import { daemonPodsReady, nodeState, OwnNode } from "./own_node.ts";
+import { nodeState, OwnNode } from "./own_node.ts";
 import { clearRequestAfterReboot, describeRequest, holdOf, NodeControlWatch } from "./node_control/mod.ts";
+import { KubeLeaseStore } from "./lock/kube_store.ts";
+import { CircuitBreaker, HealthCheck, isBreakerPause, RebootLoopGuard, recordEvicted } from "./safety/mod.ts";
 import { Metrics, startMetricsServer } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
 
@@ -69,14 +71,68 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
   });
 
   const lock = lockFor(kube, config, log, (g) => metrics.setGroupSlots(g.group, g.allowed, g.inUse));
-  const keeper = new SlotKeeper(lock, { ttlMs: config.lockTtl, dryRun: config.dryRun, log });
+  const keeper = new SlotKeeper(lock, {
+    ttlMs: config.lockTtl,
+    dryRun: config.dryRun,
+    log,
+    // With --wait-for-workloads the drain's record of what it evicts carries the phase: one write, not two.
+    drainRecordsPhase: config.waitForWorkloads,
+  });
   // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts);
-  // the loop reads its Node from the same watch, and the reporter says when it writes to the Node.
+  // the loop and the health gate read their Node from the same watch, and the reporter says when it writes to
+  // the Node.
   const control = new NodeControlWatch(kube, node, log);
   control.onChange = (n) => metrics.setHeld(holdOf(n));
   control.start();
   const reporter = new Reporter({ config, kube, log, metrics, nodeWrites: (w) => control.expect(w) });
-  const ownNode = new OwnNode(kube, config, log, metrics, () => control.current());
+  const ownNode = new OwnNode(kube, config, log, {
+    onEviction: (result) => metrics.countEviction(result),
+    onDrained: (seconds) => metrics.observeDrain(seconds),
+    onBlocked: (blockers) => reporter.drainBlocked(blockers),
+    onDeletedInstead: (pod, why) => reporter.evictionBypassed(pod, why),
+    // What the drain evicts goes on the slot Lease first: the daemon started after the reboot waits for it.
+    ...(config.waitForWorkloads ? { beforeEvicting: (pods) => recordEvicted(kube, lock, pods) } : {}),
+  }, () => control.current());
+
+  // Rollout safety (lib/safety/): the post-reboot health gate, the circuit breaker, the reboot-loop guard.
+  const health = new HealthCheck(kube, {
+    node,
+    readyForMs: config.postRebootReadyFor,
+    recoveryTimeoutMs: config.recoveryTimeout,
+    waitForWorkloads: config.waitForWorkloads,
+    evicted: () => lock.held?.evicted,
+    readNode: () => control.current(),
+    log,
+  });
+  const where = { namespace: config.dsNamespace, dsName: config.dsName };
+  const breaker = new CircuitBreaker(new KubeLeaseStore(kube, where), {
+    ...where,
+    node,
+    maxFailed: config.maxFailedReboots,
+    windowMs: config.failureWindow,
+    log,
+  });
+  const guard = new RebootLoopGuard(kube, {
+    node,
+    readNode: () => control.current(),
+    minIntervalMs: config.minRebootInterval,
+    maxConsecutive: config.maxConsecutiveReboots,
+    log,
+    onCount: (n) => metrics.setConsecutiveReboots(n),
+    nodeWrites: (w) => control.expect(w),
+  });
+  // kreboot_circuit_open: the node that opened the breaker says so until it is closed again (it looks every
+  // 30 s meanwhile); a node waiting for a slot says what it saw when it last tried.
+  let watchingCircuit = false;
+  const circuitOpened = () => {
+    metrics.setCircuitOpen(true);
+    if (watchingCircuit) return;
+    watchingCircuit = true;
+    void breaker.closed(signal).then(() => {
+      watchingCircuit = false;
+      if (!signal.aborted) metrics.setCircuitOpen(false);
+    });
+  };
 
   // What the Prometheus and Alertmanager gates share: the alert filter flags and the deadline of one query.
   const alerts = {
@@ -91,6 +147,7 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       () => checkHold(node, () => control.hold(), Date.now()),
       () => Promise.resolve(checkWindows(window, Temporal.Now.instant())),
     ];
+    if (!guard.off) steps.push(() => guard.check());
     if (config.prometheusUrl) {
       steps.push(() => checkPrometheus({ url: config.prometheusUrl, ...alerts }));
     }
@@ -131,7 +188,13 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       reporter.nodeSeen(n);
       return nodeState(n);
     },
-    daemonPodsReady: () => daemonPodsReady(kube, node),
+    health: (confirmedAtMs) => health.judge(confirmedAtMs),
+    async recordFailure(failure) {
+      const opened = await breaker.record(failure);
+      if (opened !== undefined) circuitOpened();
+      return opened;
+    },
+    noteReboot: (sentinelRequired) => guard.noteReboot(sentinelRequired),
     lock,
     keeper,
     cordon: () => ownNode.prepareForDrain(signal),
@@ -148,9 +211,20 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       await clearRequestAfterReboot(kube, node, await control.current(), log);
     },
     retreat: () => ownNode.retreat(),
-    report: (r, phase) => reporter.report(r, phase),
+    report(r, phase) {
+      // After each try for a slot, the pause as the lock saw it says whether the breaker holds this node up.
+      if (
+        r.reason === "SlotAcquired" ||
+        (r.reason === "RebootBlocked" && /^(paused|lock)$/.test(r.blockReason ?? ""))
+      ) {
+        const p = lock.pauseState();
+        metrics.setCircuitOpen(p.paused && isBreakerPause(p.reason));
+      }
+      reporter.report(r, phase);
+    },
     phaseChanged(phase) {
       reporter.phaseChanged(phase);
+      if (phase === "idle" && !watchingCircuit) metrics.setCircuitOpen(false);
       // kured's --prefer-no-schedule-taint: on while this node waits for a slot, off when nothing is pending.
       if (phase === "waiting") void ownNode.setPendingTaint(true);
       else if (phase === "idle") void ownNode.setPendingTaint(false);
@@ -165,7 +239,6 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       rebootDelayMs: config.rebootDelay,
       releaseDelayMs: config.lockReleaseDelay,
       rebootTimeoutMs: config.rebootTimeout,
-      recoveryTimeoutMs: config.recoveryTimeout,
       dryRun: config.dryRun,
     },
     periodMs: config.period,

@@ -5,6 +5,8 @@
  * holds a slot), performs at most one action through a port, and waits as told.
  */
 import type { GateResult } from "./gates/gate.ts";
+import type { FailureKind } from "./safety/breaker.ts";
+import type { HealthVerdict } from "./safety/health.ts";
 import type { AcquireRequest, AcquireResult, HolderState } from "./lock/mod.ts";
 import type { Logger } from "./log.ts";
 import { sleep } from "./sleep.ts";
@@ -71,7 +73,15 @@ export interface Ports {
   /** Every gate in order (window, alerts, blocking pods, drain pre-flight); the first that blocks wins. */
   gates(): Promise<GateResult>;
   node(): Promise<NodeState>;
-  daemonPodsReady(): Promise<boolean>;
+  /** The post-reboot health gate (lib/safety/health.ts), the reboot having been confirmed at `confirmedAtMs`. */
+  health(confirmedAtMs: number): Promise<HealthVerdict>;
+  /** Puts a failed reboot on the circuit breaker's record; the breaker's pause reason when it is open now. */
+  recordFailure(failure: { kind: FailureKind; why: string }): Promise<string | undefined>;
+  /**
+   * Tells the reboot-loop guard whether the sentinel still asks for a reboot after the confirmed one; what it
+   * makes of a reboot loop, if there is one.
+   */
+  noteReboot(sentinelRequired: boolean | undefined): Promise<string | undefined>;
   lock: LockPort;
   /** Renews and guards the slot while the node holds one; outlives a restart of the loop. */
   keeper: KeeperPort;
@@ -196,7 +206,7 @@ export class RebootLoop {
       else if (phase === "required" || phase === "waiting") this.#requiredSince ??= d.state.since;
     }
     if (d.report) {
-      if (d.report.reason === "RebootBlocked") this.#blocked = true;
+      if (d.report.reason === "RebootBlocked" || d.report.blockReason === "reboot-loop") this.#blocked = true;
       this.#p.report(d.report, phase);
     }
   }
@@ -227,12 +237,9 @@ export class RebootLoop {
         if (obs.sentinel.required && !obs.sentinel.error && !signal.aborted) obs.gate = await this.#p.gates();
         break;
       case "recovering": {
-        const node = await this.#p.node();
-        obs.node = node;
-        if (node.ready) {
-          obs.daemonPodsReady = await this.#p.daemonPodsReady();
-          obs.sentinel = await this.#p.sentinel();
-        }
+        obs.health = await this.#p.health(this.#state.since);
+        // The guard hears about the sentinel once the gate is passed (or timed out).
+        if (obs.health.state !== "waiting") obs.sentinel = await this.#p.sentinel();
         break;
       }
       case "release-delay": {
@@ -294,6 +301,22 @@ export class RebootLoop {
         return await attempt("retreat", () => this.#p.retreat());
       case "release":
         return await attempt("release", () => this.#p.lock.release());
+      case "record-failure": {
+        try {
+          const opened = await this.#p.recordFailure({ kind: action.kind, why: action.why });
+          return { action: "record-failure", ok: true, ...(opened === undefined ? {} : { opened }) };
+        } catch (e) {
+          return { action: "record-failure", ok: false, error: fail(e) };
+        }
+      }
+      case "note-reboot": {
+        try {
+          const loop = await this.#p.noteReboot(action.sentinelRequired);
+          return { action: "note-reboot", ok: true, ...(loop === undefined ? {} : { loop }) };
+        } catch (e) {
+          return { action: "note-reboot", ok: false, error: fail(e) };
+        }
+      }
       case "set-release-after": {
         try {
           // The phase goes in the same write: a restart then resumes the delay (lib/machine/startup.ts).

@@ -19,16 +19,23 @@ import {
   setNodeLabels,
   setPreferNoScheduleTaint,
 } from "./drain/mod.ts";
+import type { DrainBlocker } from "./drain/blockers.ts";
+import type { Pod } from "./drain/pods.ts";
 import type { GateResult } from "./gates/gate.ts";
 import type { Kube } from "./kube/mod.ts";
 import type { Logger } from "./log.ts";
 import type { NodeState } from "./loop.ts";
-import { unreadyDaemonPods } from "./safety/mod.ts";
 import { sleep } from "./sleep.ts";
 
 export interface DrainHooks {
   onEviction?(result: EvictionResult): void;
   onDrained?(seconds: number, ok: boolean): void;
+  /** The pods that hold the drain up now, with their causes; [] once none does. */
+  onBlocked?(blockers: readonly DrainBlocker[]): void;
+  /** A pod was deleted instead of evicted (`--drain-disable-eviction-after`). */
+  onDeletedInstead?(pod: string, why: string): void;
+  /** Before the first eviction, with the pods about to be evicted; throwing fails the drain (nothing evicted). */
+  beforeEvicting?(pods: readonly Pod[]): Promise<void>;
 }
 
 /** The configured steps on this node; the loop reaches them through its ports. */
@@ -103,7 +110,11 @@ export class OwnNode {
       skipWaitForDeleteTimeoutSeconds: this.#c.skipWaitForDeleteTimeout,
       podSelector: this.#c.drainPodSelector,
       signal,
+      disableEvictionAfterMs: this.#c.drainDisableEvictionAfter,
       onEviction: (result) => this.#hooks.onEviction?.(result),
+      onBlocked: (blockers) => this.#hooks.onBlocked?.(blockers),
+      onDeletedInstead: (pod, why) => this.#hooks.onDeletedInstead?.(pod, why),
+      ...(this.#hooks.beforeEvicting ? { beforeEvicting: this.#hooks.beforeEvicting } : {}),
     });
     this.#hooks.onDrained?.((performance.now() - t0) / 1000, r.ok);
     if (r.ok) {
@@ -144,10 +155,4 @@ export function nodeState(node: k8s.V1Node): NodeState {
     ...(bootId ? { bootId } : {}),
     ...(labels ? { labels } : {}),
   };
-}
-
-/** After a reboot: are the DaemonSet pods on this node (CNI, storage, monitoring agents) Ready again? */
-export async function daemonPodsReady(kube: Kube, node: string): Promise<boolean> {
-  const pods = await kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
-  return unreadyDaemonPods(pods.items).length === 0;
 }

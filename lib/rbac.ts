@@ -13,7 +13,10 @@ export interface PolicyRule {
   resourceNames?: string[];
 }
 
-/** Cluster-wide: nodes (own node and lock holders), pods to drain and to check, PDBs for the pre-flight. */
+/**
+ * Cluster-wide: nodes (own node and lock holders), pods to drain and to check, PDBs for the pre-flight and the
+ * health gate, the evicted pods' ReplicaSets and StatefulSets for the health gate.
+ */
 export function clusterRules(): PolicyRule[] {
   return [
     // list: only with a percentage --concurrency or --budget, to count the nodes (of a --group-label group,
@@ -23,12 +26,15 @@ export function clusterRules(): PolicyRule[] {
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "delete"] },
     { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
     { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: ["list"] },
+    // The post-reboot health gate (--wait-for-workloads): the owners of the evicted pods, read by name.
+    { apiGroups: ["apps"], resources: ["replicasets", "statefulsets"], verbs: ["get"] },
   ];
 }
 
 /**
- * In the DaemonSet's namespace: the slot Leases and the queue entries (a waiting node deletes its own entry when
- * it gets a slot), and its own DaemonSet (kured's manual lock, node count).
+ * In the DaemonSet's namespace: the slot Leases, the queue entries (a waiting node deletes its own entry when it
+ * gets a slot), the pause and the circuit breaker's record (all Leases of the lock), and its own DaemonSet
+ * (kured's manual lock, node count).
  */
 export function namespaceRules(dsName: string): PolicyRule[] {
   return [

@@ -8,6 +8,8 @@ import type { Config } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
 import { type Kube, loadKubeConfig, makeKube } from "../kube/mod.ts";
 import { lockFor } from "../lock/from_config.ts";
+import { KubeLeaseStore } from "../lock/kube_store.ts";
+import { CircuitBreaker } from "../safety/breaker_lease.ts";
 import { Logger } from "../log.ts";
 import { collectStatus, formatStatus, seemsAbsent, STATUS_NOT_FOUND_EXIT } from "./status.ts";
 import { type FleetOptions, FleetUnavailable, readFleet } from "./fleet.ts";
@@ -21,7 +23,7 @@ export const SUBCOMMANDS = {
   plan:
     "what would happen next, changing nothing: the order nodes would reboot in, per group the budget and slots, what blocks each node, the next window (-o json)",
   pause: 'stop new reboots cluster-wide: --reason "why" [--by WHO]; slot holders finish',
-  resume: "allow reboots again after a pause",
+  resume: "allow reboots again after a pause (also closes the circuit breaker)",
   manifests: "print the install YAML for these flags (--namespace, --image, --prometheus-operator)",
 } as const;
 
@@ -95,6 +97,7 @@ function fleetOptions(config: Config): FleetOptions {
     concurrency: config.concurrency,
     budgets: config.budgets,
     maxConcurrencyTotal: config.maxConcurrencyTotal,
+    failureWindowMs: config.failureWindow,
   };
 }
 
@@ -161,6 +164,15 @@ export async function runSubcommand(
       const log = new Logger({ format: config.logFormat, node: config.nodeId || "(cli)", phase: sub });
       const lock = lockFor(kube, config, log);
       if (sub === "resume") {
+        // The circuit breaker's failures so far stop counting first: a resume must not reopen it at once.
+        const where = { namespace: config.dsNamespace, dsName: config.dsName };
+        await new CircuitBreaker(new KubeLeaseStore(kube, where), {
+          ...where,
+          node: "cli",
+          maxFailed: config.maxFailedReboots,
+          windowMs: config.failureWindow,
+          log,
+        }).reset();
         await lock.resume();
         console.log(`reboots resumed (${config.dsNamespace}/${config.dsName})`);
         return 0;

@@ -30,6 +30,7 @@ import { decodeQueueEntry, type QueueEntry } from "../lock/queue_entry.ts";
 import { decodeSlot, LOCK_LABEL, type SlotRecord } from "../lock/slots.ts";
 import { type Hold, holdOf, type RebootRequest, rebootRequested, requestOf } from "../node_control/mod.ts";
 import { decodeCondition, findCondition, type RebootCondition } from "../report/condition.ts";
+import { breakerLeaseName, FAILURES_ANNOTATION } from "../safety/breaker.ts";
 
 export interface FleetOptions {
   namespace: string;
@@ -39,6 +40,8 @@ export interface FleetOptions {
   concurrency: Concurrency;
   budgets: readonly Budget[];
   maxConcurrencyTotal: number;
+  /** `--failure-window` (ms): which of the circuit breaker's failures count (default 24 h). */
+  failureWindowMs?: number;
 }
 
 export interface FleetSlot {
@@ -74,6 +77,8 @@ export interface Fleet {
   nodes: FleetNode[];
   /** How many nodes run the daemon, by the DaemonSet's status (undefined when it does not say). */
   daemonNodes?: number;
+  /** The circuit breaker's record of failed reboots, as on its Lease (lib/safety/breaker.ts decodes it). */
+  breakerFailures?: string;
 }
 
 export class FleetUnavailable extends Error {}
@@ -96,7 +101,12 @@ export async function readFleet(kube: Kube, o: FleetOptions): Promise<Fleet> {
   let leasePause: PauseState = NOT_PAUSED;
   const slots: FleetSlot[] = [];
   const queue: QueueEntry[] = [];
+  let breakerFailures: string | undefined;
   for (const lease of leases.items) {
+    if (lease.metadata?.name === breakerLeaseName(o.dsName)) {
+      breakerFailures = lease.metadata?.annotations?.[FAILURES_ANNOTATION];
+      continue;
+    }
     const role = layout.classify(lease);
     if (role.role === "pause") leasePause = decodePauseLease(lease);
     else if (role.role === "slot") slots.push({ role, record: decodeSlot(lease) });
@@ -132,6 +142,7 @@ export async function readFleet(kube: Kube, o: FleetOptions): Promise<Fleet> {
     queue,
     nodes,
     ...(daemonNodes === undefined ? {} : { daemonNodes }),
+    ...(breakerFailures === undefined ? {} : { breakerFailures }),
   };
 }
 

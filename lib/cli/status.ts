@@ -10,6 +10,7 @@ import type { BlockReason } from "../gates/gate.ts";
 import { CONDITION_TYPE } from "../report/condition.ts";
 import type { Hold } from "../node_control/mod.ts";
 import { describeGroup } from "../budget/mod.ts";
+import { countedFailures, decodeFailures } from "../safety/breaker.ts";
 import {
   fleetGroups,
   type FleetOptions,
@@ -57,6 +58,14 @@ export interface NodeStatus {
   unschedulable: boolean;
 }
 
+/** A failed reboot the circuit breaker counts now (lib/safety/breaker.ts). */
+export interface FailedRebootStatus {
+  node: string;
+  at: string;
+  kind: string;
+  why: string;
+}
+
 /** A node an operator held (`kreboot hold`): it takes no slot until unheld. */
 export interface HeldNode extends Hold {
   node: string;
@@ -70,6 +79,8 @@ export interface StatusReport {
   groups: GroupStatus[];
   /** With --max-concurrency-total: the cap and the nodes holding a slot across all groups. */
   totalCap?: { cap: number; inUse: number };
+  /** The failed reboots the circuit breaker counts now (within --failure-window, since the last resume). */
+  failedReboots: FailedRebootStatus[];
   slots: SlotStatus[];
   nodes: NodeStatus[];
   /** Nodes whose daemon never wrote a condition (it writes one once the node needs a reboot). */
@@ -147,6 +158,7 @@ export async function collectStatus(kube: Kube, o: FleetOptions, now = Date.now(
     ...(o.maxConcurrencyTotal > 0
       ? { totalCap: { cap: o.maxConcurrencyTotal, inUse: slotsInUse(fleet).total } }
       : {}),
+    failedReboots: failedReboots(fleet.breakerFailures, o, now),
     slots,
     nodes,
     unknownNodes,
@@ -154,6 +166,18 @@ export async function collectStatus(kube: Kube, o: FleetOptions, now = Date.now(
     holds,
     requests,
   };
+}
+
+/** The failed reboots the circuit breaker counts at `now`, from its Lease's record (lib/safety/breaker.ts). */
+function failedReboots(raw: string | undefined, o: FleetOptions, now: number): FailedRebootStatus[] {
+  if (raw === undefined) return [];
+  const { record } = decodeFailures(raw);
+  return countedFailures(record, { nowMs: now, windowMs: o.failureWindowMs ?? 24 * 3_600_000 }).map((f) => ({
+    node: f.node,
+    at: new Date(f.atMs).toISOString(),
+    kind: f.kind,
+    why: f.why,
+  }));
 }
 
 /** Columns padded to their widest cell, like kubectl's tables. */
@@ -209,6 +233,16 @@ export function formatStatus(r: StatusReport): string {
     "",
   );
   if (r.groups.length > 0) lines.push(...groupTable(r.groups, r.totalCap), "");
+  if (r.failedReboots.length > 0) {
+    lines.push(
+      `Failed reboots the circuit breaker counts (${r.failedReboots.length}; kreboot resume resets it):`,
+      ...table([
+        ["NODE", "AT", "KIND", "WHY"],
+        ...r.failedReboots.map((f) => [f.node, f.at, f.kind, f.why]),
+      ]),
+      "",
+    );
+  }
   if (r.slots.length === 0) lines.push("No slot Leases yet: no node has taken a slot.");
   else {
     // The GROUP column only where there are groups: without --group-label the table is as it always was.

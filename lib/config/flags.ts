@@ -33,6 +33,7 @@ import {
   timeFlag,
 } from "./kinds.ts";
 import { checkNotifyUrl } from "./notify_url.ts";
+import { SAFETY_FLAGS, type SafetySettings } from "./safety_flags.ts";
 import { parseTimeZone, parseWeekday, type TimeOfDay, type Weekday, WEEKDAYS } from "./kured_window.ts";
 import { checkLabelSelector } from "./selector.ts";
 import { LOG_FORMATS, type LogFormat } from "../log.ts";
@@ -46,8 +47,11 @@ export type RebootMethod = "command" | "signal";
 /** `--concurrency`: a node count, or a percentage of the DaemonSet's nodes (rounded by the lock owner). */
 export type Concurrency = { kind: "count"; n: number } | { kind: "percent"; percent: number };
 
-/** The parsed configuration. Durations are milliseconds; `*Seconds`-like ints stay seconds as in kured. */
-export interface Config {
+/**
+ * The parsed configuration. Durations are milliseconds; `*Seconds`-like ints stay seconds as in kured. The
+ * rollout safety settings (issue 16) are declared with their flags in safety_flags.ts.
+ */
+export interface Config extends SafetySettings {
   // --- kured 1.23.0 flags ---
   nodeId: string;
   forceReboot: boolean;
@@ -193,6 +197,12 @@ function flag<K extends keyof Config>(
     json: (config) => spec.json(config[key]),
     isDefault: (config) => same(config[key]),
   };
+}
+
+/** A flag of the rollout safety features (issue 16), whose spec lives in lib/config/safety_flags.ts. */
+function safetyFlag<K extends keyof SafetySettings>(key: K): Flag {
+  const { name, spec } = SAFETY_FLAGS[key];
+  return flag(key, name, spec as FlagSpec<Config[K]>, { group: "kreboot" });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -627,6 +637,13 @@ export const FLAGS: readonly Flag[] = [
     ),
     { group: "kreboot" },
   ),
+  safetyFlag("postRebootReadyFor"),
+  safetyFlag("waitForWorkloads"),
+  safetyFlag("maxFailedReboots"),
+  safetyFlag("failureWindow"),
+  safetyFlag("minRebootInterval"),
+  safetyFlag("maxConsecutiveReboots"),
+  safetyFlag("drainDisableEvictionAfter"),
   flag(
     "notifyTimeout",
     "notify-timeout",

@@ -1,20 +1,15 @@
 /**
- * The flags of the rollout safety features of issue 16 whose behaviour is not wired into the reboot cycle yet
- * (post-reboot health gate, circuit breaker, reboot-loop guard, eviction escalation). They are kept OUT of
- * the `FLAGS` table on purpose: a flag that parses but does nothing would be a lie to the operator. Their
- * parsers are ready here, built with the table's own builders (lib/config/kinds.ts) and tested
- * (tests/unit/config/safety_flags_test.ts). Wiring one = its field in `Config` and its entry moved to the end
- * of `FLAGS` as `flag("postRebootReadyFor", "post-reboot-ready-for", durationFlag(…), { group: "kreboot" })`.
- *
- * The pure cores these settings drive are lib/safety/health.ts, lib/safety/breaker.ts,
- * lib/safety/loop_guard.ts and lib/drain/blockers.ts.
+ * The flags of the rollout safety features of issue 16 (post-reboot health gate, circuit breaker, reboot-loop
+ * guard, eviction escalation), built with the table's own builders (lib/config/kinds.ts) and listed in `FLAGS`
+ * (lib/config/flags.ts) by `safetyFlag(key)`. The cores they drive are lib/safety/health.ts,
+ * lib/safety/breaker.ts, lib/safety/loop_guard.ts and lib/drain/blocked.ts.
  */
 import { boolFlag, durationFlag, type FlagSpec, intFlag } from "./kinds.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-/** The settings, as `Config` will carry them: durations in milliseconds. */
+/** The settings, as `Config` carries them: durations in milliseconds. */
 export interface SafetySettings {
   /** The node must have been Ready without a break this long after the reboot before its slot is freed. */
   postRebootReadyFor: number;

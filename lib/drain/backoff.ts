@@ -20,3 +20,16 @@ export function evictionRetryDelayMs(
   );
   return Math.max(minMs, ...secs.map((s) => s * 1000));
 }
+
+/** The longest wait between two asks of a pod whose eviction an admission webhook or policy keeps denying. */
+export const MAX_ADMISSION_RETRY_MS = 60_000;
+
+/**
+ * The wait before asking again after the `denials`-th admission denial of the same pod: the floor, doubled
+ * with each denial up to MAX_ADMISSION_RETRY_MS. A webhook that denies on purpose (a drain cleaner moving the
+ * pod itself, kured#1269) is asked soon at first, then without hammering it for the rest of the drain.
+ */
+export function admissionRetryDelayMs(denials: number, minMs: number = MIN_EVICTION_RETRY_MS): number {
+  const n = Math.max(1, Math.floor(denials));
+  return Math.max(minMs, Math.min(MAX_ADMISSION_RETRY_MS, minMs * 2 ** Math.min(n - 1, 20)));
+}

@@ -13,6 +13,8 @@ import type { Pod } from "./pods.ts";
 
 /** The Event reason (and condition wording) for a drain that pods hold up. */
 export const DRAIN_BLOCKED_REASON = "DrainBlocked";
+/** The Event reason for a pod deleted instead of evicted (`--drain-disable-eviction-after`). */
+export const EVICTION_BYPASSED_REASON = "EvictionBypassed";
 
 /** The closed set of `reason` label values of `kreboot_drain_blocked_pods`. */
 export const BLOCKER_KINDS = ["pdb", "admission", "namespace-terminating", "other"] as const;
@@ -86,6 +88,8 @@ export function classifyBlocker(pod: Pod, error: unknown, pdbs: readonly Pdb[]):
         return { kind: "pdb", pod: key, pdbs: [pdb] };
       }
     }
+    // A PDB refused it, but neither the objects nor the wording say which: still a PDB, unnamed.
+    return { kind: "pdb", pod: key, pdbs: [] };
   }
   return { kind: "other", pod: key, message: describeApiError(error) };
 }

@@ -1,6 +1,7 @@
 /** Reading the pods of a node and the PDBs of the cluster, paged, as the drain and its pre-flight need them. */
 import type * as k8s from "@kubernetes/client-node";
 import type { Kube } from "../kube/mod.ts";
+import { pdbName, pdbsCovering } from "./pdb.ts";
 
 const PAGE = 500;
 
@@ -42,4 +43,25 @@ export async function listPdbs(
     cont = page.metadata?._continue || undefined;
   } while (cont);
   return out;
+}
+
+/**
+ * Why the eviction API refused pod `namespace/name` for being under more than one PDB, naming them (read now);
+ * `message` is the refusal, said as is when the PDBs cannot be read.
+ */
+export async function explainMultiplePdbs(
+  kube: Pick<Kube, "core" | "policy">,
+  namespace: string,
+  name: string,
+  message: string,
+): Promise<string> {
+  try {
+    const pod = await kube.core.readNamespacedPod({ namespace, name });
+    const pdbs = pdbsCovering(pod, await listPdbs(kube, new Set([namespace])));
+    return `it is covered by more than one PodDisruptionBudget (${
+      pdbs.map(pdbName).join(", ") || "unknown"
+    }), which the eviction API does not support; make exactly one PDB select it`;
+  } catch {
+    return `it is covered by more than one PodDisruptionBudget, which the eviction API does not support (${message})`;
+  }
 }

@@ -4,10 +4,12 @@
  * with at most `maxInFlight` requests in flight, finished pods are deleted, and the drain waits until every one
  * of them is gone (404, or a new pod with the same name). Unlike kubectl/kured it never hot-loops on a 429
  * (each refused pod waits `max(Retry-After, 5 s)` on its own while the others go on), stops at once on an abort
- * or the drain timeout, fails fast on answers only a human can fix (a pod under two PDBs), and reports which
- * PDB holds up which pod. Also unlike kubectl, it is over only when a list of the node's pods shows nothing
- * left to drain: a pod bound after the first list (by a scheduler that had not yet seen the cordon) is
- * drained too, instead of going down with the reboot.
+ * or the drain timeout, fails fast on answers only a human can fix (a pod under two PDBs), and reports every
+ * pod that holds it up with its cause (lib/drain/blocked.ts). A pod an admission webhook denies is asked again
+ * with a growing backoff; with `--drain-disable-eviction-after` a pod still refused is deleted instead. Also
+ * unlike kubectl, it is over only when a list of the node's pods shows nothing left to drain: a pod bound after
+ * the first list (by a scheduler that had not yet seen the cordon) is drained too, instead of going down with
+ * the reboot.
  *
  * kubectl's drain, for comparison:
  * https://github.com/kubernetes/kubectl/blob/master/pkg/drain/drain.go
@@ -16,11 +18,12 @@ import { apiStatus, describeApiError, isNotFound } from "../kube/mod.ts";
 import { sleep } from "../sleep.ts";
 import { listNames } from "../gates/gate.ts";
 import { classifyEvictionError } from "./answer.ts";
-import { MIN_EVICTION_RETRY_MS } from "./backoff.ts";
+import { admissionRetryDelayMs, MIN_EVICTION_RETRY_MS } from "./backoff.ts";
+import { BlockedPods } from "./blocked.ts";
+import { classifyBlocker, describeBlocker, type DrainBlocker } from "./blockers.ts";
 import { dryRunDrain } from "./dry_run.ts";
 import { Limiter } from "./limit.ts";
-import { listNodePods, listPdbs } from "./list.ts";
-import { pdbName, pdbsCovering } from "./pdb.ts";
+import { explainMultiplePdbs, listNodePods } from "./list.ts";
 import {
   controllerKind,
   deletionTime,
@@ -30,25 +33,14 @@ import {
   podKey,
   selectPodsToDrain,
 } from "./pods.ts";
-import { type DrainKube, PodRequests } from "./requests.ts";
 import type { DrainOptions, DrainResult } from "./options.ts";
+import { type DrainKube, PodRequests } from "./requests.ts";
+import { describeState, type PodState, settleTerminating, track, type Tracked } from "./tracked.ts";
 
 export type { DrainKube };
+
+const DEFAULT_SETTLE_MS = 2_000;
 export type { DrainOptions, DrainResult, EvictionResult } from "./options.ts";
-
-type PodState =
-  | { s: "evicting" }
-  | { s: "blocked"; why: string }
-  | { s: "terminating" }
-  | { s: "gone" };
-
-interface Tracked {
-  key: string;
-  namespace: string;
-  name: string;
-  uid: string;
-  state: PodState;
-}
 
 /** Drains `node`. Never throws for API errors; the result says what went wrong and which pods remain. */
 export async function drain(kube: DrainKube, node: string, opts: DrainOptions): Promise<DrainResult> {
@@ -70,6 +62,9 @@ class DrainRun {
   #workers: Promise<void>[] = [];
   #evicted = 0;
   #deleted = 0;
+  #blocked: BlockedPods;
+  /** performance.now() when the drain started. */
+  #startedAt = 0;
 
   constructor(kube: DrainKube, node: string, opts: DrainOptions) {
     this.#kube = kube;
@@ -78,10 +73,15 @@ class DrainRun {
     this.#now = opts.now ?? (() => new Date());
     this.#requests = new PodRequests(kube, new Limiter(opts.maxInFlight ?? 20), opts.gracePeriodSeconds);
     this.#minRetryMs = opts.minRetryMs ?? MIN_EVICTION_RETRY_MS;
+    this.#blocked = new BlockedPods({
+      intervalMs: opts.progressIntervalMs ?? 5_000,
+      ...(opts.onBlocked ? { onBlocked: opts.onBlocked } : {}),
+    });
   }
 
   async run(): Promise<DrainResult> {
     const started = performance.now();
+    this.#startedAt = started;
     const { log } = this.#o;
     const onAbort = () => this.#stop.abort();
     this.#o.signal?.addEventListener("abort", onAbort, { once: true });
@@ -127,7 +127,8 @@ class DrainRun {
           : this.#fail(r.failure);
       }
 
-      this.#start(sel);
+      const refused = await this.#start(sel);
+      if (refused !== undefined) return this.#fail(refused);
       await this.#waitUntilGone();
       this.#stop.abort();
       await Promise.all(this.#workers);
@@ -152,6 +153,7 @@ class DrainRun {
       clearTimeout(timer);
       this.#o.signal?.removeEventListener("abort", onAbort);
       this.#stop.abort();
+      this.#blocked.finish();
     }
   }
 
@@ -177,15 +179,16 @@ class DrainRun {
         await this.#requests.evict(t);
         this.#evicted++;
         this.#o.onEviction?.("evicted");
-        t.state = { s: "terminating" };
+        this.#settled(t, { s: "terminating" });
         this.#o.log.info("evicted pod", { pod: t.key });
         return;
       } catch (e) {
         if (signal.aborted) return;
         const answer = classifyEvictionError(e, this.#minRetryMs);
+        let delayMs: number;
         switch (answer.kind) {
           case "gone":
-            t.state = { s: "gone" };
+            this.#settled(t, { s: "gone" });
             return;
           case "fatal":
             this.#o.onEviction?.("failed");
@@ -194,27 +197,82 @@ class DrainRun {
           case "namespace-terminating":
             if (await this.#podStatus(t) !== "present") {
               // Already terminating (or gone) with its namespace: just wait for it.
-              t.state = { s: "terminating" };
+              this.#settled(t, { s: "terminating" });
               return;
             }
             t.state = { s: "blocked", why: "its namespace is terminating" };
-            await sleep(answer.delayMs, signal);
+            delayMs = answer.delayMs;
             break;
           case "retry":
             if (apiStatus(e) === 429) this.#o.onEviction?.("retry-429");
             t.state = { s: "blocked", why: answer.why };
-            await sleep(answer.delayMs, signal);
+            delayMs = answer.delayMs;
             break;
         }
+        // An unreachable or overloaded apiserver is no fault of the pod's: only real refusals are blockers.
+        const blocker = classifyBlocker(t.pod, e, []);
+        if (blocker.kind !== "other") {
+          const denials = this.#blocked.refused(t.key, blocker);
+          if (blocker.kind === "admission") delayMs = admissionRetryDelayMs(denials, this.#minRetryMs);
+          if (await this.#deleteInstead(t, blocker)) return;
+          delayMs = Math.min(delayMs, this.#untilDeleteInsteadMs());
+        }
+        await sleep(delayMs, signal);
       }
       if (signal.aborted) return;
       // Someone else may have removed or replaced the pod while we waited (kubectl re-reads it too).
       const status = await this.#podStatus(t);
       if (status === "gone") {
-        t.state = { s: "gone" };
+        this.#settled(t, { s: "gone" });
         return;
       }
     }
+  }
+
+  /** The pod no longer waits for its eviction: it is terminating or gone. */
+  #settled(t: Tracked, state: PodState): void {
+    t.state = state;
+    this.#blocked.cleared(t.key);
+  }
+
+  /** How long until blocked pods are deleted instead of evicted (Infinity: never). */
+  #untilDeleteInsteadMs(): number {
+    const after = this.#o.disableEvictionAfterMs ?? 0;
+    if (after <= 0) return Infinity;
+    return Math.max(0, after - (performance.now() - this.#startedAt)) + 10;
+  }
+
+  /**
+   * With `--drain-disable-eviction-after`, once that long into the drain: deletes the blocked pod instead of
+   * evicting it (as system-upgrade-controller's disableEviction does), bypassing its PDBs. True when the pod
+   * no longer needs an eviction.
+   */
+  async #deleteInstead(t: Tracked, blocker: DrainBlocker): Promise<boolean> {
+    if (this.#untilDeleteInsteadMs() > 10) return false;
+    const why = describeBlocker(blocker);
+    try {
+      await this.#requests.delete(t, t.uid);
+    } catch (e) {
+      const status = apiStatus(e);
+      if (status === 404 || status === 409) {
+        this.#settled(t, { s: "gone" });
+        return true;
+      }
+      this.#o.log.warn("could not delete the pod instead of evicting it; asking again", {
+        pod: t.key,
+        error: describeApiError(e),
+      });
+      return false;
+    }
+    this.#deleted++;
+    this.#o.onEviction?.("deleted");
+    this.#settled(t, { s: "terminating" });
+    this.#o.log.warn("deleted pod instead of evicting it (--drain-disable-eviction-after)", {
+      pod: t.key,
+      why,
+    });
+    this.#o.onDeletedInstead?.(t.key, why);
+    return true;
   }
 
   /** Deletes a finished pod (retrying only when the apiserver is unreachable). */
@@ -249,19 +307,9 @@ class DrainRun {
 
   /** Ends the drain at once with a message that names the pod and, for PDB trouble, the PDBs. */
   async #fatal(t: Tracked, message: string, multiplePdbs: boolean): Promise<void> {
-    let detail = message;
-    if (multiplePdbs) {
-      try {
-        const pod = await this.#kube.core.readNamespacedPod({ namespace: t.namespace, name: t.name });
-        const pdbs = pdbsCovering(pod, await listPdbs(this.#kube, new Set([t.namespace])));
-        detail = `it is covered by more than one PodDisruptionBudget (${
-          pdbs.map(pdbName).join(", ") || "unknown"
-        }), which the eviction API does not support; make exactly one PDB select it`;
-      } catch {
-        detail =
-          `it is covered by more than one PodDisruptionBudget, which the eviction API does not support (${message})`;
-      }
-    }
+    const detail = multiplePdbs
+      ? await explainMultiplePdbs(this.#kube, t.namespace, t.name, message)
+      : message;
     this.#failure ??= `cannot evict pod ${t.key} from node ${this.#node}: ${detail}`;
     this.#stop.abort();
   }
@@ -277,8 +325,18 @@ class DrainRun {
     }
   }
 
-  /** Tracks the selected pods and starts evicting or deleting each. */
-  #start(sel: { evict: Pod[]; delete: Pod[] }): void {
+  /**
+   * Tracks the selected pods and starts evicting or deleting each, after `beforeEvicting` heard of the pods to
+   * evict; when it refuses, nothing starts and its message is returned.
+   */
+  async #start(sel: { evict: Pod[]; delete: Pod[] }): Promise<string | undefined> {
+    if (this.#o.beforeEvicting && sel.evict.length > 0) {
+      try {
+        await this.#o.beforeEvicting(sel.evict);
+      } catch (e) {
+        return e instanceof Error ? e.message : String(e);
+      }
+    }
     for (const [pods, work] of [[sel.evict, "evict"], [sel.delete, "delete"]] as const) {
       for (const pod of pods) {
         const t = track(pod);
@@ -286,6 +344,7 @@ class DrainRun {
         this.#workers.push(work === "evict" ? this.#evict(t) : this.#delete(t));
       }
     }
+    return undefined;
   }
 
   /**
@@ -296,27 +355,23 @@ class DrainRun {
   async #waitUntilGone(): Promise<void> {
     const signal = this.#stop.signal;
     const poll = this.#o.pollIntervalMs ?? 1_000;
+    const settleMs = this.#o.settleMs ?? DEFAULT_SETTLE_MS;
     const every = this.#o.progressIntervalMs ?? 5_000;
     let lastProgress = performance.now();
     while (!signal.aborted) {
       let listed = false;
+      const listSentAt = performance.now();
       try {
         const pods = await this.#requests.limiter.run(() =>
           listNodePods(this.#kube, this.#node, this.#o.podSelector)
         );
         listed = true;
-        const live = new Map(pods.map((p) => [podKey(p), p]));
-        for (const t of this.#tracked.filter((t) => t.state.s === "terminating")) {
-          const pod = live.get(t.key);
-          if (pod === undefined || pod.metadata?.uid !== t.uid) {
-            t.state = { s: "gone" };
-          } else if (this.#terminatingTooLong(pod)) {
-            this.#o.log.info("not waiting any longer for pod", {
-              pod: t.key,
-              why: describeSkip("terminating"),
-            });
-            t.state = { s: "gone" };
-          }
+        const waiting = this.#tracked.filter((t) => t.state.s === "terminating");
+        for (const t of settleTerminating(waiting, pods, (p) => this.#terminatingTooLong(p))) {
+          this.#o.log.info("not waiting any longer for pod", {
+            pod: t.key,
+            why: describeSkip("terminating"),
+          });
         }
         const known = new Set(this.#tracked.map((t) => t.uid));
         const late = selectPodsToDrain(
@@ -328,16 +383,22 @@ class DrainRun {
           this.#o.log.info("draining pods bound to the node after the drain began", {
             pods: [...late.evict, ...late.delete].map(podKey),
           });
-          this.#start(late);
+          const refused = await this.#start(late);
+          if (refused !== undefined) {
+            this.#failure ??= refused;
+            this.#stop.abort();
+          }
         }
       } catch (e) {
         this.#o.log.warn("cannot list pods while waiting for the drain; will retry", {
           error: describeApiError(e),
         });
       }
+      this.#blocked.flush();
       const remaining = this.#remaining();
-      // Over only on a list that showed nothing new to drain.
-      if (remaining.length === 0 && listed) return;
+      // Over only on a list that showed nothing new to drain, sent once a late binding has had time to land.
+      const unsettledMs = settleMs - (listSentAt - this.#startedAt);
+      if (remaining.length === 0 && listed && unsettledMs <= 0) return;
       if (performance.now() - lastProgress >= every) {
         lastProgress = performance.now();
         this.#o.log.info("drain in progress", {
@@ -345,7 +406,7 @@ class DrainRun {
           pods: remaining.map((t) => `${t.key}: ${describeState(t.state)}`),
         });
       }
-      await sleep(poll, signal);
+      await sleep(remaining.length === 0 && listed ? Math.min(poll, unsettledMs) : poll, signal);
     }
   }
 
@@ -353,28 +414,5 @@ class DrainRun {
     const skip = this.#o.skipWaitForDeleteTimeoutSeconds;
     const since = deletionTime(pod);
     return skip > 0 && since !== undefined && this.#now().getTime() - since.getTime() > skip * 1000;
-  }
-}
-
-function track(pod: Pod): Tracked {
-  return {
-    key: podKey(pod),
-    namespace: pod.metadata?.namespace ?? "",
-    name: pod.metadata?.name ?? "",
-    uid: pod.metadata?.uid ?? "",
-    state: { s: "evicting" },
-  };
-}
-
-function describeState(state: PodState): string {
-  switch (state.s) {
-    case "evicting":
-      return "evicting";
-    case "blocked":
-      return `waiting to evict: ${state.why}`;
-    case "terminating":
-      return "terminating";
-    case "gone":
-      return "gone";
   }
 }

@@ -16,6 +16,7 @@ export const BLOCK_REASONS = [
   "paused",
   "held",
   "sentinel-error",
+  "reboot-loop",
 ] as const;
 export type BlockReason = typeof BLOCK_REASONS[number];
 

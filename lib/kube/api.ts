@@ -146,6 +146,23 @@ export class AppsV1 {
       query: queryOf(p),
     });
   }
+
+  /** The post-reboot health gate reads the evicted pods' owners back (lib/safety/recovery.ts). */
+  readNamespacedReplicaSet(p: k8s.AppsV1ApiReadNamespacedReplicaSetRequest): Promise<k8s.V1ReplicaSet> {
+    return this.#t.json({
+      method: "GET",
+      path: `/apis/apps/v1/namespaces/${seg(p.namespace)}/replicasets/${seg(p.name)}`,
+      query: queryOf(p),
+    });
+  }
+
+  readNamespacedStatefulSet(p: k8s.AppsV1ApiReadNamespacedStatefulSetRequest): Promise<k8s.V1StatefulSet> {
+    return this.#t.json({
+      method: "GET",
+      path: `/apis/apps/v1/namespaces/${seg(p.namespace)}/statefulsets/${seg(p.name)}`,
+      query: queryOf(p),
+    });
+  }
 }
 
 export class PolicyV1 {

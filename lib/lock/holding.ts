@@ -122,8 +122,11 @@ export class HeldSlots {
    * Updates what the holder records (phase, release deadline). If the slot turns out to belong to someone else,
    * LostSlotError says so and the caller must stop disrupting the node.
    */
-  async update(fields: { phase?: string; releaseAfter?: Date | null; bootId?: string }): Promise<SlotRecord> {
+  async update(
+    fields: { phase?: string; releaseAfter?: Date | null; bootId?: string; evicted?: string | null },
+  ): Promise<SlotRecord> {
     const annotations: Record<string, string | null> = {};
+    if (fields.evicted !== undefined) annotations[SLOT_ANNOTATIONS.evicted] = fields.evicted;
     if (fields.phase !== undefined) annotations[SLOT_ANNOTATIONS.phase] = fields.phase;
     if (fields.bootId !== undefined) annotations[SLOT_ANNOTATIONS.bootId] = fields.bootId;
     if (fields.releaseAfter !== undefined) {

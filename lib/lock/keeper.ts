@@ -41,6 +41,12 @@ export interface KeeperOptions {
   /** How soon a failed renewal is tried again. */
   retryMs?: number;
   now?: () => number;
+  /**
+   * The drain records `draining` itself, in the one write of what it is about to evict (`--wait-for-workloads`,
+   * lib/safety/recovery.ts `recordEvicted`), instead of a write of its own on entering the phase. Until then the
+   * Lease says `cordoning`, which a restart resumes as safely: nothing was evicted yet.
+   */
+  drainRecordsPhase?: boolean;
 }
 
 const GUARD_MS = 3_000;
@@ -61,7 +67,13 @@ export class SlotKeeper {
 
   constructor(lock: KeptLock, opts: KeeperOptions) {
     this.#lock = lock;
-    this.#o = { guardMs: GUARD_MS, retryMs: RETRY_MS, now: () => Date.now(), ...opts };
+    this.#o = {
+      guardMs: GUARD_MS,
+      retryMs: RETRY_MS,
+      now: () => Date.now(),
+      drainRecordsPhase: false,
+      ...opts,
+    };
   }
 
   /** Why the slot was found gone while held, if it was (until the node leaves its holding phases). */
@@ -110,6 +122,7 @@ export class SlotKeeper {
   }
 
   #mustRecord(phase: Phase): boolean {
+    if (phase === "draining" && this.#o.drainRecordsPhase) return false;
     return this.#canWrite() && RECORDED_PHASES.has(phase) && this.#lock.held?.phase !== phase;
   }
 

@@ -286,8 +286,10 @@ export class RebootLock {
     return { me, plan: p };
   }
 
-  /** Records the holder's phase or release deadline; LostSlotError when the slot is not this node's any more. */
-  update(fields: { phase?: string; releaseAfter?: Date | null; bootId?: string }): Promise<SlotRecord> {
+  /** Records the holder's phase, release deadline or evictions; LostSlotError when the slot is not this node's any more. */
+  update(
+    fields: { phase?: string; releaseAfter?: Date | null; bootId?: string; evicted?: string | null },
+  ): Promise<SlotRecord> {
     return this.#slots.update(fields);
   }
 

@@ -14,6 +14,8 @@ export const SLOT_ANNOTATIONS = {
   bootId: "kreboot.dev/boot-id",
   wasUnschedulable: "kreboot.dev/was-unschedulable",
   releaseAfter: "kreboot.dev/release-after",
+  /** What the holder's drain evicted, for the post-reboot health gate (decoded by lib/safety/evicted.ts). */
+  evicted: "kreboot.dev/evicted",
   pauseReason: "kreboot.dev/pause-reason",
 } as const;
 
@@ -61,6 +63,8 @@ export interface SlotRecord {
   /** Undefined when not recorded or unreadable: the caller must then not assume it may uncordon. */
   wasUnschedulable?: boolean;
   releaseAfter?: Date;
+  /** The raw record of what the holder's drain evicted (lib/safety/evicted.ts decodes it, trusting nothing). */
+  evicted?: string;
   problems: string[];
 }
 
@@ -135,6 +139,8 @@ export function decodeSlot(lease: unknown): SlotRecord {
     if (t) record.releaseAfter = t;
     else problems.push("release-after annotation is unreadable");
   }
+  const evicted = ann[SLOT_ANNOTATIONS.evicted];
+  if (typeof evicted === "string" && evicted !== "") record.evicted = evicted;
   return record;
 }
 
@@ -204,6 +210,7 @@ export function acquirePatch(resourceVersion: string, f: HolderFields): Record<s
           ? null
           : String(f.wasUnschedulable),
         [SLOT_ANNOTATIONS.releaseAfter]: null,
+        [SLOT_ANNOTATIONS.evicted]: null,
       },
     },
     spec: {
@@ -247,6 +254,7 @@ export function releasePatch(resourceVersion: string): Record<string, unknown> {
           SLOT_ANNOTATIONS.bootId,
           SLOT_ANNOTATIONS.wasUnschedulable,
           SLOT_ANNOTATIONS.releaseAfter,
+          SLOT_ANNOTATIONS.evicted,
         ]
           .map((k) => [k, null]),
       ),

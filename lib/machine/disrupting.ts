@@ -2,9 +2,10 @@
  * Holding a slot until the host goes down: `cordoning` (gates checked once more, then the cordon), `draining`,
  * `reboot-delay` and `rebooting`. The first three are the guarded phases: a lost slot turns them into a
  * retreat. A failed cordon or drain retreats too (or reboots anyway with --force-reboot); a reboot that does
- * not happen is tried once more, then the node stays drained and holds its slot for a human to look at.
+ * not happen is tried once more, then counted as failed (the circuit breaker, lib/safety/breaker.ts) and the
+ * node stays drained and holds its slot for a human to look at.
  */
-import { afterRelease } from "./restoring.ts";
+import { afterRelease, failureRecorded } from "./restoring.ts";
 import { go, NOW, stay } from "./step.ts";
 import type { Decision, MachineConfig, Observation, State } from "./types.ts";
 
@@ -61,6 +62,7 @@ export function rebootDelay(state: State, obs: Observation, cfg: MachineConfig):
 
 export function rebooting(state: State, obs: Observation, cfg: MachineConfig): Decision {
   const { now, result: r } = obs;
+  if (r?.action === "record-failure") return failureRecorded(state, r, { kind: "period" });
   if (r?.action === "reboot") {
     if (r.ok && cfg.dryRun) return go(state, "releasing", now);
     if (r.ok) return stay(state, { wait: { kind: "ms", ms: cfg.rebootTimeoutMs } });
@@ -115,12 +117,18 @@ function rebootFailed(state: State, now: number, why: string): Decision {
       report: { reason: "RebootFailed", message: `${why}; trying the reboot once more` },
     };
   }
-  // Never drain again silently or give the slot away: the node is drained and waits for a human.
-  return stay(state, {
-    wait: { kind: "period" },
-    report: {
-      reason: "RebootFailed",
-      message: `${why}; staying drained and holding the slot until it reboots`,
-    },
-  });
+  // Never drain again silently or give the slot away: the node is drained and waits for a human. Its boot ID
+  // did not change within --reboot-timeout: a failed reboot for the circuit breaker, recorded once.
+  const report = {
+    reason: "RebootFailed",
+    message: `${why}; staying drained and holding the slot until it reboots`,
+  } as const;
+  if (!state.failureRecorded) {
+    return stay(state, {
+      action: { type: "record-failure", kind: "boot-id-unchanged", why },
+      wait: NOW,
+      report,
+    });
+  }
+  return stay(state, { wait: { kind: "period" }, report });
 }

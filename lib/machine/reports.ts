@@ -32,6 +32,10 @@ export const REPORT_REASONS = {
   ReleaseFailed: "Warning",
   SlotLost: "Warning",
   SlotUnreadable: "Warning",
+  // Rollout safety (lib/safety/): the reboot-loop guard, the circuit breaker, and a record they could not write.
+  RebootLoop: "Warning",
+  CircuitBreakerOpen: "Warning",
+  SafetyRecordFailed: "Warning",
 } as const satisfies Record<string, EventType>;
 
 export type EventType = "Normal" | "Warning";

@@ -64,7 +64,7 @@ export const TRANSITIONS: readonly Transition[] = [
   {
     from: "recovering",
     to: "uncordoning",
-    when: "the node is Ready (and its DaemonSet pods, or --recovery-timeout)",
+    when: "the health gate passed, or timed out on a Ready node (the failure recorded); the guard told",
   },
   { from: "uncordoning", to: "release-delay", when: "uncordoned" },
   { from: "release-delay", to: "releasing", when: "--release-delay is over" },

@@ -1,5 +1,7 @@
 /** The machine's inputs and outputs: its state, what the loop observed or got back, and the decision. */
 import type { GateResult } from "../gates/gate.ts";
+import type { FailureKind } from "../safety/breaker.ts";
+import type { HealthVerdict } from "../safety/health.ts";
 import type { Phase } from "./phases.ts";
 import type { Report } from "./reports.ts";
 
@@ -9,8 +11,6 @@ export interface MachineConfig {
   releaseDelayMs: number;
   /** How long the host may take to go down after the reboot command returned. */
   rebootTimeoutMs: number;
-  /** How long to wait for the DaemonSet pods on a rebooted node before uncordoning anyway. */
-  recoveryTimeoutMs: number;
   dryRun: boolean;
 }
 
@@ -27,6 +27,8 @@ export interface State {
    * that another waiter was faster, which is no news to report.
    */
   triedOnWake?: boolean;
+  /** This phase's failed reboot is on the circuit breaker's record (it is recorded once). */
+  failureRecorded?: boolean;
 }
 
 export function initialState(now: number): State {
@@ -70,7 +72,13 @@ export type ActionResult =
   | Outcome<"uncordon">
   | Outcome<"retreat">
   | { action: "set-release-after"; ok: true; at: number }
-  | { action: "set-release-after"; ok: false; at: number; error: string };
+  | { action: "set-release-after"; ok: false; at: number; error: string }
+  /** `opened`: the circuit breaker is open now, and this is its pause reason. */
+  | { action: "record-failure"; ok: true; opened?: string }
+  | { action: "record-failure"; ok: false; error: string }
+  /** `loop`: the reboot left the sentinel set; what the reboot-loop guard makes of it. */
+  | { action: "note-reboot"; ok: true; loop?: string }
+  | { action: "note-reboot"; ok: false; error: string };
 
 /** What the loop saw. Only the fields the phase needs are filled in. */
 export interface Observation {
@@ -88,13 +96,13 @@ export interface Observation {
   /** The slot this node holds (null: none). Observed at start-up and where noted. */
   slot?: HeldSlot | null;
   node?: NodeObs;
-  /** Whether the DaemonSet pods on this node are Ready (recovery). */
-  daemonPodsReady?: boolean;
   /**
    * The node waited on the lock and a change woke it that may free a slot (`waiting` only; the sentinel is
    * observed, the gates are not): it tries for the slot first, and `cordoning` checks the gates right after.
    */
   lockChanged?: boolean;
+  /** The post-reboot health gate's verdict (recovering; lib/safety/health.ts). */
+  health?: HealthVerdict;
 }
 
 export type Action =
@@ -105,7 +113,14 @@ export type Action =
   | { type: "uncordon" }
   | { type: "retreat" }
   | { type: "release" }
-  | { type: "set-release-after"; at: number };
+  | { type: "set-release-after"; at: number }
+  /** Put a failed reboot on the circuit breaker's record (lib/safety/breaker.ts), which may open it. */
+  | { type: "record-failure"; kind: FailureKind; why: string }
+  /**
+   * Tell the reboot-loop guard (lib/safety/loop_guard.ts) whether the sentinel still asks for a reboot after
+   * the confirmed one (undefined: it could not be read).
+   */
+  | { type: "note-reboot"; sentinelRequired: boolean | undefined };
 
 export type Wait =
   | { kind: "none" }

@@ -62,7 +62,12 @@ export function wantSlot(state: State, obs: Observation): Decision {
   if (!g.clear) {
     return go(state, "required", now, {
       wait: g.retryAtMs === undefined ? { kind: "period" } : { kind: "period", untilMs: g.retryAtMs },
-      report: { reason: "RebootBlocked", message: g.message, blockReason: g.reason },
+      // The reboot-loop guard is trouble, not an ordinary wait: its own (Warning) reason.
+      report: {
+        reason: g.reason === "reboot-loop" ? "RebootLoop" : "RebootBlocked",
+        message: g.message,
+        blockReason: g.reason,
+      },
     });
   }
   return stay(settled(state), { action: { type: "acquire" }, wait: NOW });

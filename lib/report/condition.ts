@@ -53,6 +53,8 @@ const BLOCKED_REASON: Record<BlockReason, string> = {
   paused: "BlockedByPause",
   held: "BlockedByHold",
   "sentinel-error": "SentinelError",
+  // The reboot-loop guard (lib/safety/loop_guard.ts) names the condition after the trouble itself.
+  "reboot-loop": "RebootLoop",
 };
 const BLOCKED_BY = new Map<string, BlockReason>(BLOCK_REASONS.map((b) => [BLOCKED_REASON[b], b]));
 
@@ -85,6 +87,9 @@ export function conditionFor(report: Report): RebootCondition | undefined {
       return report.blockReason
         ? { ...c("True", "RebootBlocked"), blockedBy: report.blockReason }
         : c("True", "RebootBlocked");
+    case "RebootLoop":
+      // Blocked (before a slot) or about to be (after the reboot): the sentinel still asks for a reboot.
+      return { ...c("True", "RebootBlocked"), blockedBy: "reboot-loop" };
     case "SentinelError":
       return {
         ...c("Unknown", "SentinelError", `cannot tell whether a reboot is needed: ${report.message}`),
@@ -109,6 +114,9 @@ export function conditionFor(report: Report): RebootCondition | undefined {
     case "ReleaseFailed":
     case "Resumed":
     case "SlotUnreadable":
+    case "SafetyRecordFailed":
+    // The breaker's pause shows on every node that waits (BlockedByPause) and in kreboot status.
+    case "CircuitBreakerOpen":
       return undefined;
   }
 }

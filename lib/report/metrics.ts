@@ -7,6 +7,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EvictionResult } from "../drain/mod.ts";
+import { BLOCKER_KINDS, type BlockerKind } from "../drain/blockers.ts";
 import { BLOCK_REASONS, type BlockReason } from "../gates/gate.ts";
 import { type Phase, PHASES } from "../machine/mod.ts";
 import type { Hold } from "../node_control/mod.ts";
@@ -33,6 +34,9 @@ export class Metrics {
   #lastReboot: Gauge<"node">;
   #groupAllowed: Gauge<"group">;
   #groupInUse: Gauge<"group">;
+  #drainBlocked: Gauge<"node" | "reason">;
+  #circuitOpen: Gauge<"node">;
+  #consecutiveReboots: Gauge<"node">;
 
   constructor(node: string, opts: MetricsOptions = {}) {
     this.node = node;
@@ -112,12 +116,35 @@ export class Metrics {
       labelNames: ["group"] as const,
       registers,
     });
+    this.#drainBlocked = new Gauge({
+      name: "kreboot_drain_blocked_pods",
+      help: `Pods whose eviction is refused now, by cause (${BLOCKER_KINDS.join(", ")}); 0 outside a drain.`,
+      labelNames: ["node", "reason"] as const,
+      registers,
+    });
+    this.#circuitOpen = new Gauge({
+      name: "kreboot_circuit_open",
+      help:
+        "1 while this node sees reboots paused by the circuit breaker (--max-failed-reboots): it opened it, or it waits for a slot while it is open.",
+      labelNames: ["node"] as const,
+      registers,
+    });
+    this.#consecutiveReboots = new Gauge({
+      name: "kreboot_consecutive_reboots",
+      help:
+        "Reboots in a row after which the sentinel still asked for a reboot (the reboot-loop guard's count; 0 = no loop).",
+      labelNames: ["node"] as const,
+      registers,
+    });
     // Every series exists from the start, so dashboards and `absent()` alerts see zeros rather than gaps.
     this.setRebootRequired(false);
     this.setPhase("startup");
     this.setBlocked(undefined);
     this.setSlotHeld(false);
     this.setHeld(undefined);
+    this.setDrainBlocked({});
+    this.setCircuitOpen(false);
+    this.setConsecutiveReboots(0);
     this.#drain.zero({ node });
     for (const result of ["evicted", "deleted", "retry-429", "failed"] as const) {
       this.#evictions.inc({ node, result }, 0);
@@ -154,6 +181,19 @@ export class Metrics {
   setGroupSlots(group: string, allowed: number, inUse: number): void {
     this.#groupAllowed.set({ group }, allowed);
     this.#groupInUse.set({ group }, inUse);
+  }
+
+  /** Pods blocking the drain now, per cause; a cause not given is 0. */
+  setDrainBlocked(counts: Partial<Record<BlockerKind, number>>): void {
+    for (const r of BLOCKER_KINDS) this.#drainBlocked.set({ node: this.node, reason: r }, counts[r] ?? 0);
+  }
+
+  setCircuitOpen(open: boolean): void {
+    this.#circuitOpen.set({ node: this.node }, open ? 1 : 0);
+  }
+
+  setConsecutiveReboots(count: number): void {
+    this.#consecutiveReboots.set({ node: this.node }, count);
   }
 
   observeDrain(seconds: number): void {

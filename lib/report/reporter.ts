@@ -12,6 +12,7 @@ import type { Config } from "../config/mod.ts";
 import { describeApiError, dryRunParam, type Kube, STRATEGIC_MERGE_PATCH } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import {
+  type EventType,
   HOLDING_PHASES,
   type Phase,
   type Report,
@@ -19,6 +20,13 @@ import {
   type ReportReason,
   type SentinelObs,
 } from "../machine/mod.ts";
+import {
+  blockedPodCounts,
+  DRAIN_BLOCKED_REASON,
+  drainBlockedMessage,
+  type DrainBlocker,
+  EVICTION_BYPASSED_REASON,
+} from "../drain/blockers.ts";
 import { NodeAnnotator } from "./annotations.ts";
 import { conditionFor, conditionPatch, findCondition, type RebootCondition } from "./condition.ts";
 import { EventRecorder } from "./events.ts";
@@ -126,10 +134,7 @@ export class Reporter {
     else this.#o.log.info(r.message, fields);
 
     this.#updateMetrics(r);
-    this.#enqueue(async () => {
-      await this.#readNode();
-      await this.#events.record({ reason: r.reason, message: r.message, type, action: phase });
-    });
+    this.#event(r.reason, r.message, type, phase);
     const cond = conditionFor(r);
     if (cond) this.#enqueueCondition(cond);
     if (this.#o.config.annotateNodes) this.#annotate(r);
@@ -143,6 +148,40 @@ export class Reporter {
   nodeSeen(node: k8s.V1Node): void {
     if (this.#nodeRead) return;
     this.#learn(node);
+  }
+
+  /**
+   * The drain's report of the pods that hold it up (lib/drain/blocked.ts): every pod with its cause in the
+   * node condition's message, a `DrainBlocked` Event and `kreboot_drain_blocked_pods`; [] puts the condition
+   * back to draining. Returns at once.
+   */
+  drainBlocked(blockers: readonly DrainBlocker[]): void {
+    this.#o.metrics.setDrainBlocked(blockedPodCounts(blockers));
+    if (blockers.length === 0) {
+      this.#o.log.info("no pod blocks the drain any more");
+      this.#enqueueCondition(() =>
+        this.#condition?.reason === DRAIN_BLOCKED_REASON
+          ? { status: "True", state: "Draining", message: "draining node" }
+          : undefined
+      );
+      return;
+    }
+    const message = drainBlockedMessage(blockers);
+    this.#o.log.warn(message, { reason: DRAIN_BLOCKED_REASON });
+    this.#event(DRAIN_BLOCKED_REASON, message, "Warning", "draining");
+    this.#enqueueCondition({ status: "True", state: DRAIN_BLOCKED_REASON, message });
+  }
+
+  /**
+   * A pod deleted instead of evicted (`--drain-disable-eviction-after`): an Event and a notification, since
+   * its PodDisruptionBudget or admission check was bypassed. Returns at once.
+   */
+  evictionBypassed(pod: string, why: string): void {
+    const message = `deleted pod ${pod} instead of evicting it, bypassing its PodDisruptionBudget ` +
+      `(--drain-disable-eviction-after): its eviction was still refused: ${why}`;
+    this.#o.log.warn(message, { reason: EVICTION_BYPASSED_REASON });
+    this.#event(EVICTION_BYPASSED_REASON, message, "Warning", "draining");
+    this.#say(message);
   }
 
   /** The loop's `phaseChanged` hook. */
@@ -202,6 +241,7 @@ export class Reporter {
         break;
       case "RebootBlocked":
       case "SentinelError":
+      case "RebootLoop":
         if (r.blockReason) m.setBlocked(r.blockReason);
         break;
       case "Rebooting":
@@ -239,24 +279,38 @@ export class Reporter {
   }
 
   #notify(r: Report): void {
+    // Reboots stop cluster-wide until someone acts: worth a message of its own.
+    if (r.reason === "CircuitBreakerOpen") return this.#say(`Reboots paused: ${r.message}`);
     const c = this.#o.config;
     const flag = NOTIFY_TEMPLATE[r.reason];
     const template = flag === undefined ? "" : c[flag];
     if (template === "") return;
-    const prefix = c.dryRun ? "[dry run] " : "";
-    this.#notifier.notify({
-      title: `kreboot: ${this.#node}`,
-      message: prefix + formatTemplate(template, this.#node),
+    this.#say(formatTemplate(template, this.#node));
+  }
+
+  /** Sends one notification about this node (marked in a dry run). */
+  #say(message: string): void {
+    const prefix = this.#o.config.dryRun ? "[dry run] " : "";
+    this.#notifier.notify({ title: `kreboot: ${this.#node}`, message: prefix + message });
+  }
+
+  /** An Event on the Node, in report order. */
+  #event(reason: string, message: string, type: EventType, action: Phase): void {
+    this.#enqueue(async () => {
+      await this.#readNode();
+      await this.#events.record({ reason, message, type, action });
     });
   }
 
-  #enqueueCondition(cond: RebootCondition): void {
+  /** A condition write, announced to `nodeWrites`; a function decides when its turn comes (undefined: none). */
+  #enqueueCondition(cond: RebootCondition | (() => RebootCondition | undefined)): void {
     let settle: (node: k8s.V1Node | undefined) => void = () => {};
     const written = new Promise<k8s.V1Node | undefined>((r) => (settle = r));
     if (!this.#o.kube.dryRun) this.#o.nodeWrites?.(written);
     const queued = this.#enqueue(async () => {
       try {
-        settle(await this.#setCondition(cond));
+        const next = typeof cond === "function" ? cond() : cond;
+        settle(next ? await this.#setCondition(next) : undefined);
       } finally {
         settle(undefined);
       }

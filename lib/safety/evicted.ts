@@ -11,10 +11,11 @@
 import type * as k8s from "@kubernetes/client-node";
 import { type Pdb, pdbsCovering } from "../drain/pdb.ts";
 import { isDnsLabel, isDnsSubdomain } from "../config/names.ts";
+import { SLOT_ANNOTATIONS } from "../lock/slots.ts";
 import { parseAnnotationJson } from "./annotation_json.ts";
 
 /** The slot Lease annotation holding the record. */
-export const EVICTED_ANNOTATION = "kreboot.dev/evicted";
+export const EVICTED_ANNOTATION = SLOT_ANNOTATIONS.evicted;
 
 export const WORKLOAD_KINDS = ["ReplicaSet", "StatefulSet"] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
@@ -134,6 +135,18 @@ function parseNamespaced(s: string): PdbRef | undefined {
   const [namespace, name] = parts;
   if (parts.length !== 2 || namespace === undefined || name === undefined) return undefined;
   return isDnsLabel(namespace) && isDnsSubdomain(name) ? { namespace, name } : undefined;
+}
+
+/**
+ * Both records in one: a drain resumed after a restart evicts what the first run left, and the health gate
+ * must wait for what both runs evicted.
+ */
+export function mergeEvicted(a: EvictedRecord, b: EvictedRecord): EvictedRecord {
+  return normalize({
+    workloads: [...a.workloads, ...b.workloads],
+    pdbs: [...a.pdbs, ...b.pdbs],
+    dropped: a.dropped + b.dropped,
+  });
 }
 
 /** Sorted and de-duplicated, so equal records encode equally (no needless Lease writes). */

@@ -35,14 +35,19 @@ export interface HealthInputs {
   podsOnNode: readonly k8s.V1Pod[];
   /** With `--wait-for-workloads`: what was evicted and the objects it names; undefined = do not wait. */
   workloads?: { record: EvictedRecord; objects: WorkloadObjects } | undefined;
+  /** What could not be read (e.g. "ReplicaSet shop/web: HTTP 403"): waited for, as its state is unknown. */
+  unreadable?: readonly string[];
 }
 
 export type HealthVerdict =
   | { state: "healthy" }
   /** `waitingFor` in words; `retryAtMs` when only time is missing (the Ready streak), so no poll is wasted. */
   | { state: "waiting"; waitingFor: string[]; retryAtMs?: number }
-  /** The recovery timeout passed first: the reboot failed, `why` says what never came right. */
-  | { state: "timed-out"; why: string };
+  /**
+   * The recovery timeout passed first: the reboot failed, `why` says what never came right, `nodeReady`
+   * whether the node itself is Ready (the circuit breaker counts "did not come back Ready" apart).
+   */
+  | { state: "timed-out"; why: string; nodeReady: boolean };
 
 export function judgeHealth(i: HealthInputs): HealthVerdict {
   const waiting: string[] = [];
@@ -61,7 +66,8 @@ export function judgeHealth(i: HealthInputs): HealthVerdict {
           formatGoDuration(Math.floor(readyMs / 1000) * 1000)
         })`,
       );
-      retryAtMs = streakEndsMs;
+      // Back when the streak is complete, or at the timeout if that comes first.
+      retryAtMs = Math.min(streakEndsMs, i.rebootConfirmedAtMs + i.recoveryTimeoutMs);
     }
   }
 
@@ -69,11 +75,13 @@ export function judgeHealth(i: HealthInputs): HealthVerdict {
   if (unready.length > 0) waiting.push(`DaemonSet pods to be Ready: ${listNames(unready, 5)}`);
 
   if (i.workloads) waiting.push(...incompleteWorkloads(i.workloads.record, i.workloads.objects));
+  for (const what of i.unreadable ?? []) waiting.push(`${what} to be readable`);
 
   if (waiting.length === 0) return { state: "healthy" };
   if (i.nowMs >= i.rebootConfirmedAtMs + i.recoveryTimeoutMs) {
     return {
       state: "timed-out",
+      nodeReady: since !== undefined,
       why:
         `not healthy within --recovery-timeout (${
           formatGoDuration(i.recoveryTimeoutMs)

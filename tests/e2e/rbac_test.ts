@@ -17,6 +17,8 @@
  * - audit-c is blocked by a pod (pods list) with a short period, so the same RebootBlocked Event repeats and
  *   is patched (events create/patch).
  * - --annotate-nodes, --prefer-no-schedule-taint and the node-label flags add their Node writes.
+ * - --wait-for-workloads: after their reboots audit-a and audit-b read the ReplicaSet and the StatefulSet
+ *   (db) their drains evicted pods of (replicasets/statefulsets get).
  * - `--concurrency=50%` counts the nodes (nodes list) while the DaemonSet's status says nothing: at first its
  *   nodeSelector matches no node (desiredNumberScheduled 0); once audit-a drains, the nodes get the label and
  *   the DaemonSet controller places its pods, which audit-a's recovery check then waits for. The DaemonSet
@@ -77,6 +79,8 @@ Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generat
   await cluster.waitForDeployment("work", "web");
   await cluster.createBarePod("work", { name: "audit-a-job", node: "audit-a", exitCode: 0 });
   await cluster.createBarePod("work", { name: "audit-b-api", node: "audit-b", terminationSeconds: 1 });
+  await cluster.createStatefulSet("work", "db", { pool: "audit" });
+  await cluster.waitForReadyPods("work", "app=db", 1);
   await cluster.createStatefulSet("work", "precious", { pool: "audit-c" });
   await cluster.waitForReadyPods("work", "app=precious", 1);
   await cluster.createPdb("work", "web", { matchLabels: { app: "web" }, maxUnavailable: 1 });
@@ -90,6 +94,8 @@ Deno.test("rbac: the daemon's calls in a full cycle are exactly what the generat
     "--prefer-no-schedule-taint=kreboot.test/waiting",
     "--pre-reboot-node-labels=kreboot.test/state=rebooting",
     "--post-reboot-node-labels=kreboot.test/state=done",
+    // The health gate reads the evicted pods' ReplicaSets and StatefulSets back after the reboot.
+    "--wait-for-workloads",
   ];
   const start = (node: string, extra: string[]) =>
     cluster.startDaemon(node, {

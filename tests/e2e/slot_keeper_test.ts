@@ -2,9 +2,9 @@
  * The slot keeper against real API server outages (issue 13, defect 1), with real daemon processes and the
  * safety monitor: a holder that keeps its slot in a holding phase (rebooted, its Node still NotReady, so it
  * stays in recovering) while kube-apiserver is stopped, once for less and once for more than `--lock-ttl`.
- * Its renewals fail during each outage and must resume within seconds of the API server's return, and the
- * waiting node must never take the slot while the holder is alive: it counts neither the holder's lost
- * renewals nor its own blindness as the holder's silence.
+ * Its renewals fail during each outage (its loop, reading its Node from its watch, need not notice); they must
+ * resume within seconds of the API server's return, and the waiting node must never take the slot while the holder is alive: it counts
+ * neither the holder's lost renewals nor its own blindness as the holder's silence.
  */
 import assert from "node:assert/strict";
 import { loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
@@ -73,12 +73,9 @@ Deno.test("slot keeper e2e: a holder keeps its slot through API server outages",
         const since = a.lines.length;
         await cluster.restartApiserver({ downMs: downS * 1_000 });
         const back = Date.now();
-        // The outage reached the holder: its keeper's renewals failed (its loop, in recovering on a NotReady
-        // Node, reads the Node from its watch and may not notice the outage at all).
+        // The holder felt the outage: its renewals failed while the API server was down.
         assert.ok(
-          a.lines.slice(since).some((l) =>
-            /could not renew the slot; retrying|cannot reach the API server; retrying/.test(l.text)
-          ),
+          a.lines.slice(since).some((l) => /could not renew the slot; retrying/.test(l.text)),
           "no renewal of the holder failed: the outage did not reach it",
         );
         const renewed = await eventually("a renewal after the outage", 10_000, async () => {

@@ -7,7 +7,7 @@ import { loadAllYaml } from "@kubernetes/client-node";
 import { renderManifests } from "../../lib/cli/manifests.ts";
 import { parseConfig } from "../../lib/config/mod.ts";
 import { LOCK_LABEL } from "../../lib/lock/slots.ts";
-import { type PlainObject, REPO_ROOT, type TestCluster } from "../harness/mod.ts";
+import { type Daemon, type PlainObject, REPO_ROOT, type TestCluster } from "../harness/mod.ts";
 
 export interface Install {
   namespace: string;
@@ -89,4 +89,67 @@ export async function runKreboot(kubeconfig: string, args: string[]): Promise<Cl
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** One sample of a daemon's /metrics (e.g. `kreboot_circuit_open{node="a"}`), undefined while it does not answer. */
+export async function metricSample(d: Daemon, series: string): Promise<number | undefined> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${d.metricsPort}/metrics`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    const line = (await r.text()).split("\n").find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A generic webhook on loopback that keeps the `message` of every notification it receives. */
+export function notificationSink(): { messages: string[]; url: string } & AsyncDisposable {
+  const messages: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    messages.push(String((await req.json()).message));
+    return new Response("ok");
+  });
+  return {
+    messages,
+    url: `generic+http://127.0.0.1:${server.addr.port}/hook`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+/**
+ * A ValidatingAdmissionPolicy and its binding (both named `name`) that deny every eviction in `namespace`
+ * with `message`, as a drain cleaner's webhook does (kured#1269).
+ */
+export function evictionDenyingPolicy(name: string, namespace: string, message: string): PlainObject[] {
+  return [
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [{
+            apiGroups: [""],
+            apiVersions: ["v1"],
+            operations: ["CREATE"],
+            resources: ["pods/eviction"],
+          }],
+        },
+        validations: [{ expression: "false", message }],
+      },
+    },
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ["Deny"],
+        matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } },
+      },
+    },
+  ];
 }

@@ -6,7 +6,8 @@
  * Pods are kept to a "pool" of nodes with a nodeSelector (`kreboot.test/pool`), so that each test case on a
  * shared control plane places its pods only on its own nodes. How a pod's container behaves is asked of kwok
  * with annotations (tests/harness/kwok_stages.yaml): `terminationSeconds` makes it ignore SIGTERM, so that it
- * stays Terminating for its whole grace period; `exitCode` makes it exit once running.
+ * stays Terminating for its whole grace period; `exitCode` makes it exit once running; `startSeconds` makes it
+ * slow to start.
  */
 import type * as k8s from "@kubernetes/client-node";
 import type { TestKube as Kube } from "./full_kube.ts";
@@ -16,6 +17,7 @@ import { until } from "./readiness.ts";
 export const POOL_LABEL = "kreboot.test/pool";
 const IGNORES_SIGTERM = "kreboot.test/ignores-sigterm";
 const EXIT_CODE = "kreboot.test/exit-code";
+const START_DELAY = "kreboot.test/start-delay";
 const IMAGE = "registry.invalid/pause:3.10";
 
 export interface PodTemplateOptions {
@@ -29,6 +31,8 @@ export interface PodTemplateOptions {
   emptyDir?: boolean;
   /** The container exits with this code once running: the pod ends Succeeded (0) or Failed (bare pods). */
   exitCode?: number;
+  /** The container takes this long to start: the pod becomes Ready this many seconds after it is bound. */
+  startSeconds?: number;
 }
 
 export interface WorkloadOptions extends PodTemplateOptions {
@@ -55,6 +59,7 @@ function podAnnotations(opts: PodTemplateOptions): Record<string, string> {
   return {
     ...(opts.terminationSeconds !== undefined ? { [IGNORES_SIGTERM]: "true" } : {}),
     ...(opts.exitCode !== undefined ? { [EXIT_CODE]: String(opts.exitCode) } : {}),
+    ...(opts.startSeconds !== undefined ? { [START_DELAY]: `${opts.startSeconds}s` } : {}),
   };
 }
 

@@ -178,6 +178,7 @@ Deno.test("status: the groups table, and a GROUP column only where there are gro
     slots: [{ slot: "kured-slot-0", index: 0, holder: "n1", phase: "draining" }],
     holds: [],
     requests: [],
+    failedReboots: [],
     nodes: [{
       node: "n2",
       rebootRequired: true,

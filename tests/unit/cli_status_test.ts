@@ -11,6 +11,7 @@ function report(over: Partial<StatusReport> = {}): StatusReport {
     dsName: "kured",
     paused: { paused: false },
     groups: [],
+    failedReboots: [],
     slots: [],
     nodes: [],
     unknownNodes: [],
@@ -82,6 +83,22 @@ Deno.test("formatStatus: pause line, slot table, waiting nodes with what blocks 
   );
   assert.doesNotMatch(text, /^n3\s/m, "a node that needs no reboot is not listed");
   assert.match(text, /No kreboot status yet on: n4/);
+});
+
+Deno.test("formatStatus: the circuit breaker's pause and the failed reboots it counts", () => {
+  const reason =
+    "circuit breaker: 2 failed reboots within 24h0m0s (a: x; b: y); check these nodes, then run kreboot resume";
+  const text = formatStatus(report({
+    paused: { paused: true, by: "circuit-breaker", reason, source: "lease" },
+    failedReboots: [
+      { node: "a", at: "2026-01-02T03:00:00.000Z", kind: "health-timeout", why: "x" },
+      { node: "b", at: "2026-01-02T03:10:00.000Z", kind: "not-ready", why: "y" },
+    ],
+  }));
+  assert.match(text, /^Reboots PAUSED by circuit-breaker: circuit breaker: 2 failed reboots/);
+  assert.match(text, /Failed reboots the circuit breaker counts \(2; kreboot resume resets it\):/);
+  assert.match(text, /^b +2026-01-02T03:10:00.000Z +not-ready +y$/m);
+  assert.doesNotMatch(formatStatus(report()), /Failed reboots/, "nothing to say without failures");
 });
 
 Deno.test("formatStatus: held nodes with who, since when and why; reboot requests with their state", () => {

@@ -18,6 +18,7 @@ import {
   RebootLoop,
 } from "../../lib/loop.ts";
 import { isWarning, type MachineConfig, type Phase, type Report } from "../../lib/machine/mod.ts";
+import type { HealthVerdict } from "../../lib/safety/health.ts";
 
 /** An in-memory world: one node, one slot, a host that "reboots" by changing its boot ID. */
 class World {
@@ -52,6 +53,14 @@ class World {
   /** The nodes in the lock's queue, and what each try asked for. */
   queue = new Set<string>();
   requests: AcquireRequest[] = [];
+  /**
+   * The post-reboot health gate's verdict (default: healthy once the node is Ready), and when the loop asked
+   * (the confirmation time it passed).
+   */
+  health: HealthVerdict | undefined;
+  healthChecks: number[] = [];
+  /** What recording a failed reboot answers: the breaker's pause reason when it opens. */
+  breakerOpens: string | undefined;
   failGateCheck: (n: number) => boolean = () => false;
   /** Resolves the loop's pending wait for a hold or request change (the node watch of lib/node_control/). */
   controlChanged: (() => void) | undefined;
@@ -148,7 +157,24 @@ class World {
           if (w.failNodeRead(++w.nodeReads)) throw new Error("connect ECONNREFUSED");
           return { ...w.node };
         }),
-      daemonPodsReady: () => Promise.resolve(true),
+      // The health gate reads the Node first, as lib/safety/recovery.ts does.
+      health: (since) =>
+        w.#api().then((): HealthVerdict => {
+          if (w.failNodeRead(++w.nodeReads)) throw new Error("connect ECONNREFUSED");
+          w.healthChecks.push(since);
+          if (w.health) return w.health;
+          return w.node.ready
+            ? { state: "healthy" }
+            : { state: "waiting", waitingFor: ["the node to be Ready"] };
+        }),
+      recordFailure(f) {
+        w.calls.push(`record-failure:${f.kind}`);
+        return Promise.resolve(w.breakerOpens);
+      },
+      noteReboot(required) {
+        w.calls.push(`note-reboot:${required}`);
+        return Promise.resolve(required ? "reboot loop: 1 reboot in a row" : undefined);
+      },
       lock,
       keeper: w.keeper,
       async cordon() {
@@ -193,7 +219,6 @@ const machine: MachineConfig = {
   rebootDelayMs: 0,
   releaseDelayMs: 0,
   rebootTimeoutMs: 60_000,
-  recoveryTimeoutMs: 60_000,
   dryRun: false,
 };
 
@@ -233,9 +258,35 @@ Deno.test("RebootLoop: a full cycle across a simulated reboot ends uncordoned an
   w.sentinel = false;
   w.calls = [];
   await runUntil(w, loop(w), () => w.slotHolder === undefined);
-  assert.deepEqual(w.calls, ["uncordon", "release"]);
+  assert.deepEqual(w.calls, ["note-reboot:false", "uncordon", "release"]);
   assert.equal(w.node.unschedulable, false);
   assert.ok(w.reports.some((r) => r.reason === "RebootConfirmed"));
+});
+
+Deno.test("RebootLoop: a health gate that timed out is a failed reboot, recorded before the slot goes back", async () => {
+  const w = new World();
+  w.slotHolder = "n1";
+  w.slot = { name: "kured-slot-0", phase: "rebooting", bootId: "boot-0" };
+  w.node.unschedulable = true;
+  w.sentinel = true;
+  w.health = { state: "timed-out", nodeReady: true, why: "not healthy within --recovery-timeout (1m0s)" };
+  w.breakerOpens = "circuit breaker: 2 failed reboots within 24h0m0s (n0: x; n1: y)";
+  const t0 = Date.now();
+  await runUntil(w, loop(w), () => w.slotHolder === undefined);
+  assert.deepEqual(w.calls, ["record-failure:health-timeout", "note-reboot:true", "uncordon", "release"]);
+  assert.deepEqual(
+    w.reports.map((r) => r.reason),
+    [
+      "RebootConfirmed",
+      "RecoveryIncomplete",
+      "CircuitBreakerOpen",
+      "RebootLoop",
+      "Uncordoned",
+      "SlotReleased",
+    ],
+  );
+  // The health gate counts from when the reboot was confirmed: this process's start of recovering.
+  assert.ok((w.healthChecks[0] ?? 0) >= t0 && (w.healthChecks[0] ?? 0) <= Date.now());
 });
 
 Deno.test("RebootLoop: a restart while draining resumes the drain and never releases as if rebooted", async () => {
@@ -345,7 +396,7 @@ Deno.test("RebootLoop: a slot held across a restart of the loop keeps being rene
   w.node.ready = true;
   await runUntil(w, l, () => w.slotHolder === undefined);
   keeper.stop();
-  assert.deepEqual(w.calls, ["uncordon", "release"]);
+  assert.deepEqual(w.calls, ["note-reboot:true", "uncordon", "release"]);
   const idle = w.renewals.length;
   await sleep(250);
   assert.equal(w.renewals.length, idle);

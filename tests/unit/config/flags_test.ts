@@ -143,6 +143,13 @@ const KREBOOT: Row[] = [
   { name: "sentinel-command-timeout", def: "30s", a: ["5s", "5s"], b: ["1m", "1m0s"] },
   { name: "reboot-timeout", def: "5m0s", a: ["1m", "1m0s"], b: ["90s", "1m30s"] },
   { name: "recovery-timeout", def: "10m0s", a: ["20m", "20m0s"], b: ["1h", "1h0m0s"] },
+  { name: "post-reboot-ready-for", def: "0s", a: ["2m", "2m0s"], b: ["30s", "30s"] },
+  { name: "wait-for-workloads", def: false, a: ["true", true], b: ["false", false] },
+  { name: "max-failed-reboots", def: 0, a: ["2", 2], b: ["5", 5] },
+  { name: "failure-window", def: "24h0m0s", a: ["1h", "1h0m0s"], b: ["90m", "1h30m0s"] },
+  { name: "min-reboot-interval", def: "1h0m0s", a: ["0s", "0s"], b: ["30m", "30m0s"] },
+  { name: "max-consecutive-reboots", def: 3, a: ["0", 0], b: ["5", 5] },
+  { name: "drain-disable-eviction-after", def: "0s", a: ["15m", "15m0s"], b: ["90s", "1m30s"] },
   { name: "notify-timeout", def: "10s", a: ["3s", "3s"], b: ["500ms", "500ms"] },
   { name: "prometheus-timeout", def: "10s", a: ["2s", "2s"], b: ["1m", "1m0s"] },
   {

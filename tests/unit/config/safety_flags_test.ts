@@ -58,7 +58,7 @@ Deno.test("--prometheus-query: an empty query, or no --prometheus-url to ask, is
 });
 
 /** [setting, valid raw values with what they decode to, invalid raw values with what the error says] */
-const PENDING: {
+const SAFETY: {
   [K in keyof SafetySettings]: {
     def: SafetySettings[K];
     ok: [string, SafetySettings[K]][];
@@ -82,10 +82,10 @@ const PENDING: {
   drainDisableEvictionAfter: { def: 0, ok: [["15m", 900_000]], bad: [["soon", /Go duration/]] },
 };
 
-Deno.test("the pending safety flags' parsers: defaults, valid values, and one-line errors", () => {
-  for (const key of Object.keys(PENDING) as (keyof SafetySettings)[]) {
+Deno.test("the safety flags' parsers: defaults, valid values, and one-line errors", () => {
+  for (const key of Object.keys(SAFETY) as (keyof SafetySettings)[]) {
     const { name, spec } = SAFETY_FLAGS[key];
-    const want = PENDING[key];
+    const want = SAFETY[key];
     assert.equal(spec.default, want.def, name);
     for (const [raw, value] of want.ok) assert.equal(spec.decode([raw]), value, `--${name}=${raw}`);
     for (const [raw, pattern] of want.bad) {
@@ -98,10 +98,21 @@ Deno.test("the pending safety flags' parsers: defaults, valid values, and one-li
   }
 });
 
-Deno.test("flags whose behaviour is not wired yet are not offered", () => {
-  const offered = new Set(FLAGS.map((f) => f.name));
-  for (const { name } of Object.values(SAFETY_FLAGS)) {
-    assert.ok(!offered.has(name), `--${name} must stay out of FLAGS until the reboot cycle uses it`);
-    assert.equal(configError([`--${name}=1`]).flag, name);
+Deno.test("every safety flag is offered, with its KREBOOT_ variable, its parser and its default", () => {
+  const offered = new Map(FLAGS.map((f) => [f.name, f]));
+  for (const key of Object.keys(SAFETY_FLAGS) as (keyof SafetySettings)[]) {
+    const { name, spec } = SAFETY_FLAGS[key];
+    const f = offered.get(name);
+    assert.ok(f, `--${name} is offered`);
+    assert.equal(f.key, key);
+    assert.equal(f.group, "kreboot");
+    const env = `KREBOOT_${name.toUpperCase().replaceAll("-", "_")}`;
+    assert.deepEqual(f.env, [env]);
+    assert.deepEqual(parseConfig([], {}).config[key], spec.default);
+    const [raw, value] = SAFETY[key].ok.at(-1) ?? ["", spec.default];
+    assert.deepEqual(parseConfig([`--${name}=${raw}`], {}).config[key], value, `--${name}=${raw}`);
+    assert.deepEqual(parseConfig([], { [env]: raw }).config[key], value, `${env}=${raw}`);
+    const [bad] = SAFETY[key].bad[0] ?? [""];
+    assert.equal(configError([`--${name}=${bad}`]).flag, name, `--${name}=${bad} names the flag`);
   }
 });

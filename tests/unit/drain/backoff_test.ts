@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { ApiError } from "../../../lib/kube/mod.ts";
-import { evictionRetryDelayMs, MIN_EVICTION_RETRY_MS } from "../../../lib/drain/backoff.ts";
+import {
+  admissionRetryDelayMs,
+  evictionRetryDelayMs,
+  MAX_ADMISSION_RETRY_MS,
+  MIN_EVICTION_RETRY_MS,
+} from "../../../lib/drain/backoff.ts";
 import { classifyEvictionError } from "../../../lib/drain/answer.ts";
 
 const DELAY_TABLE: { name: string; header?: number; body?: number; min?: number; want: number }[] = [
@@ -109,4 +114,14 @@ Deno.test("classifyEvictionError: an unreachable or overloaded apiserver is retr
 Deno.test("classifyEvictionError: a custom floor applies to 429 and namespace termination", () => {
   const a = classifyEvictionError(apiError(429, {}), 250);
   assert.equal(a.kind === "retry" && a.delayMs, 250);
+});
+
+Deno.test("admissionRetryDelayMs: the floor, doubled per denial of the same pod, capped at a minute", () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 50].map((n) => admissionRetryDelayMs(n)),
+    [5_000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000],
+  );
+  assert.equal(admissionRetryDelayMs(0), 5_000, "no denial yet counts as the first");
+  assert.equal(admissionRetryDelayMs(3, 100), 400, "a custom floor doubles the same way");
+  assert.equal(MAX_ADMISSION_RETRY_MS, 60_000);
 });

@@ -160,6 +160,13 @@ Deno.test("a terminating namespace, and anything else, are reported as such", ()
     describeBlocker(other),
     "pod shop/web-1: HTTP 403 Forbidden: pdb disruptions allowed is negative",
   );
+  // A PDB's 429 in unknown wording is still a PDB, unnamed.
+  const unnamed = classifyBlocker(
+    pod,
+    refusal(429, { details: { causes: [{ reason: "DisruptionBudget", message: "no." }] } }),
+    [],
+  );
+  assert.equal(describeBlocker(unnamed), "pod shop/web-1: a PodDisruptionBudget allows no disruption now");
   // A 429 from API priority and fairness is not a PDB.
   assert.equal(
     classifyBlocker(pod, refusal(429, { message: "too many requests, please try again later" }), []).kind,

@@ -129,6 +129,7 @@ function opts(over: Partial<DrainOptions> = {}): DrainOptions & { lines: Record<
     podSelector: "",
     pollIntervalMs: 5,
     minRetryMs: 60,
+    settleMs: 0,
     ...over,
   };
 }
@@ -259,6 +260,28 @@ Deno.test("drain: it is over only when a list shows nothing left: a pod bound me
   assert.deepEqual([...f.pods.keys()], ["ns/late-ds"], "DaemonSet pods stay, as at the start");
 });
 
+Deno.test("drain: a clean list right after the cordon is not the end: a pod bound within the settle time is drained", async () => {
+  const f = new FakeCluster();
+  const p = drain(f.kube(), "n1", opts({ settleMs: 300, pollIntervalMs: 20 }));
+  // The node was empty; a scheduler that had not seen the cordon binds a pod 100 ms in.
+  await new Promise((r) => setTimeout(r, 100));
+  f.add("late", { owner: "ReplicaSet" });
+  const r = await p;
+  assert.deepEqual(r.ok && r.evicted, 1);
+  assert.deepEqual([...f.pods.keys()], []);
+});
+
+Deno.test("drain: an empty node is drained once the settle time has passed, not a poll interval later", async () => {
+  const started = performance.now();
+  const r = await drain(new FakeCluster().kube(), "n1", opts({ settleMs: 300, pollIntervalMs: 5_000 }));
+  const took = performance.now() - started;
+  assert.deepEqual(r.ok && r.evicted, 0);
+  assert.ok(
+    took >= 300 && took < 1_500,
+    `the drain ended ${Math.round(took)} ms in (settle 300 ms, poll 5 s)`,
+  );
+});
+
 Deno.test("drain: skip-wait stops waiting for a pod terminating longer than the limit", async () => {
   const f = new FakeCluster();
   f.add("stuck-old", { owner: "ReplicaSet", terminatingSinceMs: 120_000 });
@@ -296,4 +319,75 @@ Deno.test("drain: an already aborted signal ends at once without evicting", asyn
   assert.equal(r.ok, false);
   assert.equal(!r.ok && r.timedOut, false);
   assert.equal(f.evictions.length, 0);
+});
+
+const DENIED: Answer = {
+  code: 400,
+  body: {
+    message: 'admission webhook "drain-cleaner.strimzi.io" denied the request: moving kafka-0 myself',
+  },
+};
+
+Deno.test("drain: an admission denial is asked again with a growing backoff, and reported as the pod's blocker until it goes", async () => {
+  const f = new FakeCluster();
+  f.add("kafka-0", { owner: "StatefulSet" });
+  f.answers.set("ns/kafka-0", [DENIED, DENIED, DENIED, "accept"]);
+  const reports: string[][] = [];
+  const r = await drain(
+    f.kube(),
+    "n1",
+    opts({
+      minRetryMs: 40,
+      progressIntervalMs: 0,
+      onBlocked: (b) => reports.push(b.map((x) => `${x.kind} ${x.pod}`)),
+    }),
+  );
+  assert.equal(r.ok, true);
+  const t = f.evictions.map((e) => e.at);
+  assert.equal(t.length, 4);
+  const gaps = t.slice(1).map((x, i) => x - (t[i] as number));
+  // 40, 80, 160 ms: doubled with each denial of the same pod.
+  assert.ok((gaps[0] as number) >= 35 && (gaps[1] as number) >= 75 && (gaps[2] as number) >= 155, `${gaps}`);
+  assert.ok((gaps[2] as number) > (gaps[0] as number) * 2.5, `the backoff grows: ${gaps}`);
+  assert.deepEqual(reports[0], ["admission ns/kafka-0"], "the first block is reported at once");
+  assert.deepEqual(reports.at(-1), [], "and its end");
+});
+
+Deno.test("drain: --drain-disable-eviction-after deletes a pod still refused by its PDB, and says so", async () => {
+  const f = new FakeCluster();
+  f.add("db-0", { owner: "StatefulSet" });
+  f.add("web", { owner: "ReplicaSet" });
+  f.answers.set("ns/db-0", [TOO_MANY]);
+  const deleted: [string, string][] = [];
+  const results: EvictionResult[] = [];
+  const t0 = performance.now();
+  const r = await drain(
+    f.kube(),
+    "n1",
+    opts({
+      minRetryMs: 10_000,
+      disableEvictionAfterMs: 150,
+      onDeletedInstead: (pod, why) => deleted.push([pod, why]),
+      onEviction: (x) => results.push(x),
+    }),
+  );
+  const took = performance.now() - t0;
+  assert.deepEqual(r.ok && [r.evicted, r.deleted], [1, 1], JSON.stringify(r));
+  assert.ok(
+    took >= 140 && took < 2_000,
+    `deleted once 150 ms into the drain, not after the 10 s retry: ${took}`,
+  );
+  assert.deepEqual(f.deletes, ["ns/db-0"]);
+  assert.equal(deleted.length, 1);
+  assert.equal(deleted[0]?.[0], "ns/db-0");
+  assert.match(deleted[0]?.[1] ?? "", /^pod ns\/db-0: a PodDisruptionBudget allows no disruption now$/);
+  assert.deepEqual(results.filter((x) => x === "deleted").length, 1);
+
+  // 0 = never: the same refusal keeps the pod until the drain timeout.
+  const g = new FakeCluster();
+  g.add("db-0", { owner: "StatefulSet" });
+  g.answers.set("ns/db-0", [TOO_MANY]);
+  const r2 = await drain(g.kube(), "n1", opts({ timeoutMs: 200, disableEvictionAfterMs: 0 }));
+  assert.equal(!r2.ok && r2.timedOut, true);
+  assert.deepEqual(g.deletes, []);
 });

@@ -98,6 +98,25 @@ Deno.test("keeper: records only the phases a restart must tell apart, each once,
   keeper.stop();
 });
 
+Deno.test("keeper: with drainRecordsPhase, draining is left to the drain's record of what it evicts (one write)", async () => {
+  const { store, lock, keeper } = await holding({ drainRecordsPhase: true });
+  const patches = () => store.calls.patchLease ?? 0;
+  const annotations = () =>
+    (store.leases.get(SLOT0)?.metadata as { annotations: Record<string, string> }).annotations;
+  await keeper.track("draining");
+  assert.equal(patches(), 0, "entering draining writes nothing");
+  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "cordoning");
+  await lock.update({ phase: "draining", evicted: '{"v":1,"workloads":[],"pdbs":[],"dropped":0}' });
+  await keeper.track("draining");
+  await keeper.track("reboot-delay");
+  assert.equal(patches(), 1, "the drain's write recorded the phase");
+  await keeper.track("rebooting");
+  assert.equal(patches(), 2, "rebooting is recorded as ever");
+  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "rebooting");
+  assert.ok(annotations()[SLOT_ANNOTATIONS.evicted], "the record stays on the Lease");
+  keeper.stop();
+});
+
 Deno.test("keeper: a retreat is recorded before it starts", async () => {
   const { store, keeper } = await holding();
   await keeper.track("draining");

@@ -144,12 +144,15 @@ Deno.test("acquirePatch() and releasePatch() carry the resourceVersion they read
       [SLOT_ANNOTATIONS.bootId]: "b",
       [SLOT_ANNOTATIONS.wasUnschedulable]: null,
       [SLOT_ANNOTATIONS.releaseAfter]: null,
+      [SLOT_ANNOTATIONS.evicted]: null,
     },
   });
   assert.equal((p.spec as Record<string, unknown>).leaseTransitions, 3);
   assert.equal((p.spec as Record<string, unknown>).acquireTime, "2026-11-23T10:00:00.000000Z");
   const r = releasePatch("18");
   assert.equal((r.metadata as Record<string, unknown>).resourceVersion, "18");
+  const released = (r.metadata as { annotations: Record<string, unknown> }).annotations;
+  assert.equal(released[SLOT_ANNOTATIONS.evicted], null, "the next holder does not inherit what was evicted");
   assert.equal((r.spec as Record<string, unknown>).holderIdentity, null);
   const created = newSlotLease("kube-system", "kured", "kured-slot-0", {
     holder: "n1",

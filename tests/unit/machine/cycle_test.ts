@@ -10,7 +10,7 @@ import {
   REPORT_REASONS,
   type State,
 } from "../../../lib/machine/mod.ts";
-import { blocked, CFG as cfg, clear, req, st, T } from "./support.ts";
+import { blocked, CFG as cfg, clear, req, st, T, timedOut } from "./support.ts";
 
 Deno.test("decide(): a closed window with a known opening waits until then at the latest", () => {
   const d = decide(st("required"), {
@@ -117,7 +117,8 @@ Deno.test("decide(): a full happy cycle visits every phase in order", () => {
   for (
     const obs of [
       { slot: { phase: "rebooting", bootId: "a" }, node: { bootId: "b", ready: true } },
-      { node: { ready: true }, daemonPodsReady: true },
+      { health: { state: "healthy" as const }, sentinel: { required: false } },
+      { result: { action: "note-reboot" as const, ok: true as const } },
       {},
       { result: { action: "uncordon" as const, ok: true as const } },
       { slot: {} },
@@ -141,4 +142,29 @@ Deno.test("decide(): a full happy cycle visits every phase in order", () => {
     "releasing",
     "idle",
   ]);
+});
+
+Deno.test("decide(): a health gate that times out records the failed reboot before the slot is given back", () => {
+  let state = st("recovering");
+  const actions: string[] = [];
+  const reports: string[] = [];
+  const feed: Omit<Observation, "now">[] = [
+    { health: timedOut(true), sentinel: { required: false } },
+    { result: { action: "record-failure", ok: true, opened: "circuit breaker: 2 failed reboots (a, b)" } },
+    { health: timedOut(true), sentinel: { required: false } },
+    { result: { action: "note-reboot", ok: true } },
+    {},
+    { result: { action: "uncordon", ok: true } },
+    { slot: {} },
+    {},
+  ];
+  for (const obs of feed) {
+    const d = decide(state, { now: T + 600_000, ...obs }, cfg);
+    state = d.state;
+    if (d.action) actions.push(d.action.type);
+    if (d.report) reports.push(d.report.reason);
+  }
+  assert.deepEqual(actions, ["record-failure", "note-reboot", "uncordon", "release"]);
+  assert.deepEqual(reports, ["RecoveryIncomplete", "CircuitBreakerOpen", "Uncordoned"]);
+  assert.equal(state.phase, "releasing");
 });

@@ -5,7 +5,16 @@
  */
 import type { ActionResult, MachineConfig, Observation, State } from "../../../lib/machine/mod.ts";
 import { PHASES } from "../../../lib/machine/mod.ts";
-import { blocked, CFG, clear, notReq, req, st, T } from "./support.ts";
+import { blocked, CFG, clear, healthy, notReq, req, st, T, timedOut, unhealthy } from "./support.ts";
+
+const HEALTH = [
+  undefined,
+  healthy,
+  unhealthy,
+  { ...unhealthy, retryAtMs: T + 5 },
+  timedOut(true),
+  timedOut(false),
+];
 
 const RESULTS: ActionResult[] = [
   { action: "acquire", acquired: true },
@@ -13,6 +22,12 @@ const RESULTS: ActionResult[] = [
   { action: "acquire", acquired: false, reason: "paused", message: "paused" },
   { action: "set-release-after", ok: true, at: T + 1_000 },
   { action: "set-release-after", ok: false, at: T + 1_000, error: "e" },
+  { action: "record-failure", ok: true },
+  { action: "record-failure", ok: true, opened: "circuit breaker: …" },
+  { action: "record-failure", ok: false, error: "e" },
+  { action: "note-reboot", ok: true },
+  { action: "note-reboot", ok: true, loop: "reboot loop: …" },
+  { action: "note-reboot", ok: false, error: "e" },
   ...(["release", "cordon", "drain", "reboot", "uncordon", "retreat"] as const).flatMap((
     action,
   ): ActionResult[] => [{ action, ok: true }, { action, ok: false, error: "e" }]),
@@ -20,7 +35,15 @@ const RESULTS: ActionResult[] = [
 
 function* observed(): Generator<Omit<Observation, "now">> {
   for (const sentinel of [undefined, req, notReq, { required: true, error: "e" }]) {
-    for (const gate of [undefined, clear, blocked("pdb"), { ...blocked("window"), retryAtMs: T + 5 }]) {
+    for (
+      const gate of [
+        undefined,
+        clear,
+        blocked("pdb"),
+        { ...blocked("window"), retryAtMs: T + 5 },
+        blocked("reboot-loop"),
+      ]
+    ) {
       for (
         const slot of [
           undefined,
@@ -40,13 +63,13 @@ function* observed(): Generator<Omit<Observation, "now">> {
             bootId: "b",
           }]
         ) {
-          for (const daemonPodsReady of [undefined, true, false]) {
+          for (const health of HEALTH) {
             const o: Omit<Observation, "now"> = {};
             if (sentinel) o.sentinel = sentinel;
             if (gate) o.gate = gate;
             if (slot !== undefined) o.slot = slot;
             if (node) o.node = node;
-            if (daemonPodsReady !== undefined) o.daemonPodsReady = daemonPodsReady;
+            if (health) o.health = health;
             yield o;
           }
         }
@@ -75,6 +98,7 @@ export function* grid(): Generator<Case> {
         st(phase),
         st(phase, { rebootAttempts: 1 }),
         st(phase, { rebootAttempts: 2, failure: "f" }),
+        st(phase, { rebootAttempts: 2, failureRecorded: true }),
       ]
     ) {
       for (const cfg of configs) {

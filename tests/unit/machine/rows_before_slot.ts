@@ -171,6 +171,18 @@ export const BEFORE_SLOT: Row[] = [
     expect: { phase: "required", action: null, wait: "period", report: "RebootBlocked" },
   },
   {
+    name: "required, reboot loop -> blocked, reported as RebootLoop, retried when the interval is over",
+    state: st("required"),
+    obs: { sentinel: req, gate: { ...blocked("reboot-loop"), retryAtMs: T + 60_000 } },
+    expect: { phase: "required", action: null, wait: "period", report: "RebootLoop" },
+  },
+  {
+    name: "waiting, reboot loop -> required, RebootLoop",
+    state: st("waiting"),
+    obs: { sentinel: req, gate: blocked("reboot-loop") },
+    expect: { phase: "required", action: null, wait: "period", report: "RebootLoop" },
+  },
+  {
     name: "required, sentinel gone -> idle",
     state: st("required"),
     obs: { sentinel: notReq },

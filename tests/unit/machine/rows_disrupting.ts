@@ -153,8 +153,26 @@ export const DISRUPTING: Row[] = [
     expect: { phase: "rebooting", action: "reboot", wait: null, report: "RebootFailed" },
   },
   {
-    name: "rebooting, still up after the retry -> stay drained, report",
+    name: "rebooting, still up after the retry -> a failed reboot for the circuit breaker, stay drained",
     state: st("rebooting", { rebootAttempts: 2 }),
+    obs: { now: T + 60_000 },
+    expect: { phase: "rebooting", action: "record-failure", wait: null, report: "RebootFailed" },
+  },
+  {
+    name: "rebooting, failure recorded -> wait a period",
+    state: st("rebooting", { rebootAttempts: 2 }),
+    obs: { result: { action: "record-failure", ok: true } },
+    expect: { phase: "rebooting", action: null, wait: "period", report: null },
+  },
+  {
+    name: "rebooting, failure recorded and the breaker opened -> CircuitBreakerOpen",
+    state: st("rebooting", { rebootAttempts: 2 }),
+    obs: { result: { action: "record-failure", ok: true, opened: "circuit breaker: 2 failed reboots" } },
+    expect: { phase: "rebooting", action: null, wait: "period", report: "CircuitBreakerOpen" },
+  },
+  {
+    name: "rebooting, still up a period later, failure recorded -> stay drained, report again",
+    state: st("rebooting", { rebootAttempts: 2, failureRecorded: true }),
     obs: { now: T + 60_000 },
     expect: { phase: "rebooting", action: null, wait: "period", report: "RebootFailed" },
   },

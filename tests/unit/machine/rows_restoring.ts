@@ -1,43 +1,97 @@
 /** Rows for putting the node back and giving the slot back: recovering … releasing, and retreating. */
-import { type Row, st, T } from "./support.ts";
+import { healthy, notReq, req, type Row, st, T, timedOut, unhealthy } from "./support.ts";
 
 export const RESTORING: Row[] = [
-  // recovering
+  // recovering: the health gate, the circuit breaker, the reboot-loop guard
   {
-    name: "recovering, node NotReady -> wait",
+    name: "recovering, nothing observed yet -> wait",
     state: st("recovering"),
-    obs: { node: { ready: false } },
+    obs: {},
     expect: { phase: "recovering", action: null, wait: "ms", report: null },
   },
   {
-    name: "recovering, DaemonSet pods not Ready -> wait",
+    name: "recovering, not healthy yet -> wait and look again",
     state: st("recovering"),
-    obs: { node: { ready: true }, daemonPodsReady: false },
+    obs: { health: unhealthy },
     expect: { phase: "recovering", action: null, wait: "ms", report: null },
   },
   {
-    name: "recovering, pods not Ready past the timeout -> uncordon anyway",
+    name: "recovering, only the Ready streak missing -> wait until it is complete",
     state: st("recovering"),
-    obs: { now: T + 600_000, node: { ready: true }, daemonPodsReady: false },
-    expect: { phase: "uncordoning", action: null, wait: null, report: "RecoveryIncomplete" },
+    obs: { health: { ...unhealthy, retryAtMs: T + 30_000 } },
+    expect: { phase: "recovering", action: null, wait: "ms", report: null },
   },
   {
-    name: "recovering, sentinel still there after the reboot -> uncordoning, reported, no reboot loop",
+    name: "recovering, healthy -> tell the reboot-loop guard about the sentinel",
     state: st("recovering"),
-    obs: { node: { ready: true }, daemonPodsReady: true, sentinel: { required: true } },
-    expect: { phase: "uncordoning", action: null, wait: null, report: "RecoveryIncomplete" },
+    obs: { health: healthy, sentinel: notReq },
+    expect: { phase: "recovering", action: "note-reboot", wait: null, report: null },
   },
   {
-    name: "recovering, all Ready -> uncordoning",
+    name: "recovering, guard told, no loop -> uncordoning",
     state: st("recovering"),
-    obs: { node: { ready: true }, daemonPodsReady: true },
+    obs: { result: { action: "note-reboot", ok: true } },
     expect: { phase: "uncordoning", action: null, wait: null, report: null },
+  },
+  {
+    name: "recovering, sentinel still there after the reboot -> uncordoning, RebootLoop, no reboot at once",
+    state: st("recovering"),
+    obs: { result: { action: "note-reboot", ok: true, loop: "reboot loop: 1 reboot in a row ..." } },
+    expect: { phase: "uncordoning", action: null, wait: null, report: "RebootLoop" },
+  },
+  {
+    name: "recovering, the guard's count could not be written -> retry",
+    state: st("recovering"),
+    obs: { result: { action: "note-reboot", ok: false, error: "nodes is forbidden" } },
+    expect: { phase: "recovering", action: null, wait: "ms", report: "SafetyRecordFailed" },
+  },
+  {
+    name: "recovering, health gate timed out on a Ready node -> a failed reboot for the breaker",
+    state: st("recovering"),
+    obs: { now: T + 600_000, health: timedOut(true) },
+    expect: { phase: "recovering", action: "record-failure", wait: null, report: "RecoveryIncomplete" },
+  },
+  {
+    name: "recovering, never came back Ready -> a failed reboot for the breaker",
+    state: st("recovering"),
+    obs: { now: T + 600_000, health: timedOut(false) },
+    expect: { phase: "recovering", action: "record-failure", wait: null, report: "RecoveryIncomplete" },
+  },
+  {
+    name: "recovering, failure recorded -> look once more, at once",
+    state: st("recovering"),
+    obs: { result: { action: "record-failure", ok: true } },
+    expect: { phase: "recovering", action: null, wait: null, report: null },
+  },
+  {
+    name: "recovering, failure recorded and the breaker opened -> CircuitBreakerOpen",
+    state: st("recovering"),
+    obs: { result: { action: "record-failure", ok: true, opened: "circuit breaker: 2 failed reboots ..." } },
+    expect: { phase: "recovering", action: null, wait: null, report: "CircuitBreakerOpen" },
+  },
+  {
+    name: "recovering, the failure could not be recorded -> retry, holding the slot",
+    state: st("recovering"),
+    obs: { result: { action: "record-failure", ok: false, error: "leases is forbidden" } },
+    expect: { phase: "recovering", action: null, wait: "ms", report: "SafetyRecordFailed" },
+  },
+  {
+    name: "recovering, timed out and recorded, node Ready -> on to the guard, then uncordon and release",
+    state: st("recovering", { failureRecorded: true }),
+    obs: { now: T + 600_000, health: timedOut(true), sentinel: notReq },
+    expect: { phase: "recovering", action: "note-reboot", wait: null, report: null },
+  },
+  {
+    name: "recovering, timed out and recorded, node not Ready -> keeps its slot, as a NotReady holder does",
+    state: st("recovering", { failureRecorded: true }),
+    obs: { now: T + 600_000, health: timedOut(false) },
+    expect: { phase: "recovering", action: null, wait: "ms", report: null },
   },
   {
     name: "recovering, a slot lost after the reboot -> ignored, the node comes back",
     state: st("recovering"),
-    obs: { node: { ready: true }, daemonPodsReady: true, slotLost: "its Lease was deleted" },
-    expect: { phase: "uncordoning", action: null, wait: null, report: null },
+    obs: { health: healthy, sentinel: req, slotLost: "its Lease was deleted" },
+    expect: { phase: "recovering", action: "note-reboot", wait: null, report: null },
   },
   // uncordoning
   {

@@ -19,7 +19,6 @@ export const CFG: MachineConfig = {
   rebootDelayMs: 0,
   releaseDelayMs: 0,
   rebootTimeoutMs: 60_000,
-  recoveryTimeoutMs: 600_000,
   dryRun: false,
 };
 export const T = 1_000_000;
@@ -31,12 +30,24 @@ export const st = (phase: Phase, extra: Partial<State> = {}): State => ({
   ...extra,
 });
 export const clear = { clear: true as const };
-export const blocked = (reason: "window" | "alert" | "pod" | "pdb") => ({
+export const blocked = (reason: "window" | "alert" | "pod" | "pdb" | "reboot-loop") => ({
   clear: false as const,
   reason,
   message: `blocked by ${reason}`,
 });
 export const req = { required: true };
+/** Health gate verdicts (lib/safety/health.ts). */
+export const healthy = { state: "healthy" as const };
+export const unhealthy = {
+  state: "waiting" as const,
+  waitingFor: ["DaemonSet pods to be Ready: kube-system/cni"],
+};
+export const timedOut = (nodeReady: boolean) => ({
+  state: "timed-out" as const,
+  nodeReady,
+  why:
+    "not healthy within --recovery-timeout (10m0s) after the reboot: still waiting for the node to be Ready",
+});
 export const notReq = { required: false };
 
 export interface Expected {

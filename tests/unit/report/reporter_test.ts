@@ -1,70 +1,11 @@
 import assert from "node:assert/strict";
 import type { Kube } from "../../../lib/kube/mod.ts";
 import { Logger } from "../../../lib/log.ts";
-import type { Phase, Report } from "../../../lib/machine/mod.ts";
 import { IN_PROGRESS, MOST_RECENT } from "../../../lib/report/annotations.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
-import { Reporter, type ReporterConfig } from "../../../lib/report/reporter.ts";
+import { Reporter } from "../../../lib/report/reporter.ts";
 import { fakeKube } from "./fake_kube.ts";
-
-const CONFIG: ReporterConfig = {
-  nodeId: "n1",
-  dryRun: false,
-  annotateNodes: true,
-  notifyUrl: "generic+https://hooks.example.com/h",
-  notifyTimeout: 2_000,
-  messageTemplateDrain: "Draining node %s",
-  messageTemplateReboot: "Rebooting node %s",
-  messageTemplateUncordon: "Node %s rebooted & uncordoned successfully!",
-  slackChannel: "",
-  slackUsername: "kured",
-};
-
-function setup(config: Partial<ReporterConfig> = {}, kube = fakeKube()) {
-  const sent: { url: string; body: { title: string; message: string } }[] = [];
-  const fetchFake: typeof fetch = (input, init) => {
-    sent.push({ url: String(input), body: JSON.parse(String(init?.body)) });
-    return Promise.resolve(new Response("ok"));
-  };
-  const lines: string[] = [];
-  const log = new Logger({ format: "json", node: "n1", sink: (l) => lines.push(l) });
-  const metrics = new Metrics("n1", { defaultMetrics: false });
-  let now = new Date("2026-03-01T10:00:00Z");
-  const reporter = new Reporter({
-    config: { ...CONFIG, ...config },
-    kube: kube.kube,
-    log,
-    metrics,
-    fetch: fetchFake,
-    now: () => now,
-  });
-  return {
-    f: kube,
-    reporter,
-    metrics,
-    sent,
-    lines,
-    advance(ms: number) {
-      now = new Date(now.getTime() + ms);
-    },
-  };
-}
-
-const step = (
-  r: Reporter,
-  phase: Phase,
-  reason: Report["reason"],
-  message: string,
-  extra: Partial<Report> = {},
-) => {
-  r.phaseChanged(phase);
-  r.report({ reason, message, ...extra }, phase);
-};
-
-function metric(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { CONFIG, metric, setup, step } from "./reporter_support.ts";
 
 Deno.test("Reporter: one cycle fans out to Events, condition, annotations, notifications and metrics in order", async () => {
   const s = setup();

@@ -60,6 +60,13 @@ Deno.test("health: the Ready streak must last --post-reboot-ready-for; the verdi
   );
 });
 
+Deno.test("health: a streak that would end after --recovery-timeout is looked at again at the timeout", () => {
+  const v = judgeHealth(base({ readyForMs: 10 * MIN, recoveryTimeoutMs: 8 * MIN }));
+  assert.equal(v.state === "waiting" && v.retryAtMs, T0 + 8 * MIN);
+  const late = judgeHealth(base({ readyForMs: 10 * MIN, recoveryTimeoutMs: 8 * MIN, nowMs: T0 + 8 * MIN }));
+  assert.equal(late.state, "timed-out");
+});
+
 Deno.test("health: a Ready condition older than the reboot counts from the reboot only", () => {
   // The kubelet came back so fast that its Ready condition never changed: lastTransitionTime is yesterday.
   const v = judgeHealth(
@@ -84,8 +91,24 @@ Deno.test("health: past --recovery-timeout the verdict is a failure that says wh
   const v = judgeHealth(base({ node: node(false, T0), nowMs: T0 + 10 * MIN }));
   assert.deepEqual(v, {
     state: "timed-out",
+    nodeReady: false,
     why:
       "not healthy within --recovery-timeout (10m0s) after the reboot: still waiting for the node to be Ready",
+  });
+  // A Ready node whose DaemonSet pods, or something unreadable, never came right: nodeReady says it apart.
+  const pods = judgeHealth(
+    base({
+      nowMs: T0 + 10 * MIN,
+      podsOnNode: [dsPod("cni-a", false)],
+      unreadable: ["ReplicaSet shop/web: HTTP 403"],
+    }),
+  );
+  assert.deepEqual(pods, {
+    state: "timed-out",
+    nodeReady: true,
+    why:
+      "not healthy within --recovery-timeout (10m0s) after the reboot: still waiting for DaemonSet pods to be " +
+      "Ready: kube-system/cni-a; ReplicaSet shop/web: HTTP 403 to be readable",
   });
   // Healthy wins over a late look: the timeout only applies while something is missing.
   assert.deepEqual(judgeHealth(base({ nowMs: T0 + 60 * MIN })), { state: "healthy" });
