@@ -7,7 +7,6 @@
 import { startCluster } from "../tests/harness/mod.ts";
 import { installKreboot } from "../tests/e2e/support.ts";
 import {
-  auditRequests,
   type BenchOptions,
   type BenchResult,
   bounded,
@@ -16,10 +15,9 @@ import {
   median,
   row,
   sec,
-  serviceAccountUser,
 } from "./common.ts";
 import { KUBELET_DELAY_MS, measureCycle, prepareNode, rollout } from "./makespan.ts";
-import { cycleSteps, handovers, slotSpans, slotTimes } from "./rollout.ts";
+import { cycleSteps, daemonRequests, handovers, slotSpans, slotTimes } from "./rollout.ts";
 
 const BENCH = "groups";
 const LABEL = "topology.kubernetes.io/zone";
@@ -97,9 +95,7 @@ export async function groups(o: BenchOptions): Promise<BenchResult> {
     "",
     "info",
   ));
-  const reqs =
-    (await auditRequests(cluster.cp.auditLogPath!, serviceAccountUser(install.namespace, install.dsName)))
-      .filter((r) => r.at >= auditFrom - 1_000);
+  const reqs = await daemonRequests(cluster, install, auditFrom);
   rows.push(row(
     BENCH,
     `N=${n}: API requests of all daemons per node cycle (start-up included)`,

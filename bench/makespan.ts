@@ -7,7 +7,6 @@
 import { type Daemon, startCluster, type TestCluster } from "../tests/harness/mod.ts";
 import { type Install, installKreboot } from "../tests/e2e/support.ts";
 import {
-  auditRequests,
   type BenchOptions,
   type BenchResult,
   bounded,
@@ -16,11 +15,10 @@ import {
   median,
   row,
   sec,
-  serviceAccountUser,
   sleep,
   until,
 } from "./common.ts";
-import { cycleSteps, handovers, monitorRollout, slotSpans, slotTimes } from "./rollout.ts";
+import { cycleSteps, daemonRequests, handovers, monitorRollout, slotSpans, slotTimes } from "./rollout.ts";
 
 const BENCH = "makespan";
 const PERIOD = "1m";
@@ -204,9 +202,7 @@ export async function makespan(o: BenchOptions): Promise<BenchResult> {
       "",
       "info",
     ));
-    const reqs =
-      (await auditRequests(cluster.cp.auditLogPath!, serviceAccountUser(install.namespace, install.dsName)))
-        .filter((r) => r.at >= auditFrom - 1_000);
+    const reqs = await daemonRequests(cluster, install, auditFrom);
     rows.push(row(
       BENCH,
       `N=${n}, --concurrency=${conc}: API requests of all daemons per node cycle (start-up included)`,

@@ -5,6 +5,8 @@
  */
 import { decodeSlot, LOCK_LABEL } from "../lib/lock/slots.ts";
 import type { Daemon, TestCluster } from "../tests/harness/mod.ts";
+import type { Install } from "../tests/e2e/support.ts";
+import { auditRequests, serviceAccountUser } from "./common.ts";
 
 export interface RolloutMonitor {
   /** performance.now() of the last slot release seen and of the last uncordon seen. */
@@ -123,4 +125,10 @@ export function slotSpans(steps: readonly CycleSteps[], t0Epoch: number): string
   const rel = (t: number | undefined) => t === undefined ? "?" : ((t - t0Epoch) / 1000).toFixed(1);
   return [...steps].sort((a, b) => (a.acquired ?? 0) - (b.acquired ?? 0))
     .map((s) => `${rel(s.acquired)}→${rel(s.released)}`).join(", ");
+}
+
+/** The requests of an install's daemons (its ServiceAccount) from `fromEpoch` on (1 s early), by the audit log. */
+export async function daemonRequests(cluster: TestCluster, install: Install, fromEpoch: number) {
+  const user = serviceAccountUser(install.namespace, install.dsName);
+  return (await auditRequests(cluster.cp.auditLogPath!, user)).filter((r) => r.at >= fromEpoch - 1_000);
 }
