@@ -237,7 +237,7 @@ export class RebootLock {
    * (an acquisition) counts the group's nodes when a percentage needs them and looks up the holders of the
    * slots it could take; otherwise nothing is requested.
    */
-  async #plan(req: AcquireRequest, fresh: boolean): Promise<{ me: Contender; plan: Plan }> {
+  async #plan(req: AcquireRequest, fresh: boolean, lookUp = fresh): Promise<{ me: Contender; plan: Plan }> {
     const mine = this.#view.queue.get(this.#o.node);
     const base = contenderFor(this.#o.node, this.#o.groupLabel, req, {
       ...(this.#me ? { group: this.#me.group } : {}),
@@ -275,7 +275,7 @@ export class RebootLock {
     // holder seems gone or silent, or for the first in line, whom a holder found gone would let go. A node
     // further back would stay in line whatever it found: with thousands waiting, that is most of them.
     let p = await planFrom(false);
-    if (fresh && (unverified(p) || (p.turn.kind !== "go" && p.position <= HEAD_OF_LINE))) {
+    if (lookUp && (unverified(p) || (p.turn.kind !== "go" && p.position <= HEAD_OF_LINE))) {
       p = await planFrom(true);
     }
     this.#o.onGroupSlots?.({
@@ -361,7 +361,7 @@ export class RebootLock {
         watch: this.#watch,
         now: this.#o.now,
         cap: this.#o.maxConcurrencyTotal > 0,
-        plan: () => this.#plan({}, false).then((r) => r.plan),
+        plan: (lookUp) => this.#plan({}, false, lookUp).then((r) => r.plan),
         paused: () => this.pauseState().paused,
         holding: () => this.#slots.group !== undefined,
         passedOver: () => {

@@ -14,8 +14,11 @@ export interface WaitDeps {
   now: () => number;
   /** Whether `--max-concurrency-total` is set (then the total-cap slots' holders matter too). */
   cap: boolean;
-  /** The plan from what is seen now, without requests. */
-  plan(): Promise<Plan>;
+  /**
+   * The plan from what is seen now. `lookUp`: the first in line judge the holders from their watches on the
+   * holders' Nodes, and read a Node whose watch says nothing (it was deleted while no watch was open).
+   */
+  plan(lookUp: boolean): Promise<Plan>;
   paused(): boolean;
   /** Whether this node holds a slot (then the caller has something to do). */
   holding(): boolean;
@@ -30,10 +33,17 @@ export async function waitForTurn(d: WaitDeps, signal: AbortSignal, maxMs: numbe
   const deadline = d.now() + maxMs;
   for (;;) {
     const wasPaused = d.paused();
-    const p = await d.plan();
+    let p = await d.plan(false);
     if (d.holding() || d.passedOver() || (!wasPaused && p.turn.kind === "go")) return "changed";
-    // A deleted holder frees its slot at once: the first in line watch the holders' Nodes.
-    d.watch.watchNodes(p.position <= HEAD_OF_LINE ? watchedHolders(p, d.cap) : []);
+    // A deleted holder frees its slot at once: the first in line watch the holders' Nodes, and judge them from
+    // those watches. A Node deleted while no watch was open (an API server outage) never shows up on one: its
+    // watch stays silent, and then it is read.
+    const head = p.position <= HEAD_OF_LINE;
+    d.watch.watchNodes(head ? watchedHolders(p, d.cap) : []);
+    if (head) {
+      p = await d.plan(true);
+      if (!wasPaused && p.turn.kind === "go") return "changed";
+    }
     const now = d.now();
     let wakeAt = Infinity;
     for (const v of [...p.holders, ...(d.cap ? p.totalHolders : [])]) {

@@ -269,3 +269,18 @@ Deno.test("queue: only the first in line look the holder's Node up when they try
   store.nodes.delete("h");
   assert.ok((await waiters[0]!.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired);
 });
+
+Deno.test("queue: the first in line finds a holder Node deleted while no watch was open, and goes", async () => {
+  const store = new FakeLeaseStore({ nodes: ["h", "w1"] });
+  assert.ok((await lockOn(store, "h").tryAcquire(cordoning)).acquired);
+  const w1 = lockOn(store, "w1");
+  assert.equal((await w1.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
+  // Gone without an event this node could see (its watches were not open then, e.g. the API server was away).
+  store.nodes.delete("h");
+  const ac = new AbortController();
+  const t0 = Date.now();
+  assert.equal(await w1.waitForChance(ac.signal, 10_000), "changed");
+  assert.ok(Date.now() - t0 < 3_000, "the silent watch costs a moment, then the Node is read");
+  assert.ok((await w1.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired);
+  w1.stopWatching();
+});
