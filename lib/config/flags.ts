@@ -688,7 +688,7 @@ export const FLAGS: readonly Flag[] = [
     "groupLabel",
     "group-label",
     stringFlag(
-      "Not in effect yet: the daemon refuses to start with it set. Node label whose values form groups that reboot independently, each with its own slots, --concurrency and budgets (e.g. topology.kubernetes.io/zone); nodes without it form one group. Empty = all nodes are one group.",
+      "Node label whose values form groups that reboot independently, each with its own slots, --concurrency and budgets (e.g. topology.kubernetes.io/zone); nodes without it form one group. Empty = all nodes are one group.",
       "",
       (s) => (s === "" ? s : nodeLabelKey(s)),
     ),
@@ -698,7 +698,7 @@ export const FLAGS: readonly Flag[] = [
     "maxConcurrencyTotal",
     "max-concurrency-total",
     intFlag(
-      "Not in effect yet: the daemon refuses to start with it set. At most this many nodes reboot at the same time across all groups; 0 = no cap beyond each group's own.",
+      "At most this many nodes reboot at the same time across all groups; 0 = no cap beyond each group's own.",
       0,
       0,
       Number.MAX_SAFE_INTEGER,
@@ -709,7 +709,7 @@ export const FLAGS: readonly Flag[] = [
     "budgets",
     "budget",
     specListFlag(
-      "Not in effect yet: the daemon refuses to start with it set. Repeatable. A reboot budget: nodes=N or nodes=P% (of the group's nodes, rounded up), optionally group=VALUE (of --group-label; empty = nodes without it) and schedule=CRON,duration=DUR[,tz=ZONE] for when it applies. Of a group's active budgets the most restrictive wins; --concurrency applies while none is active.",
+      "Repeatable. A reboot budget: nodes=N or nodes=P% (of the group's nodes, rounded up), optionally group=VALUE (of --group-label; empty = nodes without it) and schedule=CRON,duration=DUR[,tz=ZONE] for when it applies. Of a group's active budgets the most restrictive wins; --concurrency applies while none is active.",
       parseBudgetSpec,
       formatBudgetSpec,
     ),
