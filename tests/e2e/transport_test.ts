@@ -408,11 +408,12 @@ Deno.test("transport e2e: the lean Kube port against the real apiserver", async 
     ac.abort();
     await running;
     assert.deepEqual(errors, [], "410 is not an error to report");
-    const watches = await audited(c, "watch", leasePath(ns));
-    assert.ok(
-      Number(watches.at(-1)?.get("resourceVersion")) > 1,
-      "after the list, watching from its version",
-    );
+    // After the list, the watch goes on from the list's version. The audit log has a watch once it ended
+    // (stage ResponseComplete), a moment after the abort: wait for it.
+    await eventually("the watch from the list's version in the audit log", 10_000, async () => {
+      const watches = await audited(c, "watch", leasePath(ns));
+      return Number(watches.at(-1)?.get("resourceVersion")) > 1 ? true : undefined;
+    }, 500);
     assert.equal((await audited(c, "list", leasePath(ns))).length, 1, "one fresh list");
   });
 
