@@ -38,9 +38,10 @@ import { type DrainKube, PodRequests } from "./requests.ts";
 import { describeState, type PodState, settleTerminating, track, type Tracked } from "./tracked.ts";
 
 export type { DrainKube };
-
-const DEFAULT_SETTLE_MS = 2_000;
 export type { DrainOptions, DrainResult, EvictionResult } from "./options.ts";
+
+/** See `DrainOptions.settleMs`. */
+const DEFAULT_SETTLE_MS = 2_000;
 
 /** Drains `node`. Never throws for API errors; the result says what went wrong and which pods remain. */
 export async function drain(kube: DrainKube, node: string, opts: DrainOptions): Promise<DrainResult> {
