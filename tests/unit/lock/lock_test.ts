@@ -19,6 +19,16 @@ class Clock {
   }
 }
 
+/** Nodes a and b, each with a lock of --lock-ttl=15s on one fake clock; b logs into `lines`. */
+function twoNodesWithTtl() {
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  const clock = new Clock();
+  const lines: string[] = [];
+  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
+  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now, lines });
+  return { store, clock, a, b, lines };
+}
+
 const cordoning = { phase: "cordoning" };
 
 Deno.test("acquire: the first node takes slot 0 (a new Lease); again is re-entrant; a second finds it full", async () => {
@@ -112,11 +122,7 @@ Deno.test("pause: kreboot pause blocks new holders with its reason, kured's anno
 });
 
 Deno.test("TTL: a silent holder loses the slot after --lock-ttl of the observer's time; a renewing one never", async () => {
-  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
-  const clock = new Clock();
-  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
-  const lines: string[] = [];
-  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now, lines });
+  const { store, clock, a, b, lines } = twoNodesWithTtl();
   await a.tryAcquire(cordoning);
   for (let i = 0; i < 6; i++) {
     clock.advance(5_000);
@@ -134,10 +140,7 @@ Deno.test("TTL: a silent holder loses the slot after --lock-ttl of the observer'
 });
 
 Deno.test("TTL: a silent holder whose Node still carries kreboot's cordon keeps the slot (never one node more disrupted)", async () => {
-  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
-  const clock = new Clock();
-  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
-  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now });
+  const { store, clock, a, b } = twoNodesWithTtl();
   await a.tryAcquire(cordoning);
   store.cordoned.add("a"); // a's daemon cordoned the node, then died
   assert.equal((await b.tryAcquire(cordoning)).acquired, false);
@@ -152,10 +155,7 @@ Deno.test("TTL: a silent holder whose Node still carries kreboot's cordon keeps 
 });
 
 Deno.test("blind observer: an outage longer than the TTL is not the holder's silence; it gets a full TTL after", async () => {
-  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
-  const clock = new Clock();
-  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
-  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now });
+  const { store, clock, a, b } = twoNodesWithTtl();
   await a.tryAcquire(cordoning);
   assert.equal((await b.tryAcquire(cordoning)).acquired, false);
   store.setDown(true);
@@ -177,11 +177,7 @@ Deno.test("blind observer: an outage longer than the TTL is not the holder's sil
 });
 
 Deno.test("blind observer: a waiter whose watch broke during the outage gives the holder a full TTL", async () => {
-  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
-  const clock = new Clock();
-  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
-  const lines: string[] = [];
-  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now, lines });
+  const { store, clock, a, b, lines } = twoNodesWithTtl();
   await a.tryAcquire(cordoning);
   assert.equal((await b.tryAcquire(cordoning)).acquired, false);
   const ac = new AbortController();
@@ -210,10 +206,7 @@ Deno.test("an observer that stopped waiting and read nothing during an outage do
   // Seed 3 of the chaos runs: a waiter leaves waiting (its watch live, closed), its gates then fail against the
   // away API server, so it reads no Lease and never goes blind; its first read afterwards must not find the
   // holder (whose daemon could not write either) silent for the whole outage.
-  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
-  const clock = new Clock();
-  const a = lockOn(store, "a", { ttlMs: 15_000, now: clock.now });
-  const b = lockOn(store, "b", { ttlMs: 15_000, now: clock.now });
+  const { store, clock, a, b } = twoNodesWithTtl();
   await a.tryAcquire(cordoning);
   assert.equal((await b.tryAcquire(cordoning)).acquired, false);
   const ac = new AbortController();
