@@ -206,7 +206,7 @@ Deno.test("an observer that stopped waiting and read nothing during an outage do
   // Seed 3 of the chaos runs: a waiter leaves waiting (its watch live, closed), its gates then fail against the
   // away API server, so it reads no Lease and never goes blind; its first read afterwards must not find the
   // holder (whose daemon could not write either) silent for the whole outage.
-  const { store, clock, a, b } = twoNodesWithTtl();
+  const { clock, a, b } = twoNodesWithTtl();
   await a.tryAcquire(cordoning);
   assert.equal((await b.tryAcquire(cordoning)).acquired, false);
   const ac = new AbortController();
