@@ -163,11 +163,13 @@ export class RebootLoop {
         if (keeper.lost !== undefined) obs.slotLost = keeper.lost;
         const d = decide(this.#state, obs, this.#o.machine);
         this.#enter(d);
-        // No longer required: give up the place in line (only a node that has one asks the API server).
+        // No longer required, or held back by a gate: give up the place in line (only a node that has one asks
+        // the API server), so the nodes behind it need not wait out its grace (lib/queue). A node held back
+        // keeps its `requiredSince`, so it is back in its old place once the gate clears.
         const s = obs.sentinel;
-        if (this.#state.phase === "idle" && s && !s.required && !s.error && this.#p.lock.queued) {
-          await this.#p.lock.leaveQueue();
-        }
+        const notRequired = this.#state.phase === "idle" && s && !s.required && !s.error;
+        const heldBack = this.#state.phase === "required" && obs.gate?.clear === false;
+        if ((notRequired || heldBack) && this.#p.lock.queued) await this.#p.lock.leaveQueue();
         await keeper.track(this.#state.phase);
         const guarded = GUARDED_PHASES.has(this.#state.phase);
         if (guarded && keeper.lost !== undefined) {

@@ -38,6 +38,13 @@ export interface DrainHooks {
   beforeEvicting?(pods: readonly Pod[]): Promise<void>;
 }
 
+/**
+ * How old the pre-flight's list of pods may be for the drain to start from it: it runs in `cordoning`, right
+ * before the cordon, so under a normal load the drain begins well within this; with a long `--drain-delay` in
+ * between, the drain lists afresh. Pods bound after the list are found by the drain's first wait-poll.
+ */
+const PREFLIGHT_PODS_FRESH_MS = 5_000;
+
 /** The configured steps on this node; the loop reaches them through its ports. */
 export class OwnNode {
   #kube: Kube;
@@ -45,6 +52,8 @@ export class OwnNode {
   #log: Logger;
   #hooks: DrainHooks;
   #known: KnownNode | undefined;
+  /** The pods the last pre-flight listed, and when: the drain right after it starts from them. */
+  #listed: { pods: readonly Pod[]; atMs: number } | undefined;
 
   /** `known`: the Node as the daemon follows it (lib/node_control/watch.ts), for a first write without a read. */
   constructor(kube: Kube, config: Config, log: Logger, hooks: DrainHooks = {}, known?: KnownNode) {
@@ -63,7 +72,15 @@ export class OwnNode {
     return preflight(this.#kube, this.#node, {
       podSelector: this.#c.drainPodSelector,
       skipWaitForDeleteTimeoutSeconds: this.#c.skipWaitForDeleteTimeout,
+      listed: (pods) => (this.#listed = { pods, atMs: Date.now() }),
     });
+  }
+
+  /** The pre-flight's pods when it listed them moments ago (it runs right before the cordon); once. */
+  #freshlyListed(): readonly Pod[] | undefined {
+    const l = this.#listed;
+    this.#listed = undefined;
+    return l && Date.now() - l.atMs <= PREFLIGHT_PODS_FRESH_MS ? l.pods : undefined;
   }
 
   /** kured's `--prefer-no-schedule-taint`: on while a reboot is pending, off otherwise. True when it changed. */
@@ -103,12 +120,14 @@ export class OwnNode {
 
   async drain(signal: AbortSignal): Promise<{ ok: true } | { ok: false; error: string }> {
     const t0 = performance.now();
+    const pods = this.#freshlyListed();
     const r = await drain(this.#kube, this.#node, {
       log: this.#log,
       gracePeriodSeconds: this.#c.drainGracePeriod,
       timeoutMs: this.#c.drainTimeout,
       skipWaitForDeleteTimeoutSeconds: this.#c.skipWaitForDeleteTimeout,
       podSelector: this.#c.drainPodSelector,
+      ...(pods ? { pods } : {}),
       signal,
       disableEvictionAfterMs: this.#c.drainDisableEvictionAfter,
       onEviction: (result) => this.#hooks.onEviction?.(result),

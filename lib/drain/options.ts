@@ -15,6 +15,12 @@ export interface DrainOptions {
   skipWaitForDeleteTimeoutSeconds: number;
   /** `--drain-pod-selector`; "" = every pod. */
   podSelector: string;
+  /**
+   * The node's pods as listed moments ago with the same selector (the pre-flight's, right before the cordon),
+   * instead of a list of the drain's own. A pod bound since then is found by the first wait-poll and drained
+   * like any late pod.
+   */
+  pods?: readonly Pod[];
   /** Stops the drain (daemon shutdown); the result then says `ok: false`. */
   signal?: AbortSignal;
   /** Called once per eviction/delete outcome, for metrics. */

@@ -5,6 +5,7 @@
  * is cordoned, no slot is held, and the message names the pod and the PDB. A budget that allows 1 passes even
  * when several of its pods live here: the drain evicts them one after the other as the budget recovers.
  */
+import type * as k8s from "@kubernetes/client-node";
 import { describeApiError, type Kube } from "../kube/mod.ts";
 import { blocked, cannotCheck, CLEAR, type GateResult, listNames } from "../gates/gate.ts";
 import { listNodePods, listPdbs } from "./list.ts";
@@ -18,6 +19,8 @@ export interface PreflightOptions {
   podSelector: string;
   /** `--skip-wait-for-delete-timeout` in seconds. */
   skipWaitForDeleteTimeoutSeconds: number;
+  /** Told of the pods it listed: the drain that follows at once starts from them instead of a list of its own. */
+  listed?: (pods: readonly k8s.V1Pod[]) => void;
   now?: () => Date;
 }
 
@@ -29,6 +32,7 @@ export async function preflight(
   let refusals: string[];
   try {
     const pods = await listNodePods(kube, node, opts.podSelector);
+    opts.listed?.(pods);
     const { evict } = selectPodsToDrain(pods, opts, (opts.now ?? (() => new Date()))());
     const pdbs = await listPdbs(kube, new Set(evict.map((p) => p.metadata?.namespace ?? "")));
     refusals = evict.flatMap((pod) => {

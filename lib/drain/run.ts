@@ -94,9 +94,9 @@ class DrainRun {
       }, this.#o.timeoutMs)
       : undefined;
     try {
-      let pods: Pod[];
+      let pods: readonly Pod[];
       try {
-        pods = await listNodePods(this.#kube, this.#node, this.#o.podSelector);
+        pods = this.#o.pods ?? await listNodePods(this.#kube, this.#node, this.#o.podSelector);
       } catch (e) {
         return this.#fail(`cannot list the pods on node ${this.#node}: ${describeApiError(e)}`);
       }
@@ -359,6 +359,10 @@ class DrainRun {
     const settleMs = this.#o.settleMs ?? DEFAULT_SETTLE_MS;
     const every = this.#o.progressIntervalMs ?? 5_000;
     let lastProgress = performance.now();
+    // The first look comes at the settle point: evictions take a moment to turn into deletions, and no list
+    // before that point can end the drain.
+    const unsettled = () => settleMs - (performance.now() - this.#startedAt);
+    while (unsettled() > 0 && !signal.aborted) await sleep(unsettled(), signal);
     while (!signal.aborted) {
       let listed = false;
       const listSentAt = performance.now();

@@ -7,6 +7,7 @@
  */
 import { afterRelease, failureRecorded } from "./restoring.ts";
 import { go, NOW, stay } from "./step.ts";
+import type { Report } from "./reports.ts";
 import type { Decision, MachineConfig, Observation, State } from "./types.ts";
 
 export function cordoning(state: State, obs: Observation, cfg: MachineConfig): Decision {
@@ -21,23 +22,22 @@ export function cordoning(state: State, obs: Observation, cfg: MachineConfig): D
     return drainFailed(state, now, `cordon failed: ${r.error}`, cfg);
   }
   if (r?.action === "release") return afterRelease(state, now, r);
+  // Nothing was written yet, so the slot goes straight back; after a restart, the earlier process's cordon,
+  // taint and labels (if it got that far) are undone first.
+  const giveBack = (report: Report): Decision =>
+    state.resumed
+      ? go(state, "retreating", now, { wait: NOW, report })
+      : stay(state, { action: { type: "release" }, wait: NOW, report });
   const s = obs.sentinel;
   if (s && !s.error && !s.required) {
-    return stay(state, {
-      action: { type: "release" },
-      wait: NOW,
-      report: { reason: "RebootNotRequired", message: "reboot no longer required; giving the slot back" },
+    return giveBack({
+      reason: "RebootNotRequired",
+      message: "reboot no longer required; giving the slot back",
     });
   }
   const g = obs.gate;
-  if (g && !g.clear) {
-    // Blocked after taking the slot: never hold a slot while blocked.
-    return stay(state, {
-      action: { type: "release" },
-      wait: NOW,
-      report: { reason: "RebootBlocked", message: g.message, blockReason: g.reason },
-    });
-  }
+  // Blocked after taking the slot: never hold a slot while blocked.
+  if (g && !g.clear) return giveBack({ reason: "RebootBlocked", message: g.message, blockReason: g.reason });
   return stay(state, { action: { type: "cordon" }, wait: NOW });
 }
 

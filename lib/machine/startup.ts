@@ -89,13 +89,17 @@ export function startup(state: State, obs: Observation): Decision {
     });
   }
   const phase = resumeWithoutReboot(slot.phase);
-  return go(state, phase, now, {
+  const d = go(state, phase, now, {
     wait: NOW,
     report: {
       reason: "Resumed",
       message: `holding a slot in phase ${slot.phase} without a reboot; resuming at ${phase}`,
     },
   });
+  // The daemon may have died after the cordon (or the taint and labels before it) and before `draining` was
+  // recorded: if cordoning now gives the slot back, it undoes those first.
+  if (phase === "cordoning") d.state = { ...d.state, resumed: true };
+  return d;
 }
 
 /** Where a restarted daemon that holds a slot but did not reboot (or cannot tell) picks up. */

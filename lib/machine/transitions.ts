@@ -52,7 +52,11 @@ export const TRANSITIONS: readonly Transition[] = [
   // Holding a slot, not rebooted yet (the guarded phases).
   { from: "cordoning", to: "draining", when: "cordoned" },
   { from: "cordoning", to: "idle", when: "gave the slot back: blocked, or no reboot needed any more" },
-  { from: "cordoning", to: "retreating", when: "the cordon failed, or the slot was lost" },
+  {
+    from: "cordoning",
+    to: "retreating",
+    when: "the cordon failed, the slot was lost, or (restarted here) blocked or no reboot needed any more",
+  },
   { from: "cordoning", to: "reboot-delay", when: "the cordon failed, with --force-reboot" },
   { from: "draining", to: "reboot-delay", when: "drained, or the drain failed with --force-reboot" },
   { from: "draining", to: "retreating", when: "the drain failed, or the slot was lost" },

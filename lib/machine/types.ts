@@ -29,6 +29,11 @@ export interface State {
   triedOnWake?: boolean;
   /** This phase's failed reboot is on the circuit breaker's record (it is recorded once). */
   failureRecorded?: boolean;
+  /**
+   * Entered by a restart (`startup`): an earlier process may already have written what the phase's action
+   * writes (in `cordoning`: the taint, the labels, the cordon), so giving up goes through `retreating`.
+   */
+  resumed?: boolean;
 }
 
 export function initialState(now: number): State {

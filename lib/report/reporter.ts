@@ -30,6 +30,7 @@ import {
 import { NodeAnnotator } from "./annotations.ts";
 import { conditionFor, conditionPatch, findCondition, type RebootCondition } from "./condition.ts";
 import { EventRecorder } from "./events.ts";
+import { CONDITION_SETTLE_MS, Settling } from "./settling.ts";
 import type { Metrics } from "./metrics.ts";
 import { formatTemplate, Notifier } from "./notify/send.ts";
 import { withSlackOverrides } from "./notify/url.ts";
@@ -64,6 +65,8 @@ export interface ReporterOptions {
    * nothing is written): lib/node_control/watch.ts `expect`. Not called in a dry run.
    */
   nodeWrites?: (written: Promise<k8s.V1Node | undefined>) => void;
+  /** How long a condition step must stand before it is written; default CONDITION_SETTLE_MS, 0 = at once. */
+  conditionSettleMs?: number;
 }
 
 /** kured's default, which it never used; only a non-default bot name is applied to slack:// URLs. */
@@ -72,6 +75,8 @@ const KURED_SLACK_USERNAME = "kured";
 const MAX_QUEUED = 50;
 
 type PrevCondition = Parameters<typeof conditionPatch>[0];
+/** A condition to write, or a function that decides when its turn comes (undefined: write none). */
+type QueuedCondition = RebootCondition | (() => RebootCondition | undefined);
 
 /** The steps kured notifies about, with the flag that holds each one's message template. */
 const NOTIFY_TEMPLATE: Partial<
@@ -96,12 +101,18 @@ export class Reporter {
   #condition: PrevCondition;
   /** A confirmed reboot whose in-progress annotation waits for the sentinel to be gone. */
   #clearAfterReboot = false;
+  /** Condition steps, each written once it has stood CONDITION_SETTLE_MS. */
+  #conditions: Settling<QueuedCondition>;
 
   /** Throws `NotifyUrlError` when `--notify-url` cannot work. */
   constructor(opts: ReporterOptions) {
     this.#o = opts;
     const c = opts.config;
     this.#node = c.nodeId;
+    this.#conditions = new Settling(
+      opts.conditionSettleMs ?? CONDITION_SETTLE_MS,
+      (c) => this.#queueCondition(c),
+    );
     const now = opts.now ?? (() => new Date());
     this.#events = new EventRecorder(opts.kube, {
       node: this.#node,
@@ -136,7 +147,7 @@ export class Reporter {
     this.#updateMetrics(r);
     this.#event(r.reason, r.message, type, phase);
     const cond = conditionFor(r);
-    if (cond) this.#enqueueCondition(cond);
+    if (cond) this.#conditions.put(cond);
     if (this.#o.config.annotateNodes) this.#annotate(r);
     this.#notify(r);
   }
@@ -159,7 +170,7 @@ export class Reporter {
     this.#o.metrics.setDrainBlocked(blockedPodCounts(blockers));
     if (blockers.length === 0) {
       this.#o.log.info("no pod blocks the drain any more");
-      this.#enqueueCondition(() =>
+      this.#conditions.put(() =>
         this.#condition?.reason === DRAIN_BLOCKED_REASON
           ? { status: "True", state: "Draining", message: "draining node" }
           : undefined
@@ -169,7 +180,7 @@ export class Reporter {
     const message = drainBlockedMessage(blockers);
     this.#o.log.warn(message, { reason: DRAIN_BLOCKED_REASON });
     this.#event(DRAIN_BLOCKED_REASON, message, "Warning", "draining");
-    this.#enqueueCondition({ status: "True", state: DRAIN_BLOCKED_REASON, message });
+    this.#conditions.put({ status: "True", state: DRAIN_BLOCKED_REASON, message });
   }
 
   /**
@@ -217,6 +228,7 @@ export class Reporter {
    * reboot command too: the host going down would cut the `Rebooting` condition a user should see meanwhile.
    */
   async flushWrites(maxMs: number): Promise<void> {
+    this.#conditions.flush();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.#chain, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
     clearTimeout(timer);
@@ -224,6 +236,7 @@ export class Reporter {
 
   /** Waits for queued API writes and notifications in flight (each bounded by its own timeout). */
   async flush(): Promise<void> {
+    this.#conditions.flush();
     await this.#chain;
     await this.#events.flush();
     await this.#notifier.flush();
@@ -303,7 +316,7 @@ export class Reporter {
   }
 
   /** A condition write, announced to `nodeWrites`; a function decides when its turn comes (undefined: none). */
-  #enqueueCondition(cond: RebootCondition | (() => RebootCondition | undefined)): void {
+  #queueCondition(cond: QueuedCondition): void {
     let settle: (node: k8s.V1Node | undefined) => void = () => {};
     const written = new Promise<k8s.V1Node | undefined>((r) => (settle = r));
     if (!this.#o.kube.dryRun) this.#o.nodeWrites?.(written);

@@ -83,10 +83,18 @@ export class HealthCheck {
   }
 
   async judge(confirmedAtMs: number): Promise<HealthVerdict> {
-    const [node, pods] = await Promise.all([
-      this.#o.readNode?.() ?? this.#kube.core.readNode({ name: this.#o.node }),
-      listNodePods(this.#kube, this.#o.node),
-    ]);
+    const node = await (this.#o.readNode?.() ?? this.#kube.core.readNode({ name: this.#o.node }));
+    const base = {
+      rebootConfirmedAtMs: confirmedAtMs,
+      readyForMs: this.#o.readyForMs,
+      recoveryTimeoutMs: this.#o.recoveryTimeoutMs,
+      node,
+    };
+    // The node itself first: while it is not Ready long enough (and the timeout has not come), nothing else
+    // can make the verdict other than "waiting", so the pods and workloads are not read yet.
+    const early = judgeHealth({ ...base, nowMs: this.#o.now?.() ?? Date.now(), podsOnNode: [] });
+    if (early.state === "waiting") return early;
+    const pods = await listNodePods(this.#kube, this.#o.node);
     let workloads: { record: EvictedRecord; objects: WorkloadObjects } | undefined;
     let unreadable: string[] = [];
     if (this.#o.waitForWorkloads) {
@@ -101,11 +109,8 @@ export class HealthCheck {
       unreadable = read.unreadable;
     }
     return judgeHealth({
+      ...base,
       nowMs: this.#o.now?.() ?? Date.now(),
-      rebootConfirmedAtMs: confirmedAtMs,
-      readyForMs: this.#o.readyForMs,
-      recoveryTimeoutMs: this.#o.recoveryTimeoutMs,
-      node,
       podsOnNode: pods,
       workloads,
       unreadable,

@@ -29,8 +29,16 @@ Deno.test(`chaos: ${SEEDS.length} seeded runs end rebooted once, in service, slo
   };
   await Promise.all(Array.from({ length: PARALLEL }, worker));
   const failed = results.filter((r) => !r.ok);
-  const detail = failed.map((r) => `${r.summary}\n${(logs.get(r.seed) ?? []).join("\n")}`).join("\n\n");
-  assert.equal(failed.length, 0, `failed seeds ${failed.map((r) => r.seed).join(",")}:\n${detail}`);
+  // The daemons' logs first and the verdicts last: CI keeps only the tail of a long failure.
+  const logsOfFailed = failed.map((r) => `seed ${r.seed}:\n${(logs.get(r.seed) ?? []).join("\n")}`).join(
+    "\n\n",
+  );
+  const verdicts = failed.map((r) => r.summary).join("\n");
+  assert.equal(
+    failed.length,
+    0,
+    `${logsOfFailed}\n\nfailed seeds ${failed.map((r) => r.seed).join(",")}:\n${verdicts}`,
+  );
   // Each run had its chaos: a node deleted while holding a slot, and kill -9 (a kill that lands during a simulated
   // reboot is skipped, so fewer than scheduled may count).
   for (const r of results) {

@@ -74,6 +74,8 @@ function reporter(kube: Kube, node: string, lines: string[], config: Partial<Rep
     metrics: new Metrics(node, { defaultMetrics: false }),
     // Every repeat is written at once, so the test sees the series without waiting a minute.
     eventIntervalMs: 0,
+    // And every condition step as it comes (the settling is tested in tests/unit/report/reporter_test.ts).
+    conditionSettleMs: 0,
   });
 }
 

@@ -474,14 +474,20 @@ export class SafetyMonitor {
       );
       const left = selectPodsToDrain(pods.items, { skipWaitForDeleteTimeoutSeconds: 0 }, new Date());
       // When each was bound, against when the node was cordoned: a pod bound after the cordon came from a
-      // scheduler that had not seen it yet, and after the drain had listed the node's pods.
+      // scheduler that had not seen it yet, and after the drain had listed the node's pods. One bound after
+      // the reboot command ran (the marker's mtime; the bind time is in whole seconds, so "after" is certain)
+      // is no drain's doing: the daemon had made its last look, and a real host going down takes it along.
       const cordoned = this.#cordonedAt.get(node);
-      const remaining = [...left.evict, ...left.delete].map((p) => {
-        const bound = p.status?.conditions?.find((c) => c.type === "PodScheduled")?.lastTransitionTime;
-        return `${p.metadata?.namespace}/${p.metadata?.name} (bound ${
-          bound ? new Date(bound).toISOString() : "?"
-        })`;
-      });
+      const rebootAt = (await Deno.stat(d.rebootedMarker).catch(() => undefined))?.mtime?.getTime();
+      const boundAt = (p: k8s.V1Pod) => {
+        const t = p.status?.conditions?.find((c) => c.type === "PodScheduled")?.lastTransitionTime;
+        return t ? new Date(t) : undefined;
+      };
+      const remaining = [...left.evict, ...left.delete]
+        .filter((p) => !(rebootAt !== undefined && (boundAt(p)?.getTime() ?? 0) > rebootAt))
+        .map((p) =>
+          `${p.metadata?.namespace}/${p.metadata?.name} (bound ${boundAt(p)?.toISOString() ?? "?"})`
+        );
       if (remaining.length > 0) {
         this.#record(
           "reboot-without-drain",

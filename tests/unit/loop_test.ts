@@ -360,6 +360,22 @@ Deno.test("RebootLoop: the lock is asked with the node's labels and one place in
   assert.ok(!w.calls.includes("acquire"));
 });
 
+Deno.test("RebootLoop: held back by a gate, a waiting node leaves the line and comes back to its old place", async () => {
+  const w = new World();
+  w.slotHolder = "n2";
+  const l = loop(w);
+  await runUntil(w, l, () => w.queue.has("n1"));
+  const since = w.requests[0]?.requiredSinceMs;
+  // Its PDB now allows nothing: in line, it would keep the nodes behind it waiting out its grace.
+  w.gate = { clear: false, reason: "pdb", message: "drain would be refused" };
+  await runUntil(w, l, () => w.calls.includes("leave-queue"));
+  assert.equal(w.queue.has("n1"), false);
+  w.gate = { clear: true };
+  const tries = w.requests.length;
+  await runUntil(w, l, () => w.requests.length > tries && w.queue.has("n1"));
+  assert.equal(w.requests.at(-1)?.requiredSinceMs, since, "the same place in line as before");
+});
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits until `cond` holds (at most 5 s): a loaded machine runs timers late, never early. */
 async function until(cond: () => boolean): Promise<void> {

@@ -64,9 +64,13 @@ class FakeCluster {
     if (pod?.metadata && !pod.metadata.deletionTimestamp) pod.metadata.deletionTimestamp = new Date();
   }
 
+  /** How many lists of the node's pods were made. */
+  lists = 0;
+
   readonly core = {
     listPodForAllNamespaces: (p: { fieldSelector?: string }) => {
       assert.equal(p.fieldSelector, "spec.nodeName=n1");
+      this.lists++;
       for (const [key, pod] of this.pods) {
         if (!pod.metadata?.deletionTimestamp || (pod.metadata.name ?? "").startsWith("stuck")) continue;
         const n = (this.#seen.get(key) ?? 0) + 1;
@@ -280,6 +284,35 @@ Deno.test("drain: an empty node is drained once the settle time has passed, not 
     took >= 300 && took < 1_500,
     `the drain ended ${Math.round(took)} ms in (settle 300 ms, poll 5 s)`,
   );
+});
+
+Deno.test("drain: started from the pre-flight's pods, pods that go at once cost one list, at the settle point", async () => {
+  const f = new FakeCluster();
+  f.add("a", { owner: "ReplicaSet" });
+  f.add("b", { owner: "ReplicaSet" });
+  f.linger = 0;
+  const pods = [...f.pods.values()];
+  const started = performance.now();
+  const r = await drain(f.kube(), "n1", opts({ pods, settleMs: 200, pollIntervalMs: 20 }));
+  assert.deepEqual(r.ok && r.evicted, 2);
+  assert.equal(f.lists, 1, "no list of its own, and no poll before the settle point");
+  assert.ok(performance.now() - started >= 200);
+  // Without the pre-flight's pods: its own list, then the one at the settle point.
+  const g = new FakeCluster();
+  g.add("a", { owner: "ReplicaSet" });
+  g.linger = 0;
+  assert.deepEqual((await drain(g.kube(), "n1", opts({ settleMs: 200, pollIntervalMs: 20 }))).ok, true);
+  assert.equal(g.lists, 2);
+});
+
+Deno.test("drain: a pod bound after the pre-flight's list is drained too", async () => {
+  const f = new FakeCluster();
+  f.add("a", { owner: "ReplicaSet" });
+  const pods = [...f.pods.values()];
+  f.add("after-the-list", { owner: "ReplicaSet" });
+  const r = await drain(f.kube(), "n1", opts({ pods, settleMs: 50 }));
+  assert.deepEqual(r.ok && r.evicted, 2);
+  assert.deepEqual(f.evictions.map((e) => e.key).sort(), ["ns/a", "ns/after-the-list"]);
 });
 
 Deno.test("drain: skip-wait stops waiting for a pod terminating longer than the limit", async () => {

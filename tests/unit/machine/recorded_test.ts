@@ -89,3 +89,24 @@ Deno.test("killed on the way back without a reboot: finishes the retreat, never 
 Deno.test("what is recorded: the acquisition's phase and the four a restart must tell apart", () => {
   assert.deepEqual([...RECORDED_PHASES].sort(), ["cordoning", "draining", "rebooting", "retreating"]);
 });
+
+Deno.test("a restart in cordoning may follow the cordon: giving the slot back then undoes it first", () => {
+  const resumed = decide(initialState(T), {
+    now: T,
+    slot: { phase: "cordoning", bootId: "a" },
+    node: { ready: true, bootId: "a", cordonedByUs: true },
+  }, CFG);
+  assert.equal(resumed.state.phase, "cordoning");
+  assert.equal(resumed.state.resumed, true);
+  const blocked = { clear: false as const, reason: "pdb" as const, message: "drain would be refused" };
+  const next = decide(resumed.state, { now: T + 1, sentinel: { required: true }, gate: blocked }, CFG);
+  assert.equal(next.state.phase, "retreating", "the cordon of the earlier process is undone");
+  // Taken in this process, nothing was written yet: the slot goes straight back.
+  const fresh = decide({ phase: "required", since: T, rebootAttempts: 0 }, {
+    now: T,
+    result: { action: "acquire", acquired: true },
+  }, CFG);
+  assert.equal(fresh.state.resumed, undefined);
+  const back = decide(fresh.state, { now: T + 1, sentinel: { required: true }, gate: blocked }, CFG);
+  assert.equal(back.action?.type, "release");
+});

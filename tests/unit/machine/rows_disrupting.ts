@@ -24,6 +24,24 @@ export const DISRUPTING: Row[] = [
     expect: { phase: "cordoning", action: "release", wait: null, report: "RebootNotRequired" },
   },
   {
+    name: "cordoning after a restart, blocked -> retreating (an earlier process may have cordoned)",
+    state: st("cordoning", { resumed: true }),
+    obs: { sentinel: req, gate: blocked("pdb") },
+    expect: { phase: "retreating", action: null, wait: null, report: "RebootBlocked" },
+  },
+  {
+    name: "cordoning after a restart, sentinel gone -> retreating",
+    state: st("cordoning", { resumed: true }),
+    obs: { sentinel: notReq, gate: clear },
+    expect: { phase: "retreating", action: null, wait: null, report: "RebootNotRequired" },
+  },
+  {
+    name: "cordoning after a restart, gates clear -> cordon (kept for the cordon's sake)",
+    state: st("cordoning", { resumed: true }),
+    obs: { sentinel: req, gate: clear },
+    expect: { phase: "cordoning", action: "cordon", wait: null, report: null },
+  },
+  {
     name: "cordoning, released -> idle",
     state: st("cordoning"),
     obs: { result: { action: "release", ok: true } },

@@ -80,6 +80,7 @@ Deno.test("Reporter: the DrainBlocked condition writes are announced to the node
     log: new Logger({ format: "json", node: "n1", sink: () => {} }),
     metrics: new Metrics("n1", { defaultMetrics: false }),
     nodeWrites: (w) => writes.push(w),
+    conditionSettleMs: 0,
   });
   step(reporter, "draining", "Draining", "draining node");
   const blocker = { kind: "namespace-terminating", pod: "gone/x", namespace: "gone" } as const;

@@ -35,6 +35,8 @@ export function setup(config: Partial<ReporterConfig> = {}, kube = fakeKube()) {
     metrics,
     fetch: fetchFake,
     now: () => now,
+    // Each step written as it comes; reporter_test.ts tests the settling itself.
+    conditionSettleMs: 0,
   });
   return {
     f: kube,

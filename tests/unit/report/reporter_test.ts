@@ -324,6 +324,7 @@ Deno.test("Reporter: each queued condition write is announced with the Node it l
       log: new Logger({ format: "json", node: "n1", sink: () => {} }),
       metrics: new Metrics("n1", { defaultMetrics: false }),
       nodeWrites: (w) => writes.push(w),
+      conditionSettleMs: 0,
     });
     reporter.report({ reason: "RebootRequired", message: "reboot required" }, "required");
     // The same condition again: announced, and answered with nothing written.

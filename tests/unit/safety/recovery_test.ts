@@ -169,3 +169,43 @@ Deno.test("HealthCheck: waits for the recorded workloads; a deleted one is whole
     /^StatefulSet data\/db \(HTTP 403 Forbidden: statefulsets.apps "db" is forbidden\) to be readable$/,
   );
 });
+
+Deno.test("HealthCheck: while the node is not Ready long enough, its pods and workloads are not read", async () => {
+  const reads: string[] = [];
+  let readySince = 0;
+  const kube = {
+    core: {
+      readNode: () =>
+        Promise.resolve({
+          metadata: { name: "n1" },
+          status: {
+            conditions: [{ type: "Ready", status: "True", lastTransitionTime: new Date(readySince) }],
+          },
+        }),
+      listPodForAllNamespaces: () => {
+        reads.push("pods");
+        return Promise.resolve({ items: [], metadata: {} });
+      },
+    },
+    apps: {},
+    policy: {},
+  };
+  let now = 10_000;
+  const check = new HealthCheck(kube as never, {
+    node: "n1",
+    readyForMs: 5_000,
+    recoveryTimeoutMs: 600_000,
+    waitForWorkloads: false,
+    evicted: () => undefined,
+    log: new Logger({ format: "json", node: "n1", sink: () => {} }),
+    now: () => now,
+  });
+  readySince = 9_000;
+  const v = await check.judge(8_000);
+  assert.equal(v.state, "waiting");
+  assert.equal(v.state === "waiting" && v.retryAtMs, 14_000, "back when the Ready streak is complete");
+  assert.deepEqual(reads, [], "no list of pods yet");
+  now = 14_000;
+  assert.deepEqual(await check.judge(8_000), { state: "healthy" });
+  assert.deepEqual(reads, ["pods"], "the DaemonSet pods are read once the streak is complete");
+});
