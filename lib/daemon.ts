@@ -169,9 +169,12 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     return { clear: true };
   };
 
+  /** Whether the sentinel file existed at the last check (undefined: unknown), for its watch. */
+  let sentinelSeen: boolean | undefined;
   const ports: Ports = {
     async sentinel(): Promise<SentinelObs> {
       const r = await checkSentinel(sentinel);
+      sentinelSeen = "error" in r ? undefined : r.required;
       if ("warning" in r) log.warn(r.warning);
       let obs: SentinelObs = "error" in r ? { required: false, error: r.error } : { required: r.required };
       // required = sentinel OR an operator's request (`kreboot request-reboot`); a failing sentinel still blocks.
@@ -229,7 +232,9 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
       if (phase === "waiting") void ownNode.setPendingTaint(true);
       else if (phase === "idle") void ownNode.setPendingTaint(false);
     },
-    ...("file" in sentinel ? { sentinelChanged: (s: AbortSignal) => sentinelChanged(sentinel.file, s) } : {}),
+    ...("file" in sentinel
+      ? { sentinelChanged: (s: AbortSignal) => sentinelChanged(sentinel.file, s, sentinelSeen) }
+      : {}),
     nodeControlChanged: (s) => control.changed(s),
   };
 

@@ -5,8 +5,13 @@
  */
 import { basename, dirname } from "node:path";
 
-/** Resolves at the first change of `path` (or when the directory cannot be watched: then never, until abort). */
-export async function sentinelChanged(path: string, signal: AbortSignal): Promise<void> {
+/**
+ * Resolves at the first change of `path` (or when the directory cannot be watched: then never, until abort).
+ * `seen`: whether the file existed at the caller's last check. A file that appeared or vanished between that
+ * check and the start of the watch is no event to the watch: it resolves at once instead (found by the
+ * makespan benchmark, where such a node sat out a whole `--period` in idle).
+ */
+export async function sentinelChanged(path: string, signal: AbortSignal, seen?: boolean): Promise<void> {
   if (signal.aborted) return;
   let watcher: Deno.FsWatcher;
   try {
@@ -15,6 +20,10 @@ export async function sentinelChanged(path: string, signal: AbortSignal): Promis
     return await new Promise<void>((resolve) =>
       signal.addEventListener("abort", () => resolve(), { once: true })
     );
+  }
+  if (seen !== undefined && (await exists(path)) !== seen) {
+    watcher.close();
+    return;
   }
   const close = () => {
     try {
@@ -34,5 +43,14 @@ export async function sentinelChanged(path: string, signal: AbortSignal): Promis
   } finally {
     signal.removeEventListener("abort", close);
     close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
