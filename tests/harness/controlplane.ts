@@ -27,6 +27,9 @@ export {
 
 const RUN_PREFIX = "kreboot-e2e-";
 
+/** Every port `freePort` returned in this process. */
+const handedOut = new Set<number>();
+
 /**
  * A port that was free a moment ago, for a process to bind later. Drawn at random below the kernel's ephemeral
  * range (32768+ on Linux), not by binding port 0: the ephemeral range is where every outgoing connection of every
@@ -36,8 +39,12 @@ const RUN_PREFIX = "kreboot-e2e-";
 export function freePort(): number {
   for (let i = 0; i < 100; i++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    // Free now, but maybe already handed to a process that has not bound it yet: with the 40-odd daemons of a
+    // benchmark, two draws of the same port are likely (found: "--metrics-port 30878: address already in use").
+    if (handedOut.has(port)) continue;
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
+      handedOut.add(port);
       return port;
     } catch (e) {
       if (!(e instanceof Deno.errors.AddrInUse)) throw e;
