@@ -66,6 +66,13 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/**
+ * How long a run's roll-out may take. Real evictions wait for real replacements and for the PDB's flips: most
+ * runs take about a minute, but a StatefulSet pod slow to be Ready again keeps the PodDisruptionBudget at 0
+ * and every drain waiting (50 s in a run of seed 9), and runs of 160-200 s were seen on 2 busy CPUs.
+ */
+const ROLLOUT_TIMEOUT_MS = 300_000;
+
 const SENTINEL_COMMAND = `${REPO_ROOT}/tests/harness/sentinel_command.sh`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -294,9 +301,7 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   // Wait for the roll-out: every remaining node rebooted, back in service (the admin's stays cordoned), slots
   // free.
   const failures: string[] = [];
-  // Real evictions wait for real replacements (and for the PDB's flips), so a run on the cluster with
-  // controllers on a busy 2-CPU machine can take three minutes.
-  const deadline = t0 + (opts.timeoutMs ?? 240_000);
+  const deadline = t0 + (opts.timeoutMs ?? ROLLOUT_TIMEOUT_MS);
   let done = false;
   while (Date.now() < deadline) {
     await sleep(500);
@@ -315,7 +320,7 @@ export async function runChaos(seed: number, opts: ChaosOptions = {}): Promise<C
   await Promise.allSettled(tasks);
   for (const n of names) await Deno.remove(hangFile(n)).catch(() => {});
   if (!done) {
-    failures.push(`the roll-out did not finish within ${opts.timeoutMs ?? 240_000} ms`);
+    failures.push(`the roll-out did not finish within ${opts.timeoutMs ?? ROLLOUT_TIMEOUT_MS} ms`);
     if (deleted === undefined) failures.push("no node was deleted while holding a slot");
   }
   // A little longer, to catch a node that would reboot a second time or cordon again.
