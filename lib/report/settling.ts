@@ -1,8 +1,7 @@
 /**
  * A value that is passed on only once it has stood for a while: each `put` replaces the one waiting and starts
  * the wait again, `flush` passes the waiting one on at once. The reporter writes the Node condition through it
- * (lib/report/reporter.ts), so steps that a later one replaces within moments cost no
- * write.
+ * (lib/report/reporter.ts), so steps that a later one replaces within moments cost no write.
  */
 export class Settling<T> {
   readonly #ms: number;
