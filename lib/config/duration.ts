@@ -9,6 +9,11 @@
 
 import { InvalidValue } from "./errors.ts";
 
+/** Milliseconds in a second, a minute and an hour: how the flag tables write their defaults. */
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+
 const EXPECTED = "a Go duration such as 90s, 1h30m or 1h0m0s";
 
 const NS_PER_UNIT: Record<string, number> = {

@@ -3,10 +3,8 @@ import { InvalidValue } from "./errors.ts";
 import { boolFlag, durationFlag, httpUrl, intFlag, nodeLabelKey, specListFlag, stringFlag } from "./kinds.ts";
 import { formatBudgetSpec, parseBudgetSpec } from "../budget/spec.ts";
 import { formatWindowSpec, parseWindowSpec } from "../cron_windows/spec.ts";
+import { MINUTE, SECOND } from "./duration.ts";
 import { type Flag, flag, safetyFlag } from "./flag.ts";
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
 
 export const KREBOOT_FLAGS: readonly Flag[] = [
   flag(

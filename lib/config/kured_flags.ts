@@ -23,11 +23,9 @@ import { checkNotifyUrl } from "./notify_url.ts";
 import { parseTimeZone, parseWeekday, type Weekday, WEEKDAYS } from "./kured_window.ts";
 import { checkLabelSelector } from "./selector.ts";
 import { LOG_FORMATS, type LogFormat } from "../log.ts";
+import { MINUTE } from "./duration.ts";
 import { type Flag, flag } from "./flag.ts";
 import type { RebootMethod } from "./config.ts";
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
 
 export const KURED_FLAGS: readonly Flag[] = [
   flag(

@@ -6,8 +6,7 @@
  */
 import { boolFlag, durationFlag, type FlagSpec, intFlag } from "./kinds.ts";
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
+import { HOUR } from "./duration.ts";
 
 /** The settings, as `Config` carries them: durations in milliseconds. */
 export interface SafetySettings {
