@@ -75,8 +75,6 @@ export async function runDaemon(config: Config, signal: AbortSignal): Promise<nu
     ttlMs: config.lockTtl,
     dryRun: config.dryRun,
     log,
-    // With --wait-for-workloads the drain's record of what it evicts carries the phase: one write, not two.
-    drainRecordsPhase: config.waitForWorkloads,
   });
   // The operators' hold and reboot request on this node, through one watch of it (lib/node_control/watch.ts);
   // the loop and the health gate read their Node from the same watch, and the reporter says when it writes to

@@ -29,6 +29,7 @@ import {
 import { decodeQueueEntry, type QueueEntry } from "../lock/queue_entry.ts";
 import { decodeSlot, LOCK_LABEL, type SlotRecord } from "../lock/slots.ts";
 import { type Hold, holdOf, type RebootRequest, rebootRequested, requestOf } from "../node_control/mod.ts";
+import type { ReportReason } from "../machine/mod.ts";
 import { decodeCondition, findCondition, type RebootCondition } from "../report/condition.ts";
 import { breakerLeaseName, FAILURES_ANNOTATION } from "../safety/breaker.ts";
 
@@ -47,6 +48,8 @@ export interface FleetOptions {
 export interface FleetSlot {
   role: SlotRole;
   record: SlotRecord;
+  /** Where its holder stands (`holderPhase`): what the Lease records, brought forward by the holder's condition. */
+  phase?: string;
 }
 
 export interface FleetNode {
@@ -135,6 +138,11 @@ export async function readFleet(kube: Kube, o: FleetOptions): Promise<Fleet> {
   }
   const nodes = list.items.map((n) => fleetNode(n, o.groupLabel));
   nodes.sort((a, b) => a.name.localeCompare(b.name));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  for (const s of slots) {
+    const phase = holderPhase(s.record.phase, byName.get(s.record.holder)?.condition?.state);
+    if (phase !== undefined) s.phase = phase;
+  }
   return {
     installed,
     pause: effectivePause(leasePause, dsPause),
@@ -145,6 +153,27 @@ export async function readFleet(kube: Kube, o: FleetOptions): Promise<Fleet> {
     ...(breakerFailures === undefined ? {} : { breakerFailures }),
   };
 }
+
+/**
+ * The phase a slot's holder is in. The Lease records only the phases a restart must tell apart
+ * (lib/machine/startup.ts): it says `cordoning` through the drain, and `draining` until the release when the
+ * node has boot IDs. The holder's condition says the later step (Draining, Rebooting) as soon as it stands.
+ */
+export function holderPhase(
+  recorded: string | undefined,
+  conditionState: string | undefined,
+): string | undefined {
+  const later = CONDITION_PHASE.get(conditionState ?? "");
+  if (later === undefined || recorded === undefined) return recorded;
+  return BEFORE[later].includes(recorded) ? later : recorded;
+}
+
+const CONDITION_PHASE = new Map<string, "draining" | "rebooting">([
+  ["Draining" satisfies ReportReason, "draining"],
+  ["Rebooting" satisfies ReportReason, "rebooting"],
+]);
+/** The recorded phases that come before each of those steps. */
+const BEFORE = { draining: ["cordoning"], rebooting: ["cordoning", "draining"] };
 
 function fleetNode(n: k8s.V1Node, groupLabel: string): FleetNode {
   const out: FleetNode = {

@@ -88,7 +88,7 @@ export function planFleet(fleet: Fleet, o: FleetOptions, config: Config, now: nu
     if (slot) {
       p.state = "rebooting";
       p.slot = slot.record.name;
-      if (slot.record.phase) p.phase = slot.record.phase;
+      if (slot.phase) p.phase = slot.phase;
     } else if (n.hold) {
       p.blockedBy = "hold";
       p.why = `held by ${n.hold.by}: ${n.hold.reason}`;

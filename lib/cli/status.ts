@@ -103,7 +103,7 @@ export function seemsAbsent(r: StatusReport): boolean {
 
 export async function collectStatus(kube: Kube, o: FleetOptions, now = Date.now()): Promise<StatusReport> {
   const fleet = await readFleet(kube, o);
-  const slots: SlotStatus[] = fleet.slots.map(({ role, record: rec }) => {
+  const slots: SlotStatus[] = fleet.slots.map(({ role, record: rec, phase }) => {
     const s: SlotStatus = {
       slot: rec.name,
       index: role.set === "foreign" ? -1 : role.index,
@@ -113,7 +113,7 @@ export async function collectStatus(kube: Kube, o: FleetOptions, now = Date.now(
     else if (role.set === "group" && role.group.kind !== "all") {
       s.group = describeGroup(role.group, o.groupLabel);
     }
-    if (rec.phase) s.phase = rec.phase;
+    if (phase) s.phase = phase;
     if (rec.acquireTime && rec.holder) s.since = rec.acquireTime.toISOString();
     if (rec.problems.length) s.problems = rec.problems;
     return s;

@@ -4,7 +4,7 @@
  * both renews and notices loss). While the node is in a holding phase it
  *
  * - records on the slot Lease, before the loop acts in it, each new phase that a restarted daemon must tell
- *   apart from the one recorded before (RECORDED_PHASES in lib/machine/startup.ts); the others ride along
+ *   apart from the one recorded before (`recordedOnEntering` in lib/machine/startup.ts); the others ride along
  *   with the next renewal, so `kreboot status` follows them with a TTL and no write is spent on them without,
  * - renews the Lease every third of `--lock-ttl` (with a TTL; at once when a restarted daemon picks its slot
  *   up), and retries a failed renewal within seconds, so that renewals resume as soon as the API server is back,
@@ -17,13 +17,13 @@
  * which interrupts the action under way.
  */
 import type { Logger } from "../log.ts";
-import { GUARDED_PHASES, HOLDING_PHASES, type Phase, RECORDED_PHASES } from "../machine/mod.ts";
+import { GUARDED_PHASES, HOLDING_PHASES, type Phase, recordedOnEntering } from "../machine/mod.ts";
 import { LostSlotError } from "./cas.ts";
 
 /** The lock as the keeper uses it (RebootLock implements it). */
 export interface KeptLock {
-  /** The held slot as last read or written (its recorded phase), undefined when none is held. */
-  readonly held: { phase?: string } | undefined;
+  /** The held slot as last read or written (its recorded phase and boot ID), undefined when none is held. */
+  readonly held: { phase?: string; bootId?: string } | undefined;
   update(fields: { phase: string }): Promise<unknown>;
   renew(): Promise<void>;
   /** Whether the held slot still names this node; throws when that cannot be told. */
@@ -41,12 +41,6 @@ export interface KeeperOptions {
   /** How soon a failed renewal is tried again. */
   retryMs?: number;
   now?: () => number;
-  /**
-   * The drain records `draining` itself, in the one write of what it is about to evict (`--wait-for-workloads`,
-   * lib/safety/recovery.ts `recordEvicted`), instead of a write of its own on entering the phase. Until then the
-   * Lease says `cordoning`, which a restart resumes as safely: nothing was evicted yet.
-   */
-  drainRecordsPhase?: boolean;
 }
 
 const GUARD_MS = 3_000;
@@ -71,7 +65,6 @@ export class SlotKeeper {
       guardMs: GUARD_MS,
       retryMs: RETRY_MS,
       now: () => Date.now(),
-      drainRecordsPhase: false,
       ...opts,
     };
   }
@@ -122,8 +115,8 @@ export class SlotKeeper {
   }
 
   #mustRecord(phase: Phase): boolean {
-    if (phase === "draining" && this.#o.drainRecordsPhase) return false;
-    return this.#canWrite() && RECORDED_PHASES.has(phase) && this.#lock.held?.phase !== phase;
+    const held = this.#lock.held;
+    return this.#canWrite() && held !== undefined && recordedOnEntering(phase, held) && held.phase !== phase;
   }
 
   #canWrite(): boolean {

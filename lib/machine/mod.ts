@@ -11,7 +11,7 @@
  */
 export { decide } from "./decide.ts";
 export { GUARDED_PHASES, HOLDING_PHASES, isPhase, type Phase, PHASES } from "./phases.ts";
-export { RECORDED_PHASES } from "./startup.ts";
+export { RECORDED_PHASES, recordedOnEntering } from "./startup.ts";
 export { type EventType, isWarning, type Report, REPORT_REASONS, type ReportReason } from "./reports.ts";
 export { type Transition, TRANSITIONS } from "./transitions.ts";
 export {

@@ -13,14 +13,18 @@ const AFTER_REBOOT: ReadonlySet<string> = new Set(["uncordoning", "release-delay
 /**
  * The holding phases a restart must tell apart from the one recorded before them, and so the only ones the slot
  * keeper (lib/lock/keeper.ts) writes on the slot Lease as the node enters them (`release-delay` goes in the
- * write of its deadline). Every other phase resumes as well from the record before it:
+ * write of its deadline). Every other phase resumes as well from the record before it and what the node shows:
  *
  * - `cordoning` is written by the acquisition itself;
- * - `draining`: after the cordon a restart must finish the drain, not check the gates again (the node's own
- *   evictions can make the PodDisruptionBudget pre-flight block, and a blocked `cordoning` gives the slot back);
+ * - `draining` is not written: the cordon's own patch carries kreboot's annotation (lib/drain/node.ts), and a
+ *   restart that finds the slot in `cordoning` on a node with that annotation finishes the drain instead of
+ *   checking the gates again (the node's own evictions can make the PodDisruptionBudget pre-flight block, and
+ *   a blocked `cordoning` gives the slot back);
  * - `reboot-delay` resumes as `draining` does (the drain is idempotent), so its record would change nothing;
- * - `rebooting`, the point of no return: without boot IDs to compare it is what makes a restart count as the
- *   reboot (RebootAssumed) instead of draining and rebooting again;
+ * - `rebooting`, the point of no return, only when the slot has no boot ID to compare (`recordedOnEntering`):
+ *   then it is what makes a restart count as the reboot (RebootAssumed) instead of draining and rebooting
+ *   again. With boot IDs a changed one says the node rebooted, and an unchanged one resumes at `draining`
+ *   whatever was recorded;
  * - `recovering`, `uncordoning` and `releasing` come after the reboot, which a restart recognises from the boot
  *   ID (or from the recorded `rebooting`) and picks up at `recovering`: the node is Ready again at once, the
  *   uncordon touches only a node that still has kreboot's cordon annotation, and the release deadline is on
@@ -29,10 +33,15 @@ const AFTER_REBOOT: ReadonlySet<string> = new Set(["uncordoning", "release-delay
  */
 export const RECORDED_PHASES: ReadonlySet<Phase> = new Set([
   "cordoning",
-  "draining",
   "rebooting",
   "retreating",
 ]);
+
+/** Whether entering `phase` is written on the slot Lease, given what the slot recorded at its acquisition. */
+export function recordedOnEntering(phase: Phase, slot: { bootId?: string }): boolean {
+  if (phase === "rebooting") return slot.bootId === undefined;
+  return RECORDED_PHASES.has(phase);
+}
 
 export function startup(state: State, obs: Observation): Decision {
   const { now, slot } = obs;
@@ -88,7 +97,7 @@ export function startup(state: State, obs: Observation): Decision {
       },
     });
   }
-  const phase = resumeWithoutReboot(slot.phase);
+  const phase = resumeWithoutReboot(slot.phase, obs.node?.cordonedByUs === true);
   const d = go(state, phase, now, {
     wait: NOW,
     report: {
@@ -96,16 +105,18 @@ export function startup(state: State, obs: Observation): Decision {
       message: `holding a slot in phase ${slot.phase} without a reboot; resuming at ${phase}`,
     },
   });
-  // The daemon may have died after the cordon (or the taint and labels before it) and before `draining` was
-  // recorded: if cordoning now gives the slot back, it undoes those first.
+  // The daemon may have died after the taint and labels and before the cordon: if cordoning now gives the slot
+  // back, it undoes those first.
   if (phase === "cordoning") d.state = { ...d.state, resumed: true };
   return d;
 }
 
 /** Where a restarted daemon that holds a slot but did not reboot (or cannot tell) picks up. */
-function resumeWithoutReboot(recorded: Phase): Phase {
-  // Recorded only after a confirmed reboot, so the reboot already happened; retreating and cordoning resume.
-  if (AFTER_REBOOT.has(recorded) || recorded === "retreating" || recorded === "cordoning") return recorded;
+function resumeWithoutReboot(recorded: Phase, cordonedByUs: boolean): Phase {
+  // Cordoned by kreboot under a slot still in cordoning: the cordon was the last step of cordoning.
+  if (recorded === "cordoning") return cordonedByUs ? "draining" : "cordoning";
+  // Recorded only after a confirmed reboot, so the reboot already happened; retreating resumes.
+  if (AFTER_REBOOT.has(recorded) || recorded === "retreating") return recorded;
   // `recovering` reaches the Lease only with a renewal after the reboot: on a node without boot IDs it must not
   // lead to a second drain and reboot.
   if (recorded === "recovering") return recorded;

@@ -28,11 +28,11 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: "startup", to: "uncordoning", when: "restarted in uncordoning after the reboot" },
   { from: "startup", to: "release-delay", when: "restarted in release-delay after the reboot" },
   { from: "startup", to: "releasing", when: "restarted in releasing after the reboot" },
-  { from: "startup", to: "cordoning", when: "restarted in cordoning, no reboot yet" },
+  { from: "startup", to: "cordoning", when: "restarted in cordoning before the cordon, no reboot yet" },
   {
     from: "startup",
     to: "draining",
-    when: "restarted in draining, reboot-delay or rebooting, no reboot yet",
+    when: "restarted after the cordon (kreboot's annotation on the node) and before the reboot",
   },
   {
     from: "startup",

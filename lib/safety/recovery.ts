@@ -31,7 +31,7 @@ export interface EvictedSlot {
 /**
  * Records on the slot Lease what evicting `pods` disturbs (their ReplicaSets/StatefulSets and covering PDBs),
  * added to what an earlier run of the same drain recorded, and the phase `draining` in the same write (the slot
- * keeper leaves that phase to it: lib/lock/keeper.ts `drainRecordsPhase`). Throws with a message that says
+ * keeper writes no record of its own on entering it: lib/machine/startup.ts). Throws with a message that says
  * what to do.
  */
 export async function recordEvicted(

@@ -92,6 +92,8 @@ Deno.test("kreboot status, pause and resume e2e", async (t) => {
     const l = await nodeStatus(cluster, install, "st-wait", (n) => n.blockedBy === "lock");
     assert.match(l.message ?? "", /st-hold/, `names the holder it waits for: ${l.message}`);
 
+    // The slot Lease says cordoning through the drain; status brings it forward by the holder's condition.
+    await nodeStatus(cluster, install, "st-hold", (n) => n.reason === "Draining");
     const report = await statusJson(cluster, install);
     assert.equal(report.installed, true);
     assert.equal(report.paused.paused, false);

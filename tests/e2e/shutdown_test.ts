@@ -89,15 +89,19 @@ Deno.test("graceful shutdown e2e", async (t) => {
     "a draining daemon exits 0 leaving the slot and cordon, and completes after a restart",
     async () => {
       await assertGraceful(hold, "draining");
-      // Stopped at a safe point: the Lease still says draining and the node stays cordoned (no retreat).
+      // Stopped at a safe point: the slot stays held and the node cordoned (no retreat). The Lease says
+      // cordoning (the acquisition's record) and kreboot's cordon annotation tells the restart to finish the drain.
       const s = await slot(cluster, "sd");
       assert.equal(s.holder, "sd-hold");
-      assert.equal(s.phase, "draining");
+      assert.equal(s.phase, "cordoning");
       assert.ok(await cordoned(cluster, "sd-hold"), "still cordoned");
 
       const kubelet = cluster.startKubelet({ nodes: ["sd-hold", "sd-wait"] });
       hold = await start(cluster, install, "sd-hold");
-      await hold.waitForJson((e) => e.reason === "Resumed", 30_000);
+      await hold.waitForJson(
+        (e) => e.reason === "Resumed" && /resuming at draining/.test(String(e.msg)),
+        30_000,
+      );
       await hold.waitForReboots(1, 60_000);
       await eventually(
         "sd-hold uncordoned",

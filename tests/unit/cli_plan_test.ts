@@ -51,6 +51,7 @@ function held(group: Group, index: number, holder: string, phase = "draining") {
   return {
     role: { role: "slot" as const, set: "group" as const, group, key: groupKey(group), index },
     record: { name, resourceVersion: "1", holder, transitions: 0, problems: [], phase },
+    phase,
   };
 }
 

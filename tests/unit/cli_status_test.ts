@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { formatStatus, seemsAbsent, type StatusReport } from "../../lib/cli/status.ts";
+import { holderPhase } from "../../lib/cli/fleet.ts";
 
 function report(over: Partial<StatusReport> = {}): StatusReport {
   return {
@@ -123,4 +124,18 @@ Deno.test("formatStatus: held nodes with who, since when and why; reboot request
   assert.match(lines[req + 1] ?? "", /^node-6\s+bob\s+2026-11-23T11:00:00Z\s+pending\s+kernel parameter$/);
   assert.match(lines[req + 2] ?? "", /^node-7\s+-\s+-\s+unreadable\s+unreadable kreboot/);
   assert.doesNotMatch(formatStatus(report()), /HELD|REBOOT REQUESTED/, "no empty tables");
+});
+
+Deno.test("status: a holder's phase is the Lease's record, brought forward by the step its condition says", () => {
+  // The Lease records only what a restart needs (lib/machine/startup.ts): `cordoning` through the drain, and
+  // with boot IDs no `rebooting`.
+  assert.equal(holderPhase("cordoning", "Draining"), "draining");
+  assert.equal(holderPhase("cordoning", "Rebooting"), "rebooting");
+  assert.equal(holderPhase("draining", "Rebooting"), "rebooting");
+  // Never backwards: a condition left from an earlier step does not undo a later record.
+  assert.equal(holderPhase("retreating", "Draining"), "retreating");
+  assert.equal(holderPhase("release-delay", "Rebooting"), "release-delay");
+  assert.equal(holderPhase("cordoning", "RebootBlocked"), "cordoning");
+  assert.equal(holderPhase("cordoning", undefined), "cordoning");
+  assert.equal(holderPhase(undefined, "Draining"), undefined);
 });

@@ -17,7 +17,7 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond() && Date.now() < deadline) await sleep(10);
 }
 
-async function holding(o: Partial<KeeperOptions> & { dryRun?: boolean } = {}) {
+async function holding(o: Partial<KeeperOptions> & { dryRun?: boolean; bootId?: string } = {}) {
   const store = new FakeLeaseStore({ nodes: ["a", "b"], dryRun: o.dryRun ?? false });
   const lines: string[] = [];
   const log = new Logger({ format: "json", node: "a", sink: (l) => lines.push(l) });
@@ -30,8 +30,17 @@ async function holding(o: Partial<KeeperOptions> & { dryRun?: boolean } = {}) {
     node: "a",
     log,
   });
-  assert.ok((await lock.tryAcquire({ phase: "cordoning" })).acquired);
-  const keeper = new SlotKeeper(lock, { ttlMs: 0, dryRun: false, log, guardMs: 40, retryMs: 50, ...o });
+  const state = o.bootId === undefined ? { phase: "cordoning" } : { phase: "cordoning", bootId: o.bootId };
+  assert.ok((await lock.tryAcquire(state)).acquired);
+  const { bootId: _, ...keeperOptions } = o;
+  const keeper = new SlotKeeper(lock, {
+    ttlMs: 0,
+    dryRun: false,
+    log,
+    guardMs: 40,
+    retryMs: 50,
+    ...keeperOptions,
+  });
   const messages = () => lines.map((l) => JSON.parse(l).msg as string);
   return { store, lock, keeper, messages };
 }
@@ -73,55 +82,42 @@ Deno.test("keeper: no TTL, or a dry run: no renewals; only the guarded phases ar
 });
 
 Deno.test("keeper: records only the phases a restart must tell apart, each once, before the loop acts", async () => {
-  const { store, keeper } = await holding();
-  const patches = () => store.calls.patchLease ?? 0;
-  const annotations = () =>
-    (store.leases.get(SLOT0)?.metadata as { annotations: Record<string, string> }).annotations;
-  await keeper.track("cordoning");
-  assert.equal(patches(), 0, "the acquisition wrote cordoning already");
-  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "cordoning");
-  await keeper.track("draining");
-  assert.equal(patches(), 1);
-  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "draining");
-  await keeper.track("draining");
-  await keeper.track("draining");
-  assert.equal(patches(), 1, "the same phase again writes nothing");
-  await keeper.track("reboot-delay");
-  assert.equal(patches(), 1, "reboot-delay resumes as draining does: not written");
-  await keeper.track("rebooting");
-  assert.equal(patches(), 2);
-  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "rebooting");
-  // After the reboot (a new process would track these): told apart by the boot ID, not written.
-  for (const p of ["recovering", "uncordoning", "release-delay", "releasing"] as const) await keeper.track(p);
-  assert.equal(patches(), 2);
-  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "rebooting");
-  keeper.stop();
-});
-
-Deno.test("keeper: with drainRecordsPhase, draining is left to the drain's record of what it evicts (one write)", async () => {
-  const { store, lock, keeper } = await holding({ drainRecordsPhase: true });
-  const patches = () => store.calls.patchLease ?? 0;
-  const annotations = () =>
-    (store.leases.get(SLOT0)?.metadata as { annotations: Record<string, string> }).annotations;
-  await keeper.track("draining");
-  assert.equal(patches(), 0, "entering draining writes nothing");
-  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "cordoning");
-  await lock.update({ phase: "draining", evicted: '{"v":1,"workloads":[],"pdbs":[],"dropped":0}' });
-  await keeper.track("draining");
-  await keeper.track("reboot-delay");
-  assert.equal(patches(), 1, "the drain's write recorded the phase");
-  await keeper.track("rebooting");
-  assert.equal(patches(), 2, "rebooting is recorded as ever");
-  assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "rebooting");
-  assert.ok(annotations()[SLOT_ANNOTATIONS.evicted], "the record stays on the Lease");
-  keeper.stop();
+  for (const bootId of [undefined, "boot-1"]) {
+    const { store, keeper } = await holding(bootId === undefined ? {} : { bootId });
+    const patches = () => store.calls.patchLease ?? 0;
+    const annotations = () =>
+      (store.leases.get(SLOT0)?.metadata as { annotations: Record<string, string> }).annotations;
+    await keeper.track("cordoning");
+    assert.equal(patches(), 0, "the acquisition wrote cordoning already");
+    assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "cordoning");
+    await keeper.track("draining");
+    await keeper.track("draining");
+    await keeper.track("reboot-delay");
+    assert.equal(patches(), 0, "draining and reboot-delay: the cordon's annotation says it (not written)");
+    await keeper.track("rebooting");
+    await keeper.track("rebooting");
+    if (bootId === undefined) {
+      assert.equal(patches(), 1, "without a boot ID, rebooting is what a restart counts as the reboot");
+      assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "rebooting");
+    } else {
+      assert.equal(patches(), 0, "with a boot ID, a changed one says the node rebooted");
+      assert.equal(annotations()[SLOT_ANNOTATIONS.phase], "cordoning");
+    }
+    // After the reboot (a new process would track these): told apart by the boot ID, not written.
+    const before = patches();
+    for (const p of ["recovering", "uncordoning", "release-delay", "releasing"] as const) {
+      await keeper.track(p);
+    }
+    assert.equal(patches(), before);
+    keeper.stop();
+  }
 });
 
 Deno.test("keeper: a retreat is recorded before it starts", async () => {
   const { store, keeper } = await holding();
   await keeper.track("draining");
   await keeper.track("retreating");
-  assert.equal(store.calls.patchLease, 2);
+  assert.equal(store.calls.patchLease, 1);
   const meta = store.leases.get(SLOT0)?.metadata as { annotations: Record<string, string> };
   assert.equal(meta.annotations[SLOT_ANNOTATIONS.phase], "retreating");
   keeper.stop();

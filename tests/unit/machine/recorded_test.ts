@@ -1,8 +1,9 @@
 /**
- * The slot Lease records only RECORDED_PHASES (lib/machine/startup.ts): a daemon killed at any point of a cycle
- * must still resume from what was actually written at that point. Each case walks the cycle up to the phase
- * the daemon died in, writes only what the slot keeper writes (the acquisition's `cordoning`, each recorded
- * phase, the release deadline with `release-delay`), and asks `decide` at start-up where it picks up.
+ * The slot Lease records only what `recordedOnEntering` says (lib/machine/startup.ts): a daemon killed at any
+ * point of a cycle must still resume from what was actually written at that point. Each case walks the cycle up
+ * to the phase the daemon died in, writes only what is written (the acquisition's `cordoning`, each recorded
+ * phase, the release deadline with `release-delay`, kreboot's cordon annotation on the node once `cordoning` is
+ * done and until `uncordoning` or `retreating` undid it), and asks `decide` at start-up where it picks up.
  */
 import assert from "node:assert/strict";
 import {
@@ -11,6 +12,7 @@ import {
   initialState,
   type Phase,
   RECORDED_PHASES,
+  recordedOnEntering,
   type ReportReason,
 } from "../../../lib/machine/mod.ts";
 import { CFG, T } from "./support.ts";
@@ -19,24 +21,34 @@ const BEFORE_REBOOT: Phase[] = ["cordoning", "draining", "reboot-delay", "reboot
 const AFTER_REBOOT: Phase[] = ["recovering", "uncordoning", "release-delay", "releasing"];
 const RETREAT: Phase[] = ["cordoning", "draining", "retreating", "releasing"];
 
-/** What the Lease says after the node went through `path`: the last phase written on entering it. */
-function recordAfter(path: Phase[], bootId: string | undefined): HeldSlot {
+/** What the Lease and the node say after the node went through `path`, dying in its last phase. */
+function recordAfter(path: Phase[], bootId: string | undefined): { slot: HeldSlot; cordonedByUs: boolean } {
   const slot: HeldSlot = { phase: "cordoning" };
   if (bootId !== undefined) slot.bootId = bootId;
-  for (const p of path) {
-    if (RECORDED_PHASES.has(p)) slot.phase = p;
+  let cordonedByUs = false;
+  path.forEach((p, i) => {
+    if (recordedOnEntering(p, slot)) slot.phase = p;
     // The loop writes the deadline and the phase in one write (lib/loop.ts, set-release-after).
     if (p === "release-delay") Object.assign(slot, { phase: p, releaseAfter: T + 60_000 });
-  }
-  return slot;
+    // The cordon is the last act of cordoning (done once the next phase came); the uncordon and the retreat
+    // take the annotation away.
+    const done = i < path.length - 1;
+    if (p === "cordoning" && done) cordonedByUs = true;
+    if ((p === "uncordoning" || p === "retreating") && done) cordonedByUs = false;
+  });
+  return { slot, cordonedByUs };
 }
 
-function resume(slot: HeldSlot, nodeBootId: string | undefined): { phase: Phase; report?: ReportReason } {
-  const d = decide(initialState(T), {
-    now: T,
-    slot,
-    node: nodeBootId === undefined ? { ready: true } : { ready: true, bootId: nodeBootId },
-  }, CFG);
+function resume(
+  at: { slot: HeldSlot; cordonedByUs: boolean },
+  nodeBootId: string | undefined,
+): { phase: Phase; report?: ReportReason } {
+  const node = {
+    ready: true,
+    cordonedByUs: at.cordonedByUs,
+    ...(nodeBootId === undefined ? {} : { bootId: nodeBootId }),
+  };
+  const d = decide(initialState(T), { now: T, slot: at.slot, node }, CFG);
   return d.report ? { phase: d.state.phase, report: d.report.reason } : { phase: d.state.phase };
 }
 
@@ -63,9 +75,9 @@ Deno.test("killed after the reboot: never drains or reboots again, keeps the rel
     releasing: { phase: "release-delay", report: "Resumed" },
   };
   for (const died of AFTER_REBOOT) {
-    const slot = recordAfter([...BEFORE_REBOOT, ...upTo(AFTER_REBOOT, died)], "boot-1");
-    assert.deepEqual(resume(slot, "boot-2"), expected[died], `died in ${died}`);
-    if (died === "release-delay" || died === "releasing") assert.equal(slot.releaseAfter, T + 60_000);
+    const at = recordAfter([...BEFORE_REBOOT, ...upTo(AFTER_REBOOT, died)], "boot-1");
+    assert.deepEqual(resume(at, "boot-2"), expected[died], `died in ${died}`);
+    if (died === "release-delay" || died === "releasing") assert.equal(at.slot.releaseAfter, T + 60_000);
   }
 });
 
@@ -86,21 +98,44 @@ Deno.test("killed on the way back without a reboot: finishes the retreat, never 
   }
 });
 
-Deno.test("what is recorded: the acquisition's phase and the four a restart must tell apart", () => {
-  assert.deepEqual([...RECORDED_PHASES].sort(), ["cordoning", "draining", "rebooting", "retreating"]);
+Deno.test("what is recorded: the acquisition's phase, the retreat, and rebooting only without a boot ID", () => {
+  assert.deepEqual([...RECORDED_PHASES].sort(), ["cordoning", "rebooting", "retreating"]);
+  assert.equal(recordedOnEntering("rebooting", {}), true);
+  assert.equal(recordedOnEntering("rebooting", { bootId: "b" }), false);
+  assert.equal(recordedOnEntering("draining", {}), false);
+  assert.equal(recordedOnEntering("retreating", { bootId: "b" }), true);
 });
 
-Deno.test("a restart in cordoning may follow the cordon: giving the slot back then undoes it first", () => {
+Deno.test("killed in the drain: the cordon's annotation, not a record on the Lease, says to finish it", () => {
+  const died = { slot: { phase: "cordoning", bootId: "a" }, cordonedByUs: true };
+  assert.deepEqual(resume(died, "a"), { phase: "draining", report: "Resumed" });
+  const blocked = { clear: false as const, reason: "pdb" as const, message: "drain would be refused" };
+  const d = decide(initialState(T), {
+    now: T,
+    slot: died.slot,
+    node: { ready: true, bootId: "a", cordonedByUs: true },
+  }, CFG);
+  // A gate that blocks now (the node's own evictions can make the PDB pre-flight refuse) changes nothing.
+  const next = decide(d.state, { now: T + 1, sentinel: { required: true }, gate: blocked }, CFG);
+  assert.equal(next.state.phase, "draining");
+  // Before the cordon, the restart checks the gates again.
+  assert.deepEqual(resume({ slot: died.slot, cordonedByUs: false }, "a"), {
+    phase: "cordoning",
+    report: "Resumed",
+  });
+});
+
+Deno.test("a restart in cordoning may follow the taint and labels: giving the slot back then undoes them first", () => {
   const resumed = decide(initialState(T), {
     now: T,
     slot: { phase: "cordoning", bootId: "a" },
-    node: { ready: true, bootId: "a", cordonedByUs: true },
+    node: { ready: true, bootId: "a" },
   }, CFG);
   assert.equal(resumed.state.phase, "cordoning");
   assert.equal(resumed.state.resumed, true);
   const blocked = { clear: false as const, reason: "pdb" as const, message: "drain would be refused" };
   const next = decide(resumed.state, { now: T + 1, sentinel: { required: true }, gate: blocked }, CFG);
-  assert.equal(next.state.phase, "retreating", "the cordon of the earlier process is undone");
+  assert.equal(next.state.phase, "retreating", "what the earlier process marked is undone");
   // Taken in this process, nothing was written yet: the slot goes straight back.
   const fresh = decide({ phase: "required", since: T, rebootAttempts: 0 }, {
     now: T,
