@@ -203,7 +203,8 @@ export class RebootLoop {
       // Most phases are not recorded on the slot Lease (lib/machine/startup.ts): the log says where a node stands.
       this.#o.log.info("phase changed", { from: before });
       this.#p.phaseChanged?.(phase);
-      if (before === "waiting") this.#p.lock.stopWatching();
+      // The watches are opened by the first try in `required` and serve the wait.
+      if (before === "waiting" || (before === "required" && phase !== "waiting")) this.#p.lock.stopWatching();
       if (phase === "idle") this.#requiredSince = undefined;
       else if (phase === "required" || phase === "waiting") this.#requiredSince ??= d.state.since;
     }

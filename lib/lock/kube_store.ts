@@ -14,6 +14,7 @@ import {
 import { CORDONED_BY_KREBOOT } from "../drain/node.ts";
 import { LOCK_LABEL } from "./slots.ts";
 import {
+  InitialStateRefused,
   LeaseConflict,
   LeaseNotFound,
   type LeaseStore,
@@ -22,6 +23,30 @@ import {
   type WatchHandle,
   type WatchTarget,
 } from "./store.ts";
+
+/** Why a watch ended, as the lock acts on it. `initialPending`: it was asked for an initial state it never sent. */
+function watchError(err: unknown, initialPending: boolean): unknown {
+  const status = apiStatus(err);
+  if (status === 410) return new WatchExpired(describeApiError(err), { cause: err });
+  // 422 (Invalid: sendInitialEvents is forbidden with the WatchList feature off) or 400.
+  if (initialPending && (status === 422 || status === 400)) {
+    return new InitialStateRefused(describeApiError(err), { cause: err });
+  }
+  return err;
+}
+
+/** The bookmark that ends a watch's initial events carries this annotation. */
+const INITIAL_EVENTS_END = "k8s.io/initial-events-end";
+
+function initialEventsEnd(obj: unknown): boolean {
+  const a = (obj as { metadata?: { annotations?: Record<string, unknown> } })?.metadata?.annotations;
+  return a?.[INITIAL_EVENTS_END] === "true";
+}
+
+function resourceVersionOf(obj: unknown): string {
+  const rv = (obj as { metadata?: { resourceVersion?: unknown } })?.metadata?.resourceVersion;
+  return typeof rv === "string" ? rv : "";
+}
 
 /** An API error as one line, keeping the original as the cause. */
 function apiError(e: unknown): Error {
@@ -137,8 +162,17 @@ export class KubeLeaseStore implements LeaseStore {
       ended = true;
       cb.end(err ?? undefined);
     };
-    this.#kube.watch.watch(path, { ...query, allowWatchBookmarks: true }, (type, obj) => {
+    const initial = target.kind !== "node" && target.initial === true;
+    let synced = false;
+    // Asked for, the initial state comes as ADDED events and then a bookmark that says so.
+    const streamed = initial ? { sendInitialEvents: true, resourceVersionMatch: "NotOlderThan" } : {};
+    this.#kube.watch.watch(path, { ...query, ...streamed, allowWatchBookmarks: true }, (type, obj) => {
       if (stopped || ended) return;
+      if (type === "BOOKMARK" && initial && !synced && initialEventsEnd(obj)) {
+        synced = true;
+        cb.synced?.(resourceVersionOf(obj));
+        return;
+      }
       if (type === "ERROR") {
         // The server ends a watch from a resourceVersion it no longer has with a Status of code 410.
         if ((obj as { code?: unknown } | undefined)?.code === 410) {
@@ -147,7 +181,7 @@ export class KubeLeaseStore implements LeaseStore {
         return;
       }
       cb.event(type, obj);
-    }, (err) => end(apiStatus(err) === 410 ? new WatchExpired(describeApiError(err), { cause: err }) : err))
+    }, (err) => end(watchError(err, initial && !synced)))
       .then((c) => {
         ctl = c;
         if (stopped) c.abort();

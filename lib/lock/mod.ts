@@ -26,7 +26,7 @@ import type { SlotRecord } from "./slots.ts";
 import { LeaseConflict, type LeaseStore } from "./store.ts";
 import { LockView, type SlotView } from "./view.ts";
 import { waitForTurn } from "./wait.ts";
-import { LockWatch, type WakeReason } from "./watch.ts";
+import { LockWatch, type WakeReason, type WatchStart } from "./watch.ts";
 
 export { LostSlotError } from "./cas.ts";
 export { SlotKeeper } from "./keeper.ts";
@@ -69,6 +69,8 @@ export interface GroupSlots {
 
 const MAX_ACQUIRE_ROUNDS = 8;
 const QUEUE_GRACE_MS = 5_000;
+/** How long a first try waits for its watches' initial state before it lists and reads instead. */
+const INITIAL_STATE_MS = 5_000;
 /** The phase recorded on a total-cap slot: its holder's real phase is on its group's slot. */
 const TOTAL_SLOT_PHASE = "total-cap";
 
@@ -88,6 +90,8 @@ export class RebootLock {
   #me: { group: Contender["group"]; requiredSinceMs: number | undefined } | undefined;
   /** The version of this node's passed-over entry its caller was last woken for. */
   #wokeForPass: string | undefined;
+  /** False once the API server refused to stream a watch's initial state (lib/lock/watch.ts). */
+  #streamsInitialState = true;
 
   /** On the API server (a `Kube`), or on any LeaseStore (the unit tests' in-memory one). */
   constructor(backend: Kube | LeaseStore, opts: LockOptions) {
@@ -144,6 +148,44 @@ export class RebootLock {
   }
 
   /**
+   * What a first try needs (the slots, the queue, the pause, the node count): from the watches a waiting node
+   * keeps anyway, opened now with their current state streamed first, so that waiting costs no list and no
+   * read of its own. A server that streams no initial state (Kubernetes 1.33 by default, and before 1.27) gets
+   * the list and the read; this lock then asks it no more.
+   */
+  async #look(): Promise<void> {
+    if (!this.#watch && this.#streamsInitialState) {
+      this.#watch = this.#openWatch("initial");
+      const r = await this.#watch.synced(INITIAL_STATE_MS);
+      if (r === "synced") return this.#syncHeld();
+      if (r === "refused") this.#streamsInitialState = false;
+      this.stopWatching();
+    }
+    await this.refresh();
+  }
+
+  #openWatch(start: WatchStart): LockWatch {
+    const view = this.#view;
+    return new LockWatch(this.#store, this.#o.log, start, {
+      lease: (type, obj) => {
+        const chance = view.onLeaseEvent(type, obj);
+        this.#syncHeld();
+        return chance;
+      },
+      daemonSet: (obj) => view.onDaemonSet(obj),
+      node: (type, name, obj) => view.onNodeEvent(type, name, obj),
+      lostSight: () => view.seen.blind(),
+      regainedSight: () => view.seen.regainSight(),
+      resync: () => this.refresh().then(() => view.listResourceVersion),
+      leasesSynced: (items, rv) => {
+        view.replaceLeases(items, rv);
+        this.#syncHeld();
+      },
+      daemonSetSynced: (obj) => view.replaceDaemonSet(obj),
+    });
+  }
+
+  /**
    * Whether the slots this node holds still name it, from one read of the Leases (the slot keeper's guard; the
    * daemon may list Leases but not get one). Throws when that cannot be told.
    */
@@ -175,7 +217,7 @@ export class RebootLock {
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
       // After a lost race only the slots changed: the DaemonSet (pause, node count) was read or is watched.
       if (round > 0) await this.#readLeases();
-      else if (!this.#watch?.live) await this.refresh();
+      else if (!this.#watch?.live) await this.#look();
       if (this.#slots.group) {
         await this.#leave();
         return { acquired: true, slot: this.#slots.group };
@@ -206,8 +248,9 @@ export class RebootLock {
           index: group.index,
           ...(me.group.kind === "all" ? {} : { group: me.key }),
         });
-        // The next reboot of this node queues afresh.
+        // The next reboot of this node queues afresh; a holder has no use for a waiter's watches.
         this.#me = { ...me, requiredSinceMs: undefined };
+        this.stopWatching();
         await this.#leave();
         if (p.turn.jumped.length) {
           await passOver(this.#queueWriter(), this.#view.queue, p.turn.jumped, me.node);
@@ -273,9 +316,13 @@ export class RebootLock {
       });
     // Holders are looked up (a Node read each, unless watched) only where it can matter: to take a slot whose
     // holder seems gone or silent, or for the first in line, whom a holder found gone would let go. A node
-    // further back would stay in line whatever it found: with thousands waiting, that is most of them.
+    // further back would stay in line whatever it found: with thousands waiting, that is most of them. A first
+    // try (no watch on the holders yet) leaves them to the wait that follows it (lib/lock/wait.ts), which
+    // judges them from watches on their Nodes: in a rush of first tries every node is first in an empty line.
     let p = await planFrom(false);
-    if (lookUp && (unverified(p) || (p.turn.kind !== "go" && p.position <= HEAD_OF_LINE))) {
+    const watching = !fresh || (this.#watch?.watchesNodes ?? false);
+    const head = watching && p.turn.kind !== "go" && p.position <= HEAD_OF_LINE;
+    if (lookUp && (unverified(p) || head)) {
       p = await planFrom(true);
     }
     this.#o.onGroupSlots?.({
@@ -343,19 +390,7 @@ export class RebootLock {
    * `stopWatching()` closes them when the node no longer waits.
    */
   waitForChance(signal: AbortSignal, maxMs: number): Promise<WakeReason> {
-    const view = this.#view;
-    this.#watch ??= new LockWatch(this.#store, this.#o.log, view.listResourceVersion, {
-      lease: (type, obj) => {
-        const chance = view.onLeaseEvent(type, obj);
-        this.#syncHeld();
-        return chance;
-      },
-      daemonSet: (obj) => view.onDaemonSet(obj),
-      node: (type, name, obj) => view.onNodeEvent(type, name, obj),
-      lostSight: () => view.seen.blind(),
-      regainedSight: () => view.seen.regainSight(),
-      resync: () => this.refresh().then(() => view.listResourceVersion),
-    });
+    this.#watch ??= this.#openWatch({ listResourceVersion: this.#view.listResourceVersion });
     return waitForTurn(
       {
         watch: this.#watch,

@@ -19,10 +19,22 @@ export class LeaseNotFound extends Error {}
 /** A watch from a resourceVersion the server no longer has (410 Gone): the caller must list again. */
 export class WatchExpired extends Error {}
 
+/**
+ * A watch asked for its initial state (`initial`) ended before sending it because the server does not stream
+ * one: Kubernetes before 1.27, or 1.27-1.33 with the WatchList feature off (off by default in 1.33). The caller
+ * lists and reads instead.
+ */
+export class InitialStateRefused extends Error {}
+
 /** What a watch reports. `end` comes at most once. */
 export interface WatchCallbacks {
   /** The server accepted the watch: from now on every change arrives as an event. */
   open(): void;
+  /**
+   * With `initial`: every object as it is was sent (as ADDED events), and this is the resourceVersion of that
+   * state. Events after it are changes.
+   */
+  synced?(resourceVersion: string): void;
   /** ADDED, MODIFIED, DELETED, or BOOKMARK (an object with nothing but its `metadata.resourceVersion`). */
   event(type: string, obj: unknown): void;
   /**
@@ -38,10 +50,15 @@ export interface WatchHandle {
   stop(): void;
 }
 
+/**
+ * What to watch. `initial`: the watch first streams the current state and says when it is complete (`synced`),
+ * so that it replaces a list or a read (a "watch list":
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/#streaming-lists).
+ */
 export type WatchTarget =
   /** The lock's Leases, from `resourceVersion` when given (events after a list). */
-  | { kind: "leases"; resourceVersion?: string }
-  | { kind: "daemonset" }
+  | { kind: "leases"; resourceVersion?: string; initial?: boolean }
+  | { kind: "daemonset"; initial?: boolean }
   | { kind: "node"; name: string };
 
 export interface LeaseStore {

@@ -2,7 +2,8 @@
  * What this node knows of the lock, and its verdict on every slot: every group's slots and the total cap's
  * as observed (observer.ts), the queue (queue.ts), the pause in either form (pause.ts), the node counts that
  * percentages are taken of, and whether each holder's Node still exists. Fed by reads (`readLeases`,
- * `readDaemonSet`) and by a waiting node's watch events; judges without I/O unless told to look a holder up.
+ * `readDaemonSet`) and by the watches of a node that wants a slot (their initial state replaces what was read,
+ * their events update it); judges without I/O unless told to look a holder up.
  */
 import { type Group, groupKey, groupSlotIndex } from "../budget/mod.ts";
 import { CORDONED_BY_KREBOOT } from "../drain/node.ts";
@@ -92,12 +93,20 @@ export class LockView {
       this.#seen.blind();
       throw e;
     }
-    this.listResourceVersion = list.resourceVersion;
+    this.replaceLeases(list.items, list.resourceVersion);
+  }
+
+  /**
+   * Everything about the lock's Leases, replaced by their state at `resourceVersion`: from a list, or from a
+   * watch's initial events (lib/lock/watch.ts).
+   */
+  replaceLeases(items: readonly unknown[], resourceVersion: string): void {
+    this.listResourceVersion = resourceVersion;
     const records: SlotRecord[] = [];
     const entries: unknown[] = [];
     let leasePause = NOT_PAUSED;
     this.#roles.clear();
-    for (const lease of list.items) {
+    for (const lease of items) {
       const role = this.#o.layout.classify(lease);
       if (role.role === "pause") leasePause = decodePauseLease(lease);
       else if (role.role === "queue") entries.push(lease);
@@ -116,10 +125,15 @@ export class LockView {
 
   /** kured's manual lock and the node count, from the DaemonSet. */
   async readDaemonSet(): Promise<void> {
+    this.replaceDaemonSet(await this.#store.readDaemonSet());
+  }
+
+  /** The DaemonSet as read now (undefined: it does not exist), from a read or a watch's initial events. */
+  replaceDaemonSet(ds: unknown): void {
     // A percentage is resolved against the node count of the moment: forget the last ones.
     this.#daemonNodes = undefined;
     this.#groupNodes.clear();
-    this.#applyDaemonSet(await this.#store.readDaemonSet());
+    this.#applyDaemonSet(ds);
   }
 
   pauseState(): PauseState {

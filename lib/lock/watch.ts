@@ -8,7 +8,13 @@
  * every hiccup of the API server would be a storm of their own.)
  */
 import type { Logger } from "../log.ts";
-import { type LeaseStore, WatchExpired, type WatchHandle, type WatchTarget } from "./store.ts";
+import {
+  InitialStateRefused,
+  type LeaseStore,
+  WatchExpired,
+  type WatchHandle,
+  type WatchTarget,
+} from "./store.ts";
 
 export interface WatchHandlers {
   /** Each returns true when the event may let this node take a slot. */
@@ -21,13 +27,25 @@ export interface WatchHandlers {
   regainedSight(): void;
   /** Reads the slots again (when the Lease watch cannot resume); the resourceVersion of that read. */
   resync(): Promise<string>;
+  /** The Lease watch's initial state (asked for with `initial`): it replaces what was read before. */
+  leasesSynced?(items: readonly unknown[], resourceVersion: string): void;
+  /** The DaemonSet watch's initial state: the DaemonSet, or undefined when it does not exist. */
+  daemonSetSynced?(obj: unknown): void;
 }
+
+/** How a LockWatch starts: from a list's resourceVersion, or with the current state streamed first. */
+export type WatchStart = { listResourceVersion: string } | "initial";
+
+/** The outcome of waiting for the initial state: it came, the server cannot send one, or it did not come. */
+export type SyncResult = "synced" | "refused" | "failed";
 
 export type WakeReason = "changed" | "timeout" | "aborted";
 
 interface Entry {
   handle?: WatchHandle;
   restart?: ReturnType<typeof setTimeout> | undefined;
+  /** For a watch asked for its initial state: the objects it sent so far, until `synced`. */
+  initial?: unknown[];
 }
 
 const FIRST_BACKOFF_MS = 500;
@@ -48,14 +66,66 @@ export class LockWatch {
   live = false;
   /** The last resourceVersion of the lock's Leases this watch saw ("" = none: list again before watching). */
   #leaseRv: string;
+  /** With an initial state asked for: the watches still to send theirs, and who waits for them. */
+  readonly #unsynced = new Set<string>();
+  #syncFailure: SyncResult | undefined;
+  readonly #syncWaiters = new Set<() => void>();
 
-  constructor(store: LeaseStore, log: Logger, listResourceVersion: string, h: WatchHandlers) {
+  /**
+   * Opens the Lease and DaemonSet watches: the Leases from the resourceVersion of a list (nothing missed since),
+   * or both with their current state streamed first (`initial`), which then stands in for the list and the read
+   * (`synced`).
+   */
+  constructor(store: LeaseStore, log: Logger, start: WatchStart, h: WatchHandlers) {
     this.#store = store;
     this.#log = log;
     this.#h = h;
-    this.#leaseRv = listResourceVersion;
-    this.#startLeases(FIRST_BACKOFF_MS);
-    this.#start("daemonset", { kind: "daemonset" }, (_type, obj) => h.daemonSet(obj));
+    const initial = start === "initial";
+    this.#leaseRv = initial ? "" : start.listResourceVersion;
+    if (initial) {
+      this.#unsynced.add("leases");
+      this.#unsynced.add("daemonset");
+    }
+    this.#startLeases(FIRST_BACKOFF_MS, false, initial);
+    this.#start(
+      "daemonset",
+      { kind: "daemonset", ...(initial ? { initial } : {}) },
+      (_type, obj) => h.daemonSet(obj),
+    );
+  }
+
+  /**
+   * Resolves once both watches sent their initial state ("synced"), or when one of them cannot ("refused": the
+   * server streams none; "failed": it ended, or nothing came within `maxMs`). Only for an `initial` start.
+   */
+  synced(maxMs: number): Promise<SyncResult> {
+    const now = (): SyncResult | undefined =>
+      this.#syncFailure ?? (this.#unsynced.size === 0 ? "synced" : undefined);
+    const ready = now();
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve) => {
+      const done = () => {
+        const r = now();
+        if (!r) return;
+        clearTimeout(timer);
+        this.#syncWaiters.delete(done);
+        resolve(r);
+      };
+      const timer = setTimeout(() => {
+        this.#syncWaiters.delete(done);
+        resolve(now() ?? "failed");
+      }, maxMs);
+      this.#syncWaiters.add(done);
+    });
+  }
+
+  #syncChanged(): void {
+    for (const wake of [...this.#syncWaiters]) wake();
+  }
+
+  /** Whether any holder Node is watched (this node is at the head of its line). */
+  get watchesNodes(): boolean {
+    return this.#nodes.size > 0;
   }
 
   watchingNode(name: string): boolean {
@@ -157,11 +227,11 @@ export class LockWatch {
    * The Lease watch, from the last resourceVersion seen; without one (or when it expired) after a new list.
    * `resumed` says the watch picks up where a broken one left off: on opening, this node sees again.
    */
-  #startLeases(backoffMs: number, resumed = false): void {
+  #startLeases(backoffMs: number, resumed = false, initial = false): void {
     const from = this.#leaseRv;
     this.#start(
       "leases",
-      { kind: "leases", ...(from ? { resourceVersion: from } : {}) },
+      { kind: "leases", ...(from ? { resourceVersion: from } : {}), ...(initial ? { initial } : {}) },
       (type, obj) => {
         const rv = (obj as { metadata?: { resourceVersion?: unknown } })?.metadata?.resourceVersion;
         if (typeof rv === "string" && rv !== "") this.#leaseRv = rv;
@@ -184,21 +254,49 @@ export class LockWatch {
     if (target.kind === "node") this.#nodeHeard.set(target.name, { heard: false, waiters: new Set() });
     const startedAt = Date.now();
     const entry: Entry = {};
+    const initial = target.kind !== "node" && target.initial === true;
+    if (initial) entry.initial = [];
     this.#entries.set(key, entry);
     const current = () => !this.#closed && this.#entries.get(key) === entry;
     entry.handle = this.#store.watch(target, {
       open: () => {
-        if (!current() || key !== "leases") return;
+        if (!current() || key !== "leases" || initial) return;
         this.live = true;
         if (resumed) this.#h.regainedSight();
       },
+      synced: (rv) => {
+        if (!current() || !entry.initial) return;
+        const items = entry.initial;
+        delete entry.initial;
+        if (key === "leases") {
+          if (rv !== "") this.#leaseRv = rv;
+          this.#h.leasesSynced?.(items, rv);
+          this.live = true;
+        } else this.#h.daemonSetSynced?.(items.at(-1));
+        this.#unsynced.delete(key);
+        this.#syncChanged();
+      },
       event: (type, obj) => {
+        // The initial state is handed over whole, when it is complete.
+        if (entry.initial) {
+          if (type === "ADDED") entry.initial.push(obj);
+          return;
+        }
         // A bookmark only carries a resourceVersion: the Lease watch keeps it, the others have no use for it.
         if (type === "BOOKMARK" && key !== "leases") return;
         if (current() && handle(type, obj)) this.#signal();
       },
       end: (err) => {
         if (!current()) return;
+        if (entry.initial) {
+          // It never sent its initial state: the caller lists and reads instead (and closes this watch).
+          this.#syncFailure ??= err instanceof InitialStateRefused ? "refused" : "failed";
+          this.#syncChanged();
+          if (err) {
+            this.#log.info("watch ended before its initial state", { watch: key, error: describe(err) });
+          }
+          return;
+        }
         if (key === "leases") {
           this.live = false;
           this.#h.lostSight();

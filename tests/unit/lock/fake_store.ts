@@ -4,6 +4,7 @@
  * events, and an outage switch that fails every call and ends every watch. Every call is counted.
  */
 import {
+  InitialStateRefused,
   LeaseConflict,
   LeaseNotFound,
   type LeaseStore,
@@ -48,6 +49,8 @@ export class FakeLeaseStore implements LeaseStore {
   readonly calls: Record<string, number> = {};
   /** Ends stopped watches with an abort error, as a transport that reports its own aborts does. */
   reportAbortOnStop = true;
+  /** Whether a watch asked for its initial state gets it (false: refused, as Kubernetes 1.33 does by default). */
+  streamsInitialState = true;
   #rv = 100;
   /** Every Lease event, so that a watch from a resourceVersion replays what came after it, as the server does. */
   #history: { rv: number; type: string; obj: Obj }[] = [];
@@ -233,7 +236,22 @@ export class FakeLeaseStore implements LeaseStore {
     queueMicrotask(() => {
       if (w.stopped || !this.#watchers.has(w)) return;
       if (this.#down) return this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+      const initial = target.kind !== "node" && target.initial === true;
+      if (initial && !this.streamsInitialState) {
+        return this.#end(w, new InitialStateRefused("sendInitialEvents is forbidden (422)"));
+      }
       cb.open();
+      if (initial) {
+        // The current state as ADDED events, then the bookmark that ends them (reported as `synced`).
+        const objs = target.kind === "leases"
+          ? [...this.leases.values()]
+          : this.daemonSet
+          ? [this.daemonSet]
+          : [];
+        for (const o of objs) cb.event("ADDED", structuredClone(o));
+        cb.synced?.(String(this.#rv));
+        return;
+      }
       // A watch without a resourceVersion begins with the object as it is, as the API server's does.
       if (target.kind === "node" && this.nodes.has(target.name)) {
         const annotations = this.cordoned.has(target.name) ? { [CORDONED_BY_KREBOOT]: "true" } : {};

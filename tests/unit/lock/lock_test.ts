@@ -62,8 +62,9 @@ Deno.test("conflict: two nodes race for one slot: exactly one wins, the loser re
       lockOn(store, "b").tryAcquire(cordoning),
     ]);
     assert.equal([ra, rb].filter((r) => r.acquired).length, 1, `existing Lease: ${existing}`);
-    assert.equal((store.calls.listLeases ?? 0) - lists, 3, "one read each, and the loser's re-read");
-    assert.equal((store.calls.readDaemonSet ?? 0) - ds, 2, "the loser re-reads only the Leases");
+    // Each first try takes the state from its watches' initial events; only the loser's re-read lists.
+    assert.equal((store.calls.listLeases ?? 0) - lists, 1, "the loser's re-read");
+    assert.equal((store.calls.readDaemonSet ?? 0) - ds, 0, "the DaemonSet came with its watch");
     const loser = ra.acquired ? rb : ra;
     assert.ok(!loser.acquired && loser.reason === "full", JSON.stringify(loser));
     assert.equal(store.holder(SLOT0), ra.acquired ? "a" : "b");
@@ -117,7 +118,8 @@ Deno.test("pause: kreboot pause blocks new holders with its reason, kured's anno
     reason: "kured lock annotation weave.works/kured-node-lock on DaemonSet kube-system/kured",
     source: "kured-annotation",
   });
-  store.daemonSet = { metadata: { annotations: {} } };
+  // b waits on its watches now: it hears of the lifted annotation from the DaemonSet's watch.
+  store.setDaemonSetAnnotations({});
   assert.ok((await b.tryAcquire(cordoning)).acquired);
 });
 
@@ -252,9 +254,9 @@ Deno.test("lost slot: a write to a slot taken or deleted meanwhile throws LostSl
   assert.equal(await a2.stillHeld(), false);
   await assert.rejects(a2.renew(), LostSlotError);
   assert.equal(
-    store2.calls.readDaemonSet,
-    1,
-    "the guard lists the Leases, nothing else (only the acquire read the DaemonSet)",
+    store2.calls.readDaemonSet ?? 0,
+    0,
+    "the guard lists the Leases, nothing else (the acquisition had the DaemonSet from its watch)",
   );
 });
 
@@ -268,8 +270,9 @@ Deno.test("a holder whose Node was deleted frees its slot at once, and a watchin
   await new Promise((r) => setTimeout(r, 10));
   store.deleteNode("a");
   assert.equal(await waiting, "changed");
-  b.stopWatching();
+  // The daemon tries while its watches are still open (it leaves `waiting` only with the slot).
   assert.ok((await b.tryAcquire(cordoning)).acquired);
+  assert.equal(store.openWatches, 0, "a holder keeps no waiter's watches");
 });
 
 Deno.test("a waiting node first in line judges the holders' Nodes from its watches on them, without reading them", async () => {
@@ -280,20 +283,24 @@ Deno.test("a waiting node first in line judges the holders' Nodes from its watch
   assert.equal((await b.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
   const c = lockOn(store, "c");
   assert.equal((await c.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
-  assert.equal(store.calls.nodeExists, 2, "not watching yet: one read of the holder's Node each");
+  assert.equal(
+    store.calls.nodeExists ?? 0,
+    0,
+    "a first try reads no holder's Node: the wait that follows watches it",
+  );
   const ac = new AbortController();
   const waitingC = c.waitForChance(ac.signal, 10_000);
   const waitingB = b.waitForChance(ac.signal, 10_000);
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual((await b.view()).map((v) => v.verdict.kind), ["held"]);
-  assert.equal(store.calls.nodeExists, 2, "no read of a watched holder's Node");
+  assert.equal(store.calls.nodeExists ?? 0, 0, "no read of a watched holder's Node");
   // a hands over to b, next in line: c, now first in line, judges b from its new watch on b's Node.
   await a.release();
   assert.equal(await waitingB, "changed");
   assert.ok((await b.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired);
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual((await c.view()).map((v) => v.verdict.kind), ["held"]);
-  assert.equal(store.calls.nodeExists, 2, "no read of a watched holder's Node");
+  assert.equal(store.calls.nodeExists ?? 0, 0, "no read of a watched holder's Node");
   assert.equal(store.calls["watch/node"], 3, "a's Node by b and c, then b's by c");
   ac.abort();
   await waitingC;
@@ -317,8 +324,9 @@ Deno.test("a holder Node already gone when its watch starts is read once and fou
   assert.ok((store.calls.nodeExists ?? 0) >= 2, "the watch said nothing: read");
   ac.abort();
   await waiting;
-  b.stopWatching();
+  // The daemon tries while its watches are still open (it leaves `waiting` only with the slot).
   assert.ok((await b.tryAcquire(cordoning)).acquired);
+  assert.equal(store.openWatches, 0);
 });
 
 Deno.test("a change of holder wakes no waiter needlessly and logs no watch failure", async () => {
@@ -334,7 +342,7 @@ Deno.test("a change of holder wakes no waiter needlessly and logs no watch failu
   const ac = new AbortController();
   const waiting = b.waitForChance(ac.signal, 10_000);
   await new Promise((r) => setTimeout(r, 10));
-  assert.equal(store.openWatches, 3, "Leases, DaemonSet, the holder's Node");
+  assert.equal(store.openWatches, 5, "b's on the Leases, the DaemonSet, the holder's Node; c's first two");
   // a hands over to c: b, second in line, is not woken; its watch on a's Node is dropped, one on c's opened.
   await a.release();
   assert.ok((await c.tryAcquire(cordoning)).acquired);
@@ -416,13 +424,14 @@ Deno.test("a broken Lease watch resumes from the last version it saw, without a 
   let waiting = b.waitForChance(ac.signal, 60_000);
   await new Promise((r) => setTimeout(r, 10));
   const lists = store.calls.listLeases ?? 0;
+  const watches = store.calls["watch/leases"] ?? 0;
   store.setDown(true);
   await new Promise((r) => setTimeout(r, 10));
   store.setDown(false);
   // The watch restarts after its backoff (1 s) from where it broke off.
   await new Promise((r) => setTimeout(r, 1_300));
   assert.equal(store.calls.listLeases ?? 0, lists, "no list: the watch resumed");
-  assert.equal(store.calls["watch/leases"], 2);
+  assert.equal(store.calls["watch/leases"], watches + 1);
   // What happens after the resume still arrives: a's release wakes b (the watch broke, so b looks again first).
   if (await Promise.race([waiting, Promise.resolve("waiting")]) === "changed") {
     waiting = b.waitForChance(ac.signal, 60_000);
