@@ -6,6 +6,12 @@
  * event is missed and no list is needed; only when the server no longer has that version (410 Gone) are the
  * Leases listed again. (A list of the lock's Leases grows with the queue: a thousand waiters re-listing after
  * every hiccup of the API server would be a storm of their own.)
+ *
+ * A node's first try opens the Lease and DaemonSet watches with their current state streamed first (`initial`,
+ * a "watch list": https://kubernetes.io/docs/reference/using-api/api-concepts/#streaming-lists), and that
+ * state stands in for a list of the Leases and a read of the DaemonSet; a node that has to wait then waits on
+ * the same two watches. Until a watch says its initial state is complete (`synced`), its events are held back
+ * and handed over whole, so that they replace what this node read before instead of adding to it.
  */
 import type { Logger } from "../log.ts";
 import {

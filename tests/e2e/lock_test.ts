@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { type Kube, loadKubeConfig, makeKube } from "../../lib/kube/mod.ts";
 import { MERGE_PATCH } from "../harness/full_kube.ts";
 import { RebootLock } from "../../lib/lock/mod.ts";
+import { KubeLeaseStore } from "../../lib/lock/kube_store.ts";
 import { decodeSlot, LOCK_LABEL, microTimeString } from "../../lib/lock/slots.ts";
 import type { Concurrency } from "../../lib/lock/slots.ts";
 import { Logger } from "../../lib/log.ts";
@@ -328,6 +329,8 @@ Deno.test("lock e2e", async (t) => {
       await current.update({ phase: "rebooting" });
       await current.release();
       await admin.resume();
+      // The refused node waits on its watches, as the daemon does: the lifted pause wakes it.
+      assert.equal(await other.waitForChance(AbortSignal.timeout(10_000), 10_000), "changed");
       assert.equal((await other.tryAcquire({ phase: "cordoning" })).acquired, true);
       await other.release();
 
@@ -352,6 +355,7 @@ Deno.test("lock e2e", async (t) => {
         namespace: NS,
         body: { metadata: { annotations: { "weave.works/kured-node-lock": null } } },
       }, MERGE_PATCH);
+      assert.equal(await other.waitForChance(AbortSignal.timeout(10_000), 10_000), "changed");
       assert.equal((await other.tryAcquire({ phase: "cordoning" })).acquired, true);
       await other.release();
     },
@@ -419,4 +423,37 @@ Deno.test("lock e2e", async (t) => {
     assert.deepEqual(rec.problems, []);
     await a.release();
   });
+
+  await t.step(
+    "a watch asked for its initial state streams it as the daemon's ServiceAccount, then says so",
+    async () => {
+      const ds = "initial";
+      const kube = await daemonKube(cp, ds);
+      const a = lockFor(kube, ds, "init-a", { kind: "count", n: 1 });
+      assert.equal(
+        (await a.tryAcquire({ phase: "cordoning", bootId: "b1", wasUnschedulable: false })).acquired,
+        true,
+      );
+      const store = new KubeLeaseStore(kube, { namespace: NS, dsName: ds });
+      const initial = (kind: "leases" | "daemonset") =>
+        new Promise<{ items: unknown[]; rv: string }>((resolve, reject) => {
+          const items: unknown[] = [];
+          const h = store.watch({ kind, initial: true }, {
+            open() {},
+            event: (type, obj) => type === "ADDED" && items.push(obj),
+            synced(rv) {
+              h.stop();
+              resolve({ items, rv });
+            },
+            end: (err) => reject(err ?? new Error(`the ${kind} watch ended before its initial state`)),
+          });
+        });
+      const leases = await initial("leases");
+      assert.deepEqual(leases.items.map((l) => decodeSlot(l).holder), ["init-a"]);
+      assert.match(leases.rv, /^\d+$/);
+      // No DaemonSet of that name: the initial state is empty, and still ends.
+      assert.deepEqual((await initial("daemonset")).items, []);
+      await a.release();
+    },
+  );
 });

@@ -88,6 +88,8 @@ export interface AuditEvent {
   };
   responseStatus?: { code?: number };
   stage: string;
+  /** RFC 3339 with microseconds. */
+  requestReceivedTimestamp?: string;
 }
 
 export interface ControlPlaneOptions {
@@ -324,11 +326,13 @@ export class ControlPlane implements AsyncDisposable {
    * Stops kube-apiserver and starts it again on the same port with the same etcd, certificate and tokens
    * (for chaos tests: clients see connection errors, then the same cluster state).
    */
-  async restartApiserver(opts: { downMs?: number } = {}): Promise<void> {
+  async restartApiserver(opts: { downMs?: number; addArgs?: string[] } = {}): Promise<void> {
     if (this.#stopped) throw new Error("restartApiserver: the control plane was stopped");
     await this.#apiserver?.stop();
     this.#apiserver = undefined;
     if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+    // `addArgs`: it comes back configured differently, e.g. with a feature gate off.
+    if (opts.addArgs) this.#apiserverArgs = [...this.#apiserverArgs, ...opts.addArgs];
     await this.#startApiserver();
   }
 

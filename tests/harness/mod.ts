@@ -197,7 +197,7 @@ export class TestCluster implements AsyncDisposable {
     return await d.start();
   }
 
-  restartApiserver(opts: { downMs?: number } = {}): Promise<void> {
+  restartApiserver(opts: { downMs?: number; addArgs?: string[] } = {}): Promise<void> {
     return this.cp.restartApiserver(opts);
   }
 
