@@ -15,6 +15,7 @@ import type { Budget } from "../budget/mod.ts";
 import type { Concurrency } from "../config/mod.ts";
 import type { Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
+import { sleep } from "../sleep.ts";
 import { type AcquireRequest, type AcquireResult, contenderFor, needsNodeCount, refusal } from "./acquire.ts";
 import { HeldSlots, type HolderState } from "./holding.ts";
 import { LockLayout } from "./groups.ts";
@@ -69,6 +70,9 @@ export interface GroupSlots {
 
 const MAX_ACQUIRE_ROUNDS = 8;
 const QUEUE_GRACE_MS = 5_000;
+/** How long a node that lost a race waits for the winner's write on its watch before it lists instead. */
+const CATCH_UP_MS = 2_000;
+const CATCH_UP_POLL_MS = 20;
 /** How long a first try waits for its watches' initial state before it lists and reads instead. */
 const INITIAL_STATE_MS = 5_000;
 /** The phase recorded on a total-cap slot: its holder's real phase is on its group's slot. */
@@ -148,6 +152,20 @@ export class RebootLock {
   }
 
   /**
+   * After a lost race: the winner's write reaches a live Lease watch within moments, so this node waits for it
+   * there rather than list the Leases (in a rush of first tries, every loser would); without a watch, or if the
+   * write does not show up, it lists.
+   */
+  async #catchUp(lost: { name: string; resourceVersion: string } | undefined): Promise<void> {
+    const deadline = Date.now() + CATCH_UP_MS;
+    while (lost && this.#watch?.live && Date.now() < deadline) {
+      if ((this.#view.seen.get(lost.name)?.resourceVersion ?? "") !== lost.resourceVersion) return;
+      await sleep(CATCH_UP_POLL_MS);
+    }
+    await this.#readLeases();
+  }
+
+  /**
    * What a first try needs (the slots, the queue, the pause, the node count): from the watches a waiting node
    * keeps anyway, opened now with their current state streamed first, so that waiting costs no list and no
    * read of its own. A server that streams no initial state (Kubernetes 1.33 by default, and before 1.27) gets
@@ -214,9 +232,11 @@ export class RebootLock {
    * reads per wake-up), else reads. A node that does not get one is put in line (its queue entry).
    */
   async tryAcquire(state: HolderState, req: AcquireRequest = {}): Promise<AcquireResult> {
+    /** The Lease of the last race lost, as this node saw it then. */
+    let lost: { name: string; resourceVersion: string } | undefined;
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
       // After a lost race only the slots changed: the DaemonSet (pause, node count) was read or is watched.
-      if (round > 0) await this.#readLeases();
+      if (round > 0) await this.#catchUp(lost);
       else if (!this.#watch?.live) await this.#look();
       if (this.#slots.group) {
         await this.#leave();
@@ -238,9 +258,11 @@ export class RebootLock {
       if (!group) continue;
       try {
         if (p.totalCandidate) {
+          lost = { name: p.totalCandidate.name, resourceVersion: p.totalCandidate.record.resourceVersion };
           this.#slots.total = await this.#slots.take(p.totalCandidate, { phase: TOTAL_SLOT_PHASE });
         }
         const meta = me.group.kind === "all" ? undefined : this.#layout.groupMetadata(me.group);
+        lost = { name: group.name, resourceVersion: group.record.resourceVersion };
         const slot = await this.#slots.take(group, state, meta);
         this.#slots.group = slot;
         this.#o.log.info(this.#store.dryRun ? "would take slot (dry run)" : "took slot", {
@@ -257,8 +279,9 @@ export class RebootLock {
         }
         return { acquired: true, slot };
       } catch (e) {
-        // Somebody else was faster (or created the Lease first): re-read and look again.
+        // Somebody else was faster (or created the Lease first): catch up and look again.
         if (e instanceof LeaseConflict) continue;
+        lost = undefined;
         throw new Error(`cannot take slot ${group.name}: ${describe(e)}`);
       }
     }

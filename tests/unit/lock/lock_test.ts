@@ -46,9 +46,10 @@ Deno.test("acquire: the first node takes slot 0 (a new Lease); again is re-entra
   assert.match(b.message, /held by a \(cordoning\)/);
 });
 
-Deno.test("conflict: two nodes race for one slot: exactly one wins, the loser re-reads and finds it full", async () => {
-  for (const existing of [false, true]) {
+Deno.test("conflict: two nodes race for one slot: exactly one wins, the loser catches up and finds it full", async () => {
+  for (const [existing, streams] of [[false, true], [true, true], [false, false], [true, false]] as const) {
     const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+    store.streamsInitialState = streams;
     if (existing) {
       // A free slot Lease left by an earlier holder: both race with the same resourceVersion (patch, 409).
       const first = lockOn(store, "a");
@@ -62,9 +63,16 @@ Deno.test("conflict: two nodes race for one slot: exactly one wins, the loser re
       lockOn(store, "b").tryAcquire(cordoning),
     ]);
     assert.equal([ra, rb].filter((r) => r.acquired).length, 1, `existing Lease: ${existing}`);
-    // Each first try takes the state from its watches' initial events; only the loser's re-read lists.
-    assert.equal((store.calls.listLeases ?? 0) - lists, 1, "the loser's re-read");
-    assert.equal((store.calls.readDaemonSet ?? 0) - ds, 0, "the DaemonSet came with its watch");
+    if (streams) {
+      // Each first try takes the state from its watches' initial events, and the loser sees the winner's write
+      // arrive on its Lease watch: no list at all.
+      assert.equal((store.calls.listLeases ?? 0) - lists, 0, "no list");
+      assert.equal((store.calls.readDaemonSet ?? 0) - ds, 0, "the DaemonSet came with its watch");
+    } else {
+      // Without watches: one read each, and the loser's re-read of the Leases only.
+      assert.equal((store.calls.listLeases ?? 0) - lists, 3, "one read each, and the loser's re-read");
+      assert.equal((store.calls.readDaemonSet ?? 0) - ds, 2, "the loser re-reads only the Leases");
+    }
     const loser = ra.acquired ? rb : ra;
     assert.ok(!loser.acquired && loser.reason === "full", JSON.stringify(loser));
     assert.equal(store.holder(SLOT0), ra.acquired ? "a" : "b");
