@@ -156,8 +156,9 @@ export async function readFleet(kube: Kube, o: FleetOptions): Promise<Fleet> {
 
 /**
  * The phase a slot's holder is in. The Lease records only the phases a restart must tell apart
- * (lib/machine/startup.ts): it says `cordoning` through the drain, and `draining` until the release when the
- * node has boot IDs. The holder's condition says the later step (Draining, Rebooting) as soon as it stands.
+ * (lib/machine/startup.ts): it says `cordoning` through the drain (`draining` with `--wait-for-workloads`) and,
+ * on a node with boot IDs, on until `release-delay` or the release. The holder's condition says the later step
+ * (Draining, Rebooting) once it has stood for a moment.
  */
 export function holderPhase(
   recorded: string | undefined,

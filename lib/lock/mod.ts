@@ -7,15 +7,15 @@
  * The lock is split by job: the pure Lease codec (slots.ts), which Leases make up the lock (groups.ts), the
  * queue entries (queue_entry.ts, queue.ts), what this node has seen and when (observer.ts) and what it makes
  * of it (view.ts), the pure plan of whose turn it is (plan.ts), the request and the refusals (acquire.ts), the
- * compare-and-swap writes (cas.ts), the watches of a waiting node (watch.ts) and its wait (wait.ts), the pause
- * (pause.ts), the storage port and its API-server implementation (store.ts, kube_store.ts), and the slot
- * keeper that renews and guards a held slot (keeper.ts). This facade is what the loop and the CLI use.
+ * compare-and-swap writes (cas.ts), how this node reads and watches the lock (sight.ts, watch.ts) and waits
+ * (wait.ts), the pause (pause.ts), the storage port and its API-server implementation (store.ts,
+ * kube_store.ts), and the slot keeper that renews and guards a held slot (keeper.ts). This facade is what the
+ * loop and the CLI use.
  */
 import type { Budget } from "../budget/mod.ts";
 import type { Concurrency } from "../config/mod.ts";
 import type { Kube } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
-import { sleep } from "../sleep.ts";
 import { type AcquireRequest, type AcquireResult, contenderFor, needsNodeCount, refusal } from "./acquire.ts";
 import { HeldSlots, type HolderState } from "./holding.ts";
 import { LockLayout } from "./groups.ts";
@@ -25,9 +25,10 @@ import { type Contender, HEAD_OF_LINE, type Plan, plan } from "./plan.ts";
 import { joinQueue, leaveQueue, passOver } from "./queue.ts";
 import type { SlotRecord } from "./slots.ts";
 import { LeaseConflict, type LeaseStore } from "./store.ts";
-import { LockView, type SlotView } from "./view.ts";
+import { type LockView, type SlotView } from "./view.ts";
+import { LockSight, type LostRace } from "./sight.ts";
 import { waitForTurn } from "./wait.ts";
-import { LockWatch, type WakeReason, type WatchStart } from "./watch.ts";
+import type { WakeReason } from "./watch.ts";
 
 export { LostSlotError } from "./cas.ts";
 export { SlotKeeper } from "./keeper.ts";
@@ -70,11 +71,6 @@ export interface GroupSlots {
 
 const MAX_ACQUIRE_ROUNDS = 8;
 const QUEUE_GRACE_MS = 5_000;
-/** How long a node that lost a race waits for the winner's write on its watch before it lists instead. */
-const CATCH_UP_MS = 2_000;
-const CATCH_UP_POLL_MS = 20;
-/** How long a first try waits for its watches' initial state before it lists and reads instead. */
-const INITIAL_STATE_MS = 5_000;
 /** The phase recorded on a total-cap slot: its holder's real phase is on its group's slot. */
 const TOTAL_SLOT_PHASE = "total-cap";
 
@@ -89,13 +85,11 @@ export class RebootLock {
   readonly #layout: LockLayout;
   readonly #view: LockView;
   readonly #slots: HeldSlots;
-  #watch: LockWatch | undefined;
+  readonly #sight: LockSight;
   /** This node's group and place in line, as last asked for. */
   #me: { group: Contender["group"]; requiredSinceMs: number | undefined } | undefined;
   /** The version of this node's passed-over entry its caller was last woken for. */
   #wokeForPass: string | undefined;
-  /** False once the API server refused to stream a watch's initial state (lib/lock/watch.ts). */
-  #streamsInitialState = true;
 
   /** On the API server (a `Kube`), or on any LeaseStore (the unit tests' in-memory one). */
   constructor(backend: Kube | LeaseStore, opts: LockOptions) {
@@ -109,12 +103,13 @@ export class RebootLock {
     };
     this.#store = "listLeases" in backend ? backend : new KubeLeaseStore(backend, opts);
     this.#layout = new LockLayout(opts.dsName, this.#o.groupLabel);
-    this.#view = new LockView(this.#store, {
-      ...this.#o,
-      layout: this.#layout,
-      watchingNode: (name) => this.#watch?.watchingNode(name) ?? false,
-      nodeHeard: (name, maxMs) => this.#watch?.nodeHeard(name, maxMs) ?? Promise.resolve(false),
-    });
+    this.#sight = new LockSight(
+      this.#store,
+      this.#o.log,
+      { ...this.#o, layout: this.#layout },
+      () => this.#syncHeld(),
+    );
+    this.#view = this.#sight.view;
     this.#slots = new HeldSlots(this.#store, this.#view.seen, this.#o, () => this.refresh());
   }
 
@@ -129,10 +124,8 @@ export class RebootLock {
   }
 
   /** Reads every slot, the queue and the pause state from the server, refreshing what this observer has seen. */
-  async refresh(): Promise<void> {
-    await this.#view.readLeases();
-    await this.#view.readDaemonSet();
-    this.#syncHeld();
+  refresh(): Promise<void> {
+    return this.#sight.refresh();
   }
 
   /**
@@ -141,66 +134,9 @@ export class RebootLock {
    * slot is left from an acquisition or release a crash cut short: it is given back.
    */
   async mine(): Promise<SlotRecord | undefined> {
-    await this.#readLeases();
+    await this.#sight.readLeases();
     if (this.#slots.total && !this.#slots.group) await this.#slots.giveBackTotal();
     return this.#slots.group;
-  }
-
-  async #readLeases(): Promise<void> {
-    await this.#view.readLeases();
-    this.#syncHeld();
-  }
-
-  /**
-   * After a lost race: the winner's write reaches a live Lease watch within moments, so this node waits for it
-   * there rather than list the Leases (in a rush of first tries, every loser would); without a watch, or if the
-   * write does not show up, it lists.
-   */
-  async #catchUp(lost: { name: string; resourceVersion: string } | undefined): Promise<void> {
-    const deadline = Date.now() + CATCH_UP_MS;
-    while (lost && this.#watch?.live && Date.now() < deadline) {
-      if ((this.#view.seen.get(lost.name)?.resourceVersion ?? "") !== lost.resourceVersion) return;
-      await sleep(CATCH_UP_POLL_MS);
-    }
-    await this.#readLeases();
-  }
-
-  /**
-   * What a first try needs (the slots, the queue, the pause, the node count): from the watches a waiting node
-   * keeps anyway, opened now with their current state streamed first, so that waiting costs no list and no
-   * read of its own. A server that streams no initial state (Kubernetes 1.33 by default, and before 1.27) gets
-   * the list and the read; this lock then asks it no more.
-   */
-  async #look(): Promise<void> {
-    if (!this.#watch && this.#streamsInitialState) {
-      this.#watch = this.#openWatch("initial");
-      const r = await this.#watch.synced(INITIAL_STATE_MS);
-      if (r === "synced") return this.#syncHeld();
-      if (r === "refused") this.#streamsInitialState = false;
-      this.stopWatching();
-    }
-    await this.refresh();
-  }
-
-  #openWatch(start: WatchStart): LockWatch {
-    const view = this.#view;
-    return new LockWatch(this.#store, this.#o.log, start, {
-      lease: (type, obj) => {
-        const chance = view.onLeaseEvent(type, obj);
-        this.#syncHeld();
-        return chance;
-      },
-      daemonSet: (obj) => view.onDaemonSet(obj),
-      node: (type, name, obj) => view.onNodeEvent(type, name, obj),
-      lostSight: () => view.seen.blind(),
-      regainedSight: () => view.seen.regainSight(),
-      resync: () => this.refresh().then(() => view.listResourceVersion),
-      leasesSynced: (items, rv) => {
-        view.replaceLeases(items, rv);
-        this.#syncHeld();
-      },
-      daemonSetSynced: (obj) => view.replaceDaemonSet(obj),
-    });
   }
 
   /**
@@ -212,8 +148,7 @@ export class RebootLock {
     // A dry-run acquisition was never stored: there is nothing to read back.
     if (this.#store.dryRun) return true;
     const total = this.#slots.total !== undefined;
-    await this.#view.readLeases();
-    this.#syncHeld();
+    await this.#sight.readLeases();
     return this.#slots.group !== undefined && (!total || this.#slots.total !== undefined);
   }
 
@@ -233,11 +168,11 @@ export class RebootLock {
    */
   async tryAcquire(state: HolderState, req: AcquireRequest = {}): Promise<AcquireResult> {
     /** The Lease of the last race lost, as this node saw it then. */
-    let lost: { name: string; resourceVersion: string } | undefined;
+    let lost: LostRace | undefined;
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
       // After a lost race only the slots changed: the DaemonSet (pause, node count) was read or is watched.
-      if (round > 0) await this.#catchUp(lost);
-      else if (!this.#watch?.live) await this.#look();
+      if (round > 0) await this.#sight.catchUp(lost);
+      else if (!this.#sight.watch?.live) await this.#sight.look();
       if (this.#slots.group) {
         await this.#leave();
         return { acquired: true, slot: this.#slots.group };
@@ -281,7 +216,6 @@ export class RebootLock {
       } catch (e) {
         // Somebody else was faster (or created the Lease first): catch up and look again.
         if (e instanceof LeaseConflict) continue;
-        lost = undefined;
         throw new Error(`cannot take slot ${group.name}: ${describe(e)}`);
       }
     }
@@ -343,7 +277,7 @@ export class RebootLock {
     // try (no watch on the holders yet) leaves them to the wait that follows it (lib/lock/wait.ts), which
     // judges them from watches on their Nodes: in a rush of first tries every node is first in an empty line.
     let p = await planFrom(false);
-    const watching = !fresh || (this.#watch?.watchesNodes ?? false);
+    const watching = !fresh || (this.#sight.watch?.watchesNodes ?? false);
     const head = watching && p.turn.kind !== "go" && p.position <= HEAD_OF_LINE;
     if (lookUp && (unverified(p) || head)) {
       p = await planFrom(true);
@@ -413,10 +347,9 @@ export class RebootLock {
    * `stopWatching()` closes them when the node no longer waits.
    */
   waitForChance(signal: AbortSignal, maxMs: number): Promise<WakeReason> {
-    this.#watch ??= this.#openWatch({ listResourceVersion: this.#view.listResourceVersion });
     return waitForTurn(
       {
-        watch: this.#watch,
+        watch: this.#sight.watchToWait(),
         now: this.#o.now,
         cap: this.#o.maxConcurrencyTotal > 0,
         plan: (lookUp) => this.#plan({}, false, lookUp).then((r) => r.plan),
@@ -436,12 +369,7 @@ export class RebootLock {
   }
 
   stopWatching(): void {
-    // A watch that was down when it was closed leaves this node blind until its next successful read; one that
-    // was live leaves it not looking until then: either way the holders' silence clocks stop (observer.ts).
-    if (this.#watch && !this.#watch.live) this.#view.seen.blind();
-    else if (this.#watch) this.#view.seen.lookAway();
-    this.#watch?.close();
-    this.#watch = undefined;
+    this.#sight.stop();
   }
 
   #syncHeld(): void {
