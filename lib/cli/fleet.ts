@@ -158,7 +158,7 @@ export async function readFleet(kube: Kube, o: FleetOptions): Promise<Fleet> {
  * The phase a slot's holder is in. The Lease records only the phases a restart must tell apart
  * (lib/machine/startup.ts): it says `cordoning` through the drain (`draining` with `--wait-for-workloads`) and,
  * on a node with boot IDs, on until `release-delay` or the release. The holder's condition says the later step
- * (Draining, Rebooting) once it has stood for a moment.
+ * (Draining, Rebooting, RebootConfirmed) once it has stood for a moment.
  */
 export function holderPhase(
   recorded: string | undefined,
@@ -166,15 +166,18 @@ export function holderPhase(
 ): string | undefined {
   const later = CONDITION_PHASE.get(conditionState ?? "");
   if (later === undefined || recorded === undefined) return recorded;
-  return BEFORE[later].includes(recorded) ? later : recorded;
+  const at = CYCLE.indexOf(recorded);
+  return at >= 0 && at < CYCLE.indexOf(later) ? later : recorded;
 }
 
-const CONDITION_PHASE = new Map<string, "draining" | "rebooting">([
+/** The holding phases in the order of a cycle, as far as a condition step can bring a record forward. */
+const CYCLE = ["cordoning", "draining", "rebooting", "recovering"];
+const CONDITION_PHASE = new Map<string, string>([
   ["Draining" satisfies ReportReason, "draining"],
   ["Rebooting" satisfies ReportReason, "rebooting"],
+  ["RebootConfirmed" satisfies ReportReason, "recovering"],
+  ["RebootAssumed" satisfies ReportReason, "recovering"],
 ]);
-/** The recorded phases that come before each of those steps. */
-const BEFORE = { draining: ["cordoning"], rebooting: ["cordoning", "draining"] };
 
 function fleetNode(n: k8s.V1Node, groupLabel: string): FleetNode {
   const out: FleetNode = {

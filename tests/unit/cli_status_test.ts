@@ -132,6 +132,8 @@ Deno.test("status: a holder's phase is the Lease's record, brought forward by th
   assert.equal(holderPhase("cordoning", "Draining"), "draining");
   assert.equal(holderPhase("cordoning", "Rebooting"), "rebooting");
   assert.equal(holderPhase("draining", "Rebooting"), "rebooting");
+  assert.equal(holderPhase("cordoning", "RebootConfirmed"), "recovering");
+  assert.equal(holderPhase("rebooting", "RebootAssumed"), "recovering");
   // Never backwards: a condition left from an earlier step does not undo a later record.
   assert.equal(holderPhase("retreating", "Draining"), "retreating");
   assert.equal(holderPhase("release-delay", "Rebooting"), "release-delay");
