@@ -46,6 +46,8 @@ class World {
   gateChecks = 0;
   /** Gate checks and tries for the slot, in order. */
   steps: string[] = [];
+  /** When the lock's watches were closed: how many calls had been made by then. */
+  watchStops: number[] = [];
   /** What each wait on the lock ends with; afterwards "timeout". */
   lockWakes: ("changed" | "timeout")[] = [];
   /** Called on each wait on the lock, before it ends (the world changes meanwhile). */
@@ -137,7 +139,9 @@ class World {
         const wake = w.lockWakes.shift() ?? "timeout";
         return new Promise((r) => setTimeout(() => r(wake), 1));
       },
-      stopWatching: () => {},
+      stopWatching: () => {
+        w.watchStops.push(w.calls.length);
+      },
     };
     // One keeper per daemon process: it outlives the loop's restarts, as in lib/daemon.ts.
     w.keeper ??= new SlotKeeper(lock, {
@@ -376,6 +380,32 @@ Deno.test("RebootLoop: held back by a gate, a waiting node leaves the line and c
   const tries = w.requests.length;
   await runUntil(w, l, () => w.requests.length > tries && w.queue.has("n1"));
   assert.equal(w.requests.at(-1)?.requiredSinceMs, since, "the same place in line as before");
+});
+
+Deno.test("RebootLoop: the watches a first try opens are closed when the node leaves required, unless to wait", async () => {
+  // Taken at once: closed on the way to cordoning, before the cordon.
+  const w = new World();
+  await runUntil(w, loop(w), () => w.calls.includes("cordon"));
+  assert.ok(w.watchStops.length >= 1, "closed on leaving required");
+  assert.ok(w.watchStops[0]! <= w.calls.indexOf("cordon"), `closed before the cordon: ${w.watchStops}`);
+  // Refused: kept for the wait, closed once the node leaves waiting (here: no reboot needed any more).
+  const v = new World();
+  v.slotHolder = "n2";
+  let stopsAtWait = -1;
+  v.onLockWait = () => {
+    if (stopsAtWait < 0) stopsAtWait = v.watchStops.length;
+    v.sentinel = false;
+  };
+  const l = loop(v);
+  let stopsAtIdle = -1;
+  await runUntil(v, l, () => {
+    if (stopsAtWait < 0 || l.phase !== "idle") return false;
+    // Counted when idle is first seen: the loop's own end closes them once more.
+    if (stopsAtIdle < 0) stopsAtIdle = v.watchStops.length;
+    return true;
+  });
+  assert.equal(stopsAtWait, 0, "kept from the first try into the wait");
+  assert.equal(stopsAtIdle, 1, "closed on leaving waiting");
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
