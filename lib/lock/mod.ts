@@ -26,7 +26,7 @@ import { joinQueue, leaveQueue, passOver } from "./queue.ts";
 import type { SlotRecord } from "./slots.ts";
 import { LeaseConflict, type LeaseStore } from "./store.ts";
 import { type LockView, type SlotView } from "./view.ts";
-import { LockSight, type LostRace } from "./sight.ts";
+import { INITIAL_STATE_MS, LockSight, type LostRace } from "./sight.ts";
 import { waitForTurn } from "./wait.ts";
 import type { WakeReason } from "./watch.ts";
 
@@ -56,6 +56,8 @@ export interface LockOptions {
   maxConcurrencyTotal?: number;
   /** How long the next in line has to take a free slot before the node behind it may go instead. */
   queueGraceMs?: number;
+  /** How long a first try waits for its watches' initial state before it lists and reads (sight.ts). */
+  initialStateMs?: number;
   /** Told how many slots this node's group may use and uses, whenever the node looks (for the metrics). */
   onGroupSlots?: (g: GroupSlots) => void;
   /** Local clock (ms), injectable for tests. */
@@ -98,6 +100,7 @@ export class RebootLock {
       groupLabel: "",
       maxConcurrencyTotal: 0,
       queueGraceMs: QUEUE_GRACE_MS,
+      initialStateMs: INITIAL_STATE_MS,
       ...opts,
       budgets: opts.budgets ?? [],
     };
@@ -107,6 +110,7 @@ export class RebootLock {
       this.#store,
       this.#o.log,
       { ...this.#o, layout: this.#layout },
+      this.#o.initialStateMs,
       () => this.#syncHeld(),
     );
     this.#view = this.#sight.view;

@@ -4,8 +4,8 @@
  *
  * A first try for a slot opens the two watches a waiting node keeps (the lock's Leases and the DaemonSet) with
  * their current state streamed first, and that state stands in for the list and the read: waiting then costs
- * no request of its own. A server that streams no initial state (Kubernetes 1.33 by default, and before 1.27)
- * refuses it once and gets the list and the read from then on.
+ * no request of its own. A server that streams no initial state (Kubernetes 1.33 by default refuses it; one
+ * before 1.27 sends a plain watch's events without their end) gets the list and the read from then on.
  */
 import type { Logger } from "../log.ts";
 import { sleep } from "../sleep.ts";
@@ -14,7 +14,7 @@ import { LockView, type LockViewOptions } from "./view.ts";
 import { LockWatch, type WatchStart } from "./watch.ts";
 
 /** How long a first try waits for its watches' initial state before it lists and reads instead. */
-const INITIAL_STATE_MS = 5_000;
+export const INITIAL_STATE_MS = 5_000;
 /** How long a node that lost a race waits for the winner's write on its watch before it lists instead. */
 const CATCH_UP_MS = 2_000;
 const CATCH_UP_POLL_MS = 20;
@@ -31,6 +31,7 @@ export class LockSight {
   readonly #log: Logger;
   /** Called after what is seen of the Leases changed (the facade syncs the slots it holds). */
   readonly #onLeases: () => void;
+  readonly #initialStateMs: number;
   #watch: LockWatch | undefined;
   /** False once the API server refused to stream a watch's initial state. */
   #streamsInitialState = true;
@@ -39,9 +40,11 @@ export class LockSight {
     store: LeaseStore,
     log: Logger,
     o: Omit<LockViewOptions, "watchingNode" | "nodeHeard">,
+    initialStateMs: number,
     onLeases: () => void,
   ) {
     this.#store = store;
+    this.#initialStateMs = initialStateMs;
     this.#log = log;
     this.#onLeases = onLeases;
     this.view = new LockView(store, {
@@ -73,7 +76,7 @@ export class LockSight {
   async look(): Promise<void> {
     if (!this.#watch && this.#streamsInitialState) {
       this.#watch = this.#open("initial");
-      const r = await this.#watch.synced(INITIAL_STATE_MS);
+      const r = await this.#watch.synced(this.#initialStateMs);
       if (r === "synced") return this.#onLeases();
       if (r === "refused") this.#streamsInitialState = false;
       this.stop();

@@ -102,7 +102,8 @@ export class LockWatch {
 
   /**
    * Resolves once both watches sent their initial state ("synced"), or when one of them cannot ("refused": the
-   * server streams none; "failed": it ended, or nothing came within `maxMs`). Only for an `initial` start.
+   * server streams none, or sent objects without saying when they end; "failed": it ended, or nothing came
+   * within `maxMs`). Only for an `initial` start.
    */
   synced(maxMs: number): Promise<SyncResult> {
     const now = (): SyncResult | undefined =>
@@ -119,7 +120,10 @@ export class LockWatch {
       };
       const timer = setTimeout(() => {
         this.#syncWaiters.delete(done);
-        resolve(now() ?? "failed");
+        // Objects came but never the end of them: a server before Kubernetes 1.27 ignores the request and
+        // sends a plain watch's ADDED events. Nothing at all may be a slow server: tried again next time.
+        const plain = [...this.#entries.values()].some((e) => (e.initial?.length ?? 0) > 0);
+        resolve(now() ?? (plain ? "refused" : "failed"));
       }, maxMs);
       this.#syncWaiters.add(done);
     });

@@ -49,8 +49,11 @@ export class FakeLeaseStore implements LeaseStore {
   readonly calls: Record<string, number> = {};
   /** Ends stopped watches with an abort error, as a transport that reports its own aborts does. */
   reportAbortOnStop = true;
-  /** Whether a watch asked for its initial state gets it (false: refused, as Kubernetes 1.33 does by default). */
-  streamsInitialState = true;
+  /**
+   * Whether a watch asked for its initial state gets it: false, refused (as Kubernetes 1.33 does by default);
+   * "ignored", a plain watch's ADDED events and no end of them (as before Kubernetes 1.27).
+   */
+  streamsInitialState: boolean | "ignored" = true;
   #rv = 100;
   /** Every Lease event, so that a watch from a resourceVersion replays what came after it, as the server does. */
   #history: { rv: number; type: string; obj: Obj }[] = [];
@@ -237,7 +240,7 @@ export class FakeLeaseStore implements LeaseStore {
       if (w.stopped || !this.#watchers.has(w)) return;
       if (this.#down) return this.#end(w, new Error("connect ECONNREFUSED 127.0.0.1:6443"));
       const initial = target.kind !== "node" && target.initial === true;
-      if (initial && !this.streamsInitialState) {
+      if (initial && this.streamsInitialState === false) {
         return this.#end(w, new InitialStateRefused("sendInitialEvents is forbidden (422)"));
       }
       cb.open();
@@ -249,7 +252,7 @@ export class FakeLeaseStore implements LeaseStore {
           ? [this.daemonSet]
           : [];
         for (const o of objs) cb.event("ADDED", structuredClone(o));
-        cb.synced?.(String(this.#rv));
+        if (this.streamsInitialState === true) cb.synced?.(String(this.#rv));
         return;
       }
       // A watch without a resourceVersion begins with the object as it is, as the API server's does.

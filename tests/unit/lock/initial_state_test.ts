@@ -82,3 +82,22 @@ Deno.test("initial state: kured's manual lock comes with the DaemonSet's initial
   assert.equal(store.calls.readDaemonSet ?? 0, 0);
   a.stopWatching();
 });
+
+Deno.test("initial state: a server that sends objects but never their end (before 1.27) is not asked again", async () => {
+  const store = new FakeLeaseStore({ nodes: ["a", "b"] });
+  store.streamsInitialState = "ignored";
+  store.setDaemonSetAnnotations({});
+  assert.ok((await lockOn(store, "a", { initialStateMs: 50 }).tryAcquire(cordoning)).acquired);
+  const b = lockOn(store, "b", { initialStateMs: 1_000 });
+  const before = { ...store.calls };
+  const delta = (k: string) => (store.calls[k] ?? 0) - (before[k] ?? 0);
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false, "the fallback's read still sees the holder");
+  assert.equal(delta("watch/leases"), 1);
+  assert.equal(delta("listLeases"), 1);
+  b.stopWatching();
+  const t0 = Date.now();
+  assert.equal((await b.tryAcquire(cordoning)).acquired, false);
+  assert.ok(Date.now() - t0 < 1_000, "no second wait for an end that never comes");
+  assert.equal(delta("watch/leases"), 1, "not asked again");
+  b.stopWatching();
+});
