@@ -16,6 +16,7 @@ import { delimiter } from "node:path";
 import { findKubeConfig } from "./find_config.ts";
 import { type PatchType, Transport } from "./transport.ts";
 import { Watch } from "./watch.ts";
+export { resourceVersionOf } from "./watch.ts";
 
 export {
   ApiError,

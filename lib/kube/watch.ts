@@ -56,7 +56,8 @@ function statusError(obj: unknown, what: string): ApiError {
   return new ApiError(code, JSON.stringify(obj), {}, what);
 }
 
-function resourceVersionOf(obj: unknown): string | undefined {
+/** An object's `metadata.resourceVersion`, undefined when it has none. */
+export function resourceVersionOf(obj: unknown): string | undefined {
   const rv = (obj as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
   return typeof rv === "string" && rv !== "" ? rv : undefined;
 }

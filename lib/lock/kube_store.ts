@@ -10,6 +10,7 @@ import {
   isNotFound,
   type Kube,
   MERGE_PATCH,
+  resourceVersionOf,
 } from "../kube/mod.ts";
 import { CORDONED_BY_KREBOOT } from "../drain/node.ts";
 import { LOCK_LABEL } from "./slots.ts";
@@ -41,11 +42,6 @@ const INITIAL_EVENTS_END = "k8s.io/initial-events-end";
 function initialEventsEnd(obj: unknown): boolean {
   const a = (obj as { metadata?: { annotations?: Record<string, unknown> } })?.metadata?.annotations;
   return a?.[INITIAL_EVENTS_END] === "true";
-}
-
-function resourceVersionOf(obj: unknown): string {
-  const rv = (obj as { metadata?: { resourceVersion?: unknown } })?.metadata?.resourceVersion;
-  return typeof rv === "string" ? rv : "";
 }
 
 /** An API error as one line, keeping the original as the cause. */
@@ -170,7 +166,7 @@ export class KubeLeaseStore implements LeaseStore {
       if (stopped || ended) return;
       if (type === "BOOKMARK" && initial && !synced && initialEventsEnd(obj)) {
         synced = true;
-        cb.synced?.(resourceVersionOf(obj));
+        cb.synced?.(resourceVersionOf(obj) ?? "");
         return;
       }
       if (type === "ERROR") {

@@ -13,6 +13,7 @@
  * the same two watches. Until a watch says its initial state is complete (`synced`), its events are held back
  * and handed over whole, so that they replace what this node read before instead of adding to it.
  */
+import { resourceVersionOf } from "../kube/mod.ts";
 import type { Logger } from "../log.ts";
 import {
   InitialStateRefused,
@@ -243,8 +244,7 @@ export class LockWatch {
       "leases",
       { kind: "leases", ...(from ? { resourceVersion: from } : {}), ...(initial ? { initial } : {}) },
       (type, obj) => {
-        const rv = (obj as { metadata?: { resourceVersion?: unknown } })?.metadata?.resourceVersion;
-        if (typeof rv === "string" && rv !== "") this.#leaseRv = rv;
+        this.#leaseRv = resourceVersionOf(obj) ?? this.#leaseRv;
         return type !== "BOOKMARK" && this.#h.lease(type, obj);
       },
       backoffMs,
