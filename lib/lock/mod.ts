@@ -213,9 +213,10 @@ export class RebootLock {
         this.#me = { ...me, requiredSinceMs: undefined };
         this.stopWatching();
         await this.#leave();
-        if (p.turn.jumped.length) {
-          await passOver(this.#queueWriter(), this.#view.queue, p.turn.jumped, me.node);
-        }
+        // A holder whose Node is gone left its entry behind if it was killed before deleting it: remove it too.
+        const gone = group.view?.verdict.kind === "orphaned" ? [group.view.verdict.holder] : [];
+        const passed = [...p.turn.jumped, ...gone];
+        if (passed.length) await passOver(this.#queueWriter(), this.#view.queue, passed, me.node);
         return { acquired: true, slot };
       } catch (e) {
         // Somebody else was faster (or created the Lease first): catch up and look again.

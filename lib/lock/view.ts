@@ -215,7 +215,13 @@ export class LockView {
     }
     if (role.role !== "slot") return false;
     const rec = decodeSlot(obj);
-    this.#changedAt = this.#o.now();
+    // A renewal or a recorded phase keeps the holder: it frees nothing and moves nobody, so the grace the nodes
+    // ahead in line get (lib/queue) runs on. Counting it as a change would restart that grace with every
+    // renewal (every third of --lock-ttl per holder), and a free slot behind a next in line that does not act
+    // could stay free for as long as the holders renew.
+    if (type === "DELETED" || this.#seen.get(rec.name)?.holder !== rec.holder) {
+      this.#changedAt = this.#o.now();
+    }
     if (type === "DELETED") {
       this.#seen.forget(rec.name);
       this.#roles.delete(rec.name);

@@ -106,6 +106,25 @@ Deno.test("plan: a waiter that holds a slot is not in line; paused, nobody's tur
   assert.deepEqual(plan(input({}, { slots, entries, paused: true })).turn, { kind: "none" });
 });
 
+Deno.test("plan: a node named on a slot is not in line, also when its Node is gone or it fell silent", () => {
+  // "gone" was killed after taking its slot and before deleting its entry, then its Node was deleted: the
+  // slot is orphaned (free to take), and its entry must not make "me" wait out the grace behind it.
+  const orphaned: SlotView = {
+    ...slot("kured-slot-0", 0, "gone"),
+    verdict: { kind: "orphaned", holder: "gone" },
+  };
+  const entries = [entry("gone", 50), entry("me", 100)];
+  const p = plan(input({}, { slots: [orphaned, slot("kured-slot-1", 1, "x")], entries }));
+  assert.deepEqual(p.turn, { kind: "go", jumped: [] });
+  assert.deepEqual([p.position, p.lineLength], [1, 1]);
+  assert.equal(p.groupCandidate?.name, "kured-slot-0");
+  const expired: SlotView = { ...orphaned, verdict: { kind: "expired", holder: "gone", silentMs: 30_000 } };
+  assert.deepEqual(plan(input({}, { slots: [expired], entries })).turn, { kind: "go", jumped: [] });
+  // Once the slot names somebody else, "gone" is in line again (until passed over): the grace applies.
+  const taken = plan(input({}, { slots: [slot("kured-slot-0", 0, "x")], entries, unchangedSince: 9_500 }));
+  assert.equal(taken.position, 2);
+});
+
 Deno.test("plan: a scheduled budget says when it changes; other groups' budgets do not apply", () => {
   const policy = {
     concurrency: { kind: "count" as const, n: 1 },

@@ -286,3 +286,72 @@ Deno.test("queue: the first in line finds a holder Node deleted while no watch w
   assert.ok((await w1.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired);
   w1.stopWatching();
 });
+
+Deno.test("queue: a holder killed before leaving the line, then deleted, costs the next waiter no grace", async () => {
+  const store = new FakeLeaseStore({ nodes: ["x", "h", "w1"] });
+  // A grace the test would notice: the waiter must not wait it out behind the dead holder's entry.
+  const o = { queueGraceMs: 5_000 };
+  const x = lockOn(store, "x", o);
+  assert.ok((await x.tryAcquire(cordoning)).acquired);
+  const h = lockOn(store, "h", o);
+  assert.equal((await h.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired, false);
+  const entry = queueEntryName("kured", "h");
+  const stale = structuredClone(store.leases.get(entry)!) as { metadata: Record<string, unknown> };
+  const w1 = lockOn(store, "w1", o);
+  assert.equal((await w1.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
+  await x.release();
+  assert.ok((await h.tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired);
+  // h's daemon was killed between taking the slot and deleting its entry (the entry is back as it was), and
+  // then its Node was deleted.
+  delete stale.metadata.resourceVersion;
+  await store.createLease(stale);
+  h.stopWatching();
+  store.deleteNode("h");
+  const ac = new AbortController();
+  const t0 = Date.now();
+  assert.equal(await w1.waitForChance(ac.signal, 10_000), "changed");
+  assert.ok(Date.now() - t0 < 2_500, `woke after ${Date.now() - t0} ms, not after h's grace`);
+  assert.ok((await w1.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired);
+  assert.equal(
+    store.leases.has(entry),
+    false,
+    "the gone holder's entry is removed by the node that took its slot",
+  );
+  w1.stopWatching();
+});
+
+Deno.test("queue: a holder's renewals do not restart the grace of a next in line that does not act", async () => {
+  const store = new FakeLeaseStore({ nodes: ["h1", "h2", "dead", "w2"] });
+  const o = { queueGraceMs: 150, ttlMs: 60_000, concurrency: { kind: "count" as const, n: 2 } };
+  const h1 = lockOn(store, "h1", o);
+  const h2 = lockOn(store, "h2", o);
+  assert.ok((await h1.tryAcquire(cordoning)).acquired);
+  assert.ok((await h2.tryAcquire(cordoning)).acquired);
+  assert.equal(
+    (await lockOn(store, "dead", o).tryAcquire(cordoning, { requiredSinceMs: 1 })).acquired,
+    false,
+  );
+  const w2 = lockOn(store, "w2", o);
+  assert.equal((await w2.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired, false);
+  const ac = new AbortController();
+  const wait = w2.waitForChance(ac.signal, 5_000);
+  await tick();
+  await h1.release();
+  // h2 renews far more often than the grace is long.
+  const renewals = store.calls.patchLease ?? 0;
+  let renewing = true;
+  const renew = (async () => {
+    while (renewing) {
+      await h2.renew();
+      await tick(40);
+    }
+  })();
+  const t0 = Date.now();
+  assert.equal(await wait, "changed");
+  renewing = false;
+  await renew;
+  assert.ok(Date.now() - t0 < 1_000, `woke after ${Date.now() - t0} ms`);
+  assert.ok((store.calls.patchLease ?? 0) - renewals >= 3, "h2 renewed during the grace");
+  assert.ok((await w2.tryAcquire(cordoning, { requiredSinceMs: 2 })).acquired);
+  w2.stopWatching();
+});
