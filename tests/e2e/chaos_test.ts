@@ -15,22 +15,23 @@ const PARALLEL = Number(Deno.env.get("KREBOOT_CHAOS_PARALLEL") ?? "3");
 
 Deno.test(`chaos: ${SEEDS.length} seeded runs end rebooted once, in service, slots free, no violation`, async () => {
   const results: ChaosResult[] = [];
-  const logs = new Map<number, string[]>();
+  // By run, not by seed: a seed may be given more than once (to repeat a rare interleaving).
+  const logs = new Map<ChaosResult, string[]>();
   let next = 0;
   const worker = async () => {
     while (next < SEEDS.length) {
       const seed = SEEDS[next++] ?? 0;
       const lines: string[] = [];
-      logs.set(seed, lines);
       const r = await runChaos(seed, { log: (l) => lines.push(l) });
       console.log(r.summary);
+      logs.set(r, lines);
       results.push(r);
     }
   };
   await Promise.all(Array.from({ length: PARALLEL }, worker));
   const failed = results.filter((r) => !r.ok);
   // The daemons' logs first and the verdicts last: CI keeps only the tail of a long failure.
-  const logsOfFailed = failed.map((r) => `seed ${r.seed}:\n${(logs.get(r.seed) ?? []).join("\n")}`).join(
+  const logsOfFailed = failed.map((r) => `seed ${r.seed}:\n${(logs.get(r) ?? []).join("\n")}`).join(
     "\n\n",
   );
   const verdicts = failed.map((r) => r.summary).join("\n");
