@@ -22,7 +22,7 @@ import { LockLayout } from "./groups.ts";
 import { KubeLeaseStore } from "./kube_store.ts";
 import { pause as writePause, type PauseState, resume as deletePause } from "./pause.ts";
 import { type Contender, HEAD_OF_LINE, type Plan, plan } from "./plan.ts";
-import { joinQueue, leaveQueue, passOver } from "./queue.ts";
+import { dropEntry, joinQueue, leaveQueue, passOver } from "./queue.ts";
 import type { SlotRecord } from "./slots.ts";
 import { LeaseConflict, type LeaseStore } from "./store.ts";
 import { type LockView, type SlotView } from "./view.ts";
@@ -213,10 +213,12 @@ export class RebootLock {
         this.#me = { ...me, requiredSinceMs: undefined };
         this.stopWatching();
         await this.#leave();
+        if (p.turn.jumped.length) {
+          await passOver(this.#queueWriter(), this.#view.queue, p.turn.jumped, me.node);
+        }
         // A holder whose Node is gone left its entry behind if it was killed before deleting it: remove it too.
-        const gone = group.view?.verdict.kind === "orphaned" ? [group.view.verdict.holder] : [];
-        const passed = [...p.turn.jumped, ...gone];
-        if (passed.length) await passOver(this.#queueWriter(), this.#view.queue, passed, me.node);
+        const v = group.view?.verdict;
+        if (v?.kind === "orphaned") await dropEntry(this.#queueWriter(), this.#view.queue, v.holder);
         return { acquired: true, slot };
       } catch (e) {
         // Somebody else was faster (or created the Lease first): catch up and look again.

@@ -134,15 +134,12 @@ export function plan(i: PlanInput): Plan {
   const { me } = i;
   const foreignHeld = i.slots.filter((v) => v.role.set === "foreign" && held(v)).length;
   const inUseOf = (key: string) => i.slots.filter((v) => inSet(v, key) && held(v)).length + foreignHeld;
-  const slotHolders = new Set(
-    i.slots.filter((v) => v.role.set !== "total" && held(v)).map((v) => v.record.holder),
-  );
+  const named = i.slots.filter((v) => v.role.set !== "total" && v.record.holder !== "");
+  const slotHolders = new Set(named.filter(held).map((v) => v.record.holder));
   // Not in line: every node a group slot names, also one whose Node is gone or that fell silent (a daemon
   // killed between taking its slot and deleting its entry leaves the entry behind). It cannot take a turn, so
   // its entry must not cost the nodes behind it the grace while its slot is the one they would take.
-  const named = new Set(
-    i.slots.filter((v) => v.role.set !== "total" && v.record.holder !== "").map((v) => v.record.holder),
-  );
+  const outOfLine = new Set(named.map((v) => v.record.holder));
   const totals = i.slots.filter((v) => v.role.set === "total");
   const totalHolders = new Set([...slotHolders, ...totals.filter(held).map((v) => v.record.holder)]);
   const heldTotal = totals.find((v) => v.verdict.kind === "mine");
@@ -187,7 +184,7 @@ export function plan(i: PlanInput): Plan {
   const waiters: Waiter[] = [self];
   const nodesOf = new Map<string, { group: Group; nodes: number }>();
   for (const e of i.entries) {
-    if (e.foreign || e.passedOverBy !== undefined || e.node === me.node || named.has(e.node)) continue;
+    if (e.foreign || e.passedOverBy !== undefined || e.node === me.node || outOfLine.has(e.node)) continue;
     waiters.push({ node: e.node, group: e.key, requiredSinceMs: e.requiredSinceMs });
     const known = nodesOf.get(e.key);
     nodesOf.set(e.key, { group: e.group, nodes: Math.max(known?.nodes ?? 0, e.groupNodes ?? 0) });

@@ -139,8 +139,7 @@ export async function passOver(w: QueueWriter, book: QueueBook, nodes: string[],
     try {
       // The entry of a node that no longer exists is garbage: remove it rather than keep it out of line.
       if (!(await w.store.nodeExists(node).catch(() => true))) {
-        await w.store.deleteLease(entry.name);
-        book.onEvent("DELETED", { metadata: { name: entry.name } });
+        await dropEntry(w, book, node);
         continue;
       }
       const written = await w.store.patchLease(entry.name, passOverPatch(entry.resourceVersion, by));
@@ -150,6 +149,20 @@ export async function passOver(w: QueueWriter, book: QueueBook, nodes: string[],
       if (!(e instanceof LeaseConflict) && !(e instanceof LeaseNotFound)) {
         w.log.warn("could not mark a queue entry passed over", { passed: node, error: describe(e) });
       }
+    }
+  }
+}
+
+/** Deletes the entry of `node`, whose Node is known to be gone (the entry can never be used again). */
+export async function dropEntry(w: QueueWriter, book: QueueBook, node: string): Promise<void> {
+  const entry = book.get(node);
+  if (!entry || w.store.dryRun) return;
+  try {
+    await w.store.deleteLease(entry.name);
+    book.onEvent("DELETED", { metadata: { name: entry.name } });
+  } catch (e) {
+    if (!(e instanceof LeaseNotFound)) {
+      w.log.warn("could not remove a gone node's queue entry", { node, error: describe(e) });
     }
   }
 }
